@@ -1,0 +1,221 @@
+"""What an instance is: the pydantic models of instance format version 1.
+
+Field docstrings are the reference documentation of each key and column. Structure and ranges
+are checked here; meaning across tables (references, horizons, shares summing to 1) is checked
+in `cipopt.schema.validate`, so that every problem is reported at once with its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CATEGORIES = (
+    "agency", "workforce", "procurement", "medicines", "pathology", "imaging", "estates",
+    "back_office", "outpatients", "digital", "transformation", "income", "other",
+)
+STANDARD_DOMAINS = ("safety", "effectiveness", "experience", "access")
+
+# Built-in metrics and the share that splits them between organisations.
+SAVING_METRICS = ("saving", "nonrecurrent_saving")
+COST_METRICS = ("one_off_cost", "capital_cost", "running_cost", "double_running_cost")
+BUILTIN_METRICS = SAVING_METRICS + COST_METRICS
+
+Sense = Literal["<=", ">=", "=="]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class Organisation(Frozen):
+    id: str = Field(min_length=1)
+    """Short unique id used in schemes.csv `org`, shares.csv, targets and limits."""
+    name: str | None = None
+    sector: str = "other"
+    """acute, community, mental_health, primary_care, commissioner, ambulance, other."""
+
+
+class Target(Frozen):
+    """Savings required against the do-nothing forecast, per year."""
+
+    id: str = Field(min_length=1)
+    org: str | None = None
+    """The organisation whose share counts; omitted = the whole system."""
+    basis: Literal["recurrent", "in_year"] = "recurrent"
+    values: dict[int, float]
+    hard: bool = False
+    """hard: must be met; soft: a shortfall is allowed at `shortfall_penalty` per unit."""
+    shortfall_penalty: float = Field(default=1.0, ge=0)
+
+
+class Limit(Frozen):
+    """A per-year bound on the sum of a metric over the schemes active that year."""
+
+    id: str = Field(min_length=1)
+    org: str | None = None
+    metric: str = Field(min_length=1)
+    sense: Sense = "<="
+    values: dict[int, float]
+
+
+class Quality(Frozen):
+    """Quality impact assessment rules that protect safety and outcomes."""
+
+    domains: tuple[str, ...] = STANDARD_DOMAINS
+    scheme_min: dict[str, float] = {}
+    """A scheme scoring below this in a listed domain is ineligible unless qia_approved."""
+    max_risk: float | None = None
+    """A scheme whose qia_risk exceeds this is ineligible unless qia_approved."""
+    hard_max_risk: float | None = None
+    """Above this a scheme is ineligible even if approved (extreme risks do not proceed)."""
+    portfolio_min: dict[str, float] = {}
+    """Per year: the sum of the domain score over active schemes must be at least this."""
+
+
+class Objective(Frozen):
+    mode: Literal["net_present_value", "savings", "weighted_score"] = "net_present_value"
+    risk: Literal["none", "expected"] = "expected"
+    """expected: savings count at confidence x value; none: at face value."""
+
+
+class SolverOptions(Frozen):
+    time_limit: float | None = Field(default=None, gt=0)
+    """Seconds; None = no limit."""
+    mip_gap: float = Field(default=1e-4, ge=0)
+    """Relative gap at which the solver may stop and call the plan optimal."""
+    threads: int | None = Field(default=None, ge=1)
+
+
+class Criterion(Frozen):
+    id: str = Field(min_length=1)
+    weight: float | None = Field(default=None, ge=0)
+    weight_min: float | None = Field(default=None, ge=0)
+    weight_max: float | None = Field(default=None, ge=0)
+
+
+class Scheme(Frozen):
+    """One candidate CIP scheme or transformation bid (a row of schemes.csv)."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    category: str = "other"
+    org: str = ""
+    earliest_start: int | None = None
+    latest_start: int | None = None
+    mandatory: bool = False
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    recurrent_saving: float = 0.0
+    """Full-year effect of the recurrent saving, per year."""
+    first_year_fraction: float = Field(default=0.5, ge=0, le=1)
+    nonrecurrent_saving: float = 0.0
+    one_off_cost: float = Field(default=0.0, ge=0)
+    capital_cost: float = Field(default=0.0, ge=0)
+    running_cost: float = Field(default=0.0, ge=0)
+    double_running_cost: float = Field(default=0.0, ge=0)
+    double_running_years: int = Field(default=0, ge=0)
+    safety: int = Field(default=0, ge=-2, le=2)
+    effectiveness: int = Field(default=0, ge=-2, le=2)
+    experience: int = Field(default=0, ge=-2, le=2)
+    access: int = Field(default=0, ge=-2, le=2)
+    qia_risk: float = Field(default=1, ge=1, le=25)
+    qia_approved: bool = False
+    metrics: dict[str, float] = {}
+    """Custom numeric columns: the value in every active year."""
+    labels: dict[str, str] = {}
+    """Custom text columns, carried through (division, lead, stage, RAG)."""
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, v: str) -> str:
+        if v not in CATEGORIES:
+            raise ValueError(f"unknown category {v!r}; expected one of {', '.join(CATEGORIES)}")
+        return v
+
+    def domain_score(self, domain: str) -> float:
+        if domain in STANDARD_DOMAINS:
+            return float(getattr(self, domain))
+        return float(self.metrics.get(domain, 0.0))
+
+
+class ProfileRow(Frozen):
+    scheme: str = Field(min_length=1)
+    offset: int = Field(ge=0)
+    metric: str = Field(min_length=1)
+    value: float
+
+
+class Relation(Frozen):
+    kind: Literal["requires", "excludes", "together", "precedes"]
+    a: str = Field(min_length=1)
+    b: str = Field(min_length=1)
+    lag: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _lag_only_where_meaningful(self) -> "Relation":
+        if self.lag and self.kind in ("excludes", "together"):
+            raise ValueError(f"lag applies only to requires and precedes, not {self.kind}")
+        if self.a == self.b:
+            raise ValueError(f"a scheme cannot be related to itself ({self.a})")
+        return self
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.a}:{self.b}"
+
+
+class Share(Frozen):
+    scheme: str = Field(min_length=1)
+    org: str = Field(min_length=1)
+    saving_share: float = Field(default=0.0, ge=0, le=1)
+    cost_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class Score(Frozen):
+    scheme: str = Field(min_length=1)
+    criterion: str = Field(min_length=1)
+    score: float = Field(ge=0, le=100)
+
+
+class Instance(Frozen):
+    """A whole, validated instance: the plan context and its tables."""
+
+    format_version: Literal[1] = 1
+    name: str = "unnamed instance"
+    money_unit: str = "GBP thousand"
+    years: tuple[int, ...]
+    discount_rate: float = Field(default=0.035, ge=0, lt=1)
+    """HM Treasury Green Book rate by default."""
+    organisations: tuple[Organisation, ...] = (Organisation(id="trust"),)
+    targets: tuple[Target, ...] = ()
+    limits: tuple[Limit, ...] = ()
+    quality: Quality = Quality()
+    objective: Objective = Objective()
+    solver: SolverOptions = SolverOptions()
+    criteria: tuple[Criterion, ...] = ()
+    criteria_order: tuple[str, ...] | None = None
+    schemes: tuple[Scheme, ...] = ()
+    profiles: tuple[ProfileRow, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    shares: tuple[Share, ...] = ()
+    scores: tuple[Score, ...] = ()
+
+    @property
+    def first_year(self) -> int:
+        return self.years[0]
+
+    @property
+    def org_ids(self) -> tuple[str, ...]:
+        return tuple(o.id for o in self.organisations)
+
+    def discount(self, year: int) -> float:
+        """Present-value factor of a year: (1 + r)^-(year - first year)."""
+        return (1.0 + self.discount_rate) ** -(year - self.first_year)
+
+    def sha256(self) -> str:
+        """A hash of the meaning of the instance, the same whichever form it was read from."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()
