@@ -1,0 +1,228 @@
+"""The `cipopt` command: argument handling and printing only.
+
+Exit codes: 0 a plan (optimal or feasible) or a check that passes; 1 a check that fails, or an
+internal error; 2 bad input; 3 infeasible; 4 no plan found within the limits; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from cipopt import __version__
+from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.schema.problems import InputError, ProblemLog
+from cipopt.solve.highs import SolveInterrupted
+from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+
+EXIT_CHECK_FAILED = 1
+EXIT_INTERNAL = 1
+
+
+def _echo_problems(problems, limit: int = 200) -> None:
+    shown = 0
+    for p in problems:
+        if shown == limit:
+            click.echo(f"... and {len(problems) - limit} more", err=True)
+            break
+        click.echo(str(p), err=True)
+        shown += 1
+
+
+def guarded(command):
+    """Turn every failure into a one-line message and a documented exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            _echo_problems(exc.problems)
+            n = len(exc.errors)
+            click.echo(f"cipopt: {n} problem{'s' if n != 1 else ''} in the input; nothing was written", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except OutputExists as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except (SolveInterrupted, KeyboardInterrupt):
+            click.echo("cipopt: interrupted; the solve was cancelled and nothing was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.exceptions.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+            if debug:
+                traceback.print_exc()
+            click.echo(f"cipopt: internal error: {type(exc).__name__}: {exc} "
+                       "(run with --debug for the details); nothing was written", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _load(path: str):
+    from cipopt.io.load import load_instance
+
+    log = ProblemLog()
+    try:
+        instance = load_instance(path, log)
+    finally:
+        _echo_problems(log.warnings)
+    return instance
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cipopt")
+@click.option("--debug", is_flag=True, help="Show a Python traceback on internal errors.")
+def main(debug: bool) -> None:
+    """cipopt: choose NHS savings schemes and transformation bids over several years, with a
+    mixed-integer program solved by HiGHS, under rules that protect safety and outcomes.
+
+    \b
+    Example:
+      cipopt solve instances/holby --out out/holby
+    """
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; overrides instance.yaml solver.time_limit.")
+@click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
+@click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
+@click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
+@guarded
+def solve(instance, out, force, time_limit, gap, threads, verbose):
+    """Choose the best plan for INSTANCE (a folder in instance format v1).
+
+    Prints the status, objective, gap, the schemes selected and the savings against each
+    target per year; with --out writes plan.csv, years.csv and summary.json.
+    Exit codes: 0 optimal or feasible, 2 bad input, 3 infeasible, 4 no plan within the limits.
+
+    \b
+    Example:
+      cipopt solve instances/holby --out out/holby --time-limit 30 --gap 0.001
+    """
+    from cipopt.pipeline import SolveOptions, solve_instance
+    from cipopt.report.text import solve_summary
+
+    if out:
+        check_output_dir(out, force)
+    inst = _load(instance)
+    outcome = solve_instance(inst, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose))
+    for line in solve_summary(outcome):
+        click.echo(line)
+    if out:
+        files = {"summary.json": json_text(outcome.summary())}
+        if outcome.plan_frame is not None:
+            files = {"plan.csv": csv_text(outcome.plan_frame), "years.csv": csv_text(outcome.years), **files}
+        write_folder(out, files, force=force)
+        click.echo(f"\nwrote {', '.join(files)} to {out}")
+    sys.exit(outcome.status.exit_code)
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.argument("plan", type=click.Path())
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@guarded
+def check(instance, plan, out, force):
+    """Check PLAN (a plan.csv from cipopt, a spreadsheet or by hand) against every rule of INSTANCE.
+
+    Prints every broken rule in words and the plan's objective and yearly figures.
+    Exit codes: 0 every rule holds, 1 a rule is broken, 2 bad input.
+
+    \b
+    Example:
+      cipopt check instances/holby out/holby/plan.csv
+    """
+    from cipopt.check import check_plan
+    from cipopt.io.plan import read_plan
+
+    if out:
+        check_output_dir(out, force)
+    inst = _load(instance)
+    log = ProblemLog()
+    try:
+        chosen = read_plan(Path(plan), inst, log)
+    finally:
+        _echo_problems(log.warnings)
+    report = check_plan(inst, chosen)
+    for line in report.lines():
+        click.echo(line)
+    if out:
+        summary = {"ok": report.ok, "violations": len(report.violations), "objective": report.objective,
+                   "objective_mode": inst.objective.mode, "instance_sha256": inst.sha256(),
+                   "plan": str(plan)}
+        write_folder(out, {"violations.csv": csv_text(report.violations_frame()),
+                           "years.csv": csv_text(report.years), "summary.json": json_text(summary)}, force=force)
+        click.echo(f"wrote violations.csv, years.csv, summary.json to {out}")
+    sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@guarded
+def validate(instance, out, force):
+    """Check INSTANCE without solving: every problem at once, then a summary when it is sound.
+
+    Exit codes: 0 sound (warnings may be printed), 2 problems found.
+
+    \b
+    Example:
+      cipopt validate instances/holby
+    """
+    from cipopt.report.instance import instance_summary
+
+    if out:
+        check_output_dir(out, force)
+    inst = _load(instance)
+    summary, lines, schemes = instance_summary(inst)
+    for line in lines:
+        click.echo(line)
+    if out:
+        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force)
+        click.echo(f"wrote summary.json, schemes.csv to {out}")
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.option("--lp", "lp", type=click.Path(dir_okay=False), required=True, help="Write the model in LP format here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@guarded
+def build(instance, lp, force):
+    """Build the model for INSTANCE without solving and write it as an LP file anyone can read.
+
+    Constraint names are those of docs/formulation.md.
+
+    \b
+    Example:
+      cipopt build instances/tiny --lp tiny.lp
+    """
+    import tempfile
+
+    from cipopt.model.build import build_model
+
+    if Path(lp).exists() and not force:
+        raise OutputExists(f"{lp}: already exists; pass --force to overwrite it")
+    inst = _load(instance)
+    built = build_model(inst)
+    for note in built.notes.infeasibilities:
+        click.echo(f"note: {note.message}", err=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "model.lp"
+        built.model.write(str(scratch), format="lp", io_options={"symbolic_solver_labels": True})
+        write_file(lp, scratch.read_text(), force=force)
+    click.echo(f"wrote {lp}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

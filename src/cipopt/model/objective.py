@@ -1,0 +1,37 @@
+"""The objective: net present value, discounted savings, or a weighted appraisal score,
+less the discounted penalty on every soft target's shortfall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from cipopt.model.context import BuildNotes, ModelContext, vector_expression
+
+
+def start_values(ctx: ModelContext) -> np.ndarray:
+    """(P,) what each allowed start adds to the objective, before shortfall penalties."""
+    coef = ctx.coef
+    inst = ctx.instance
+    mode = inst.objective.mode
+    if mode == "weighted_score":
+        weights = {c.id: c.weight for c in inst.criteria}
+        per_scheme = np.zeros(len(coef.scheme_ids))
+        for sc in inst.scores:
+            per_scheme[coef.scheme_index[sc.scheme]] += weights[sc.criterion] * sc.score
+        return per_scheme[coef.pair_scheme]
+    net = coef.in_year_net_saving(expected=ctx.expected)
+    if mode == "net_present_value":
+        net = net - coef.matrix("capital_cost")
+    return coef.discount @ net
+
+
+def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
+    targets = {t.id: t for t in ctx.instance.targets}
+    year_of = ctx.year_of
+    penalties = [
+        (-targets[tid].shortfall_penalty * ctx.coef.discount[year_of[y]], m.v_shortfall[tid, y])
+        for tid, y in m.TARGET_YEARS_SOFT
+    ]
+    m.o_objective = pyo.Objective(
+        expr=vector_expression(m.pair_vars, start_values(ctx), penalties), sense=pyo.maximize)

@@ -1,0 +1,213 @@
+"""load -> validate -> build -> hand off -> solve -> extract -> check, as stages and as one call.
+
+A `Planner` builds the model and hands it to HiGHS once; every later solve (what-if, ranking,
+alternatives) reuses it. Every plan it returns has been re-checked by the independent checker:
+a plan the checker rejects is never reported as a solution (status `error` with its words).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cipopt import __version__
+from cipopt.check import CheckReport, check_plan
+from cipopt.coefficients import build_coefficients
+from cipopt.model.build import BuiltModel, build_model
+from cipopt.results import (
+    Plan, objective_value, plan_from_starts, plan_table, starts_from_plan, years_table,
+)
+from cipopt.schema.instance import Instance
+from cipopt.schema.problems import InputError, Problem
+from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
+from cipopt.solve.status import SolveStatus
+
+OBJECTIVE_REL_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """Solver options; None takes the instance's `solver` section (the command line overrides it)."""
+
+    time_limit: float | None = None
+    mip_gap: float | None = None
+    threads: int | None = None
+    verbose: bool = False
+
+    def resolve(self, instance: Instance) -> tuple[float | None, float, int | None]:
+        s = instance.solver
+        return (
+            self.time_limit if self.time_limit is not None else s.time_limit,
+            self.mip_gap if self.mip_gap is not None else s.mip_gap,
+            self.threads if self.threads is not None else s.threads,
+        )
+
+
+@dataclass
+class SolveOutcome:
+    instance: Instance
+    status: SolveStatus
+    objective: float | None = None
+    solver_objective: float | None = None
+    dual_bound: float | None = None
+    mip_gap: float | None = None
+    plan: Plan | None = None
+    messages: list[str] = field(default_factory=list)
+    check: CheckReport | None = None
+    build_seconds: float = 0.0
+    handoff_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    check_seconds: float = 0.0
+    solver_version: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    plan_frame: pd.DataFrame | None = None
+    years: pd.DataFrame | None = None
+
+    @property
+    def selected(self) -> list[str]:
+        return [s for s, y in (self.plan or {}).items() if y is not None]
+
+    def summary(self) -> dict[str, Any]:
+        inst = self.instance
+        return {
+            "status": self.status.value,
+            "objective": _json_number(self.objective),
+            "mip_gap": _json_number(self.mip_gap),
+            "dual_bound": _json_number(self.dual_bound),
+            "objective_mode": inst.objective.mode,
+            "risk": inst.objective.risk,
+            "money_unit": inst.money_unit,
+            "instance_name": inst.name,
+            "instance_sha256": inst.sha256(),
+            "years": list(inst.years),
+            "schemes": len(inst.schemes),
+            "selected": len(self.selected),
+            "build_seconds": round(self.build_seconds, 4),
+            "handoff_seconds": round(self.handoff_seconds, 4),
+            "solve_seconds": round(self.solve_seconds, 4),
+            "check_seconds": round(self.check_seconds, 4),
+            "solver": "highs",
+            "solver_version": self.solver_version,
+            "solver_options": self.options,
+            "checker": None if self.check is None else ("accepted" if self.check.ok else "rejected"),
+            "messages": list(self.messages),
+            "cipopt_version": __version__,
+        }
+
+
+def _json_number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _require_exact_weights(instance: Instance) -> None:
+    if instance.objective.mode != "weighted_score":
+        return
+    missing = [c.id for c in instance.criteria if c.weight is None]
+    if missing:
+        raise InputError([Problem(
+            "instance.yaml",
+            f"objective mode weighted_score needs an exact weight for every criterion; "
+            f"{', '.join(missing)} have ranges (ranges and orders of importance are for ranking)",
+            key="criteria")])
+
+
+class Planner:
+    """One instance built and loaded into HiGHS once, solved as often as analyses need."""
+
+    def __init__(self, instance: Instance, *, verbose: bool = False):
+        _require_exact_weights(instance)
+        self.instance = instance
+        started = time.perf_counter()
+        self.coef = build_coefficients(instance)
+        self.built: BuiltModel = build_model(instance, self.coef)
+        self.build_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        self.form: StandardForm | None = None
+        self.session: HighsSession | None = None
+        if not self.built.notes.infeasibilities:
+            self.form = compile_model(self.built.model)
+            self.session = HighsSession(self.form, verbose=verbose)
+        self.handoff_seconds = time.perf_counter() - started
+        self.pair_columns = (
+            self.form.columns_for(self.built.model.pair_vars) if self.form else np.zeros(0, dtype=np.int64)
+        )
+
+    @property
+    def ctx(self):
+        return self.built.ctx
+
+    def _outcome(self, status: SolveStatus, **kw) -> SolveOutcome:
+        return SolveOutcome(
+            instance=self.instance, status=status, build_seconds=self.build_seconds,
+            handoff_seconds=self.handoff_seconds,
+            solver_version=HIGHS_VERSION, **kw)
+
+    def solve(self, options: SolveOptions = SolveOptions()) -> SolveOutcome:
+        time_limit, mip_gap, threads = options.resolve(self.instance)
+        opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+        if self.session is None:
+            return self._outcome(
+                SolveStatus.INFEASIBLE, options=opts,
+                messages=[i.message for i in self.built.notes.infeasibilities])
+        raw = self.session.solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
+        outcome = self._outcome(raw.status, options=opts, solve_seconds=raw.seconds,
+                                solver_objective=raw.objective, dual_bound=raw.dual_bound,
+                                mip_gap=raw.mip_gap)
+        if raw.stopped_by_watchdog:
+            outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
+        if raw.status == SolveStatus.INFEASIBLE:
+            outcome.messages.append("no plan keeps every rule (hard targets, limits, quality floors, "
+                                    "mandatory schemes and relations cannot all hold together)")
+        if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
+            outcome.messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
+        if raw.status == SolveStatus.ERROR:
+            outcome.messages.append(f"the solver ended with status {raw.model_status!r}")
+        if raw.x is None or not raw.status.has_plan:
+            return outcome
+        chosen = np.zeros(self.coef.n_pairs)
+        present = self.pair_columns >= 0
+        chosen[present] = raw.x[self.pair_columns[present]]
+        return self._finish(outcome, plan_from_starts(self.coef, chosen))
+
+    def _finish(self, outcome: SolveOutcome, plan: Plan) -> SolveOutcome:
+        """Evaluate the plan exactly, have the independent checker confirm it, build its tables."""
+        x = starts_from_plan(self.coef, plan)
+        outcome.plan = plan
+        outcome.objective = objective_value(self.ctx, x)
+        started = time.perf_counter()
+        outcome.check = check_plan(self.instance, plan)
+        outcome.check_seconds = time.perf_counter() - started
+        problems = []
+        if not outcome.check.ok:
+            problems += [v.message for v in outcome.check.violations]
+        if not _close(outcome.check.objective, outcome.objective):
+            problems.append(f"the checker values the plan at {outcome.check.objective:,.6f}, "
+                            f"the model at {outcome.objective:,.6f}")
+        if outcome.status == SolveStatus.OPTIMAL and outcome.solver_objective is not None \
+                and not _close(outcome.solver_objective, outcome.objective, 1e-5):
+            problems.append(f"the solver reports {outcome.solver_objective:,.6f} for a plan worth "
+                            f"{outcome.objective:,.6f}")
+        if problems:
+            outcome.status = SolveStatus.ERROR
+            outcome.messages.append("internal error: the independent checker rejected the solver's plan")
+            outcome.messages.extend(problems)
+            return outcome
+        if outcome.dual_bound is not None and outcome.status == SolveStatus.FEASIBLE:
+            outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
+        outcome.plan_frame = plan_table(self.ctx, plan)
+        outcome.years = years_table(self.ctx, x)
+        return outcome
+
+
+def _close(a: float, b: float, rel: float = OBJECTIVE_REL_TOL) -> bool:
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def solve_instance(instance: Instance, options: SolveOptions = SolveOptions()) -> SolveOutcome:
+    """Build, solve and check one instance."""
+    return Planner(instance, verbose=options.verbose).solve(options)

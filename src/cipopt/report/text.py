@@ -1,0 +1,65 @@
+"""The short human summary a terminal shows after a solve."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+OBJECTIVE_WORDS = {
+    "net_present_value": "net present value",
+    "savings": "discounted net savings",
+    "weighted_score": "weighted score",
+}
+
+
+def money(value: float | None) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def solve_summary(outcome) -> list[str]:
+    inst = outcome.instance
+    lines = [inst.name]
+    status = outcome.status.value
+    if outcome.objective is not None:
+        what = OBJECTIVE_WORDS[inst.objective.mode]
+        unit = "" if inst.objective.mode == "weighted_score" else f", {inst.money_unit}"
+        gap = "" if outcome.mip_gap is None else f"   gap: {outcome.mip_gap:.4%}"
+        lines.append(f"status: {status}   objective ({what}{unit}): {money(outcome.objective)}{gap}")
+    else:
+        lines.append(f"status: {status}")
+    for message in outcome.messages:
+        lines.append(f"  {message}")
+    timing = f"build {outcome.build_seconds + outcome.handoff_seconds:.2f} s, solve {outcome.solve_seconds:.2f} s"
+    if outcome.check is not None:
+        timing += ", independent check: " + ("every rule holds" if outcome.check.ok else "REJECTED")
+    lines.append(timing)
+    if outcome.plan is None or outcome.plan_frame is None:
+        return lines
+
+    by_year: dict[int, list[str]] = defaultdict(list)
+    for sid, year in outcome.plan.items():
+        if year is not None:
+            by_year[year].append(sid)
+    lines.append("")
+    lines.append(f"schemes selected: {len(outcome.selected)} of {len(inst.schemes)}")
+    for year in sorted(by_year):
+        lines.append(f"  start {year}: {', '.join(sorted(by_year[year]))}")
+
+    years: pd.DataFrame = outcome.years
+    targets = years[years["measure"].str.startswith("target:")]
+    if not targets.empty:
+        lines.append("")
+        lines.append(f"savings against targets ({inst.money_unit}; achieved / required, shortfall):")
+        header = ["target", "scope"] + [str(y) for y in inst.years]
+        table = [header]
+        for (measure, org), group in targets.groupby(["measure", "org"], sort=False):
+            cells = {int(r.year): f"{money(r.value)} / {money(r.bound)}" + (
+                f"  short {money(r.shortfall)}" if r.shortfall > 1e-6 else "") for r in group.itertuples()}
+            table.append([measure.removeprefix("target:"), org] + [cells.get(y, "") for y in inst.years])
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return lines

@@ -1,0 +1,108 @@
+"""Tidy tables from a plan: plan.csv and years.csv, computed with the model's own coefficients.
+
+The independent checker computes the same figures its own way; a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cipopt.coefficients import Coefficients
+from cipopt.model.context import ModelContext
+from cipopt.model.objective import start_values
+from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
+
+Plan = dict[str, int | None]  # scheme id -> start year, None when not selected
+
+YEARS_COLUMNS = ["year", "org", "measure", "value", "sense", "bound", "shortfall"]
+
+
+def plan_from_starts(coef: Coefficients, chosen: np.ndarray) -> Plan:
+    """A plan from a 0/1 (or near 0/1) vector over the allowed starts."""
+    plan: Plan = {sid: None for sid in coef.scheme_ids}
+    for p in np.flatnonzero(chosen > 0.5):
+        plan[coef.scheme_ids[coef.pair_scheme[p]]] = int(coef.years[coef.pair_start[p]])
+    return plan
+
+
+def starts_from_plan(coef: Coefficients, plan: Plan) -> np.ndarray:
+    """The 0/1 vector over allowed starts of a plan; a start outside the allowed set raises."""
+    x = np.zeros(coef.n_pairs)
+    pairs = coef.pairs_of_scheme
+    for sid, year in plan.items():
+        if year is None:
+            continue
+        s = coef.scheme_index[sid]
+        match = [p for p in pairs[s] if coef.years[coef.pair_start[p]] == year]
+        if not match:
+            raise ValueError(f"scheme {sid} may not start in {year}")
+        x[match[0]] = 1.0
+    return x
+
+
+def target_shortfalls(ctx: ModelContext, x: np.ndarray) -> list[tuple]:
+    """(target, year, achieved, shortfall) for every year each target names."""
+    out = []
+    for t in ctx.instance.targets:
+        achieved = ctx.coef.target_matrix(t.basis, t.org, ctx.expected) @ x
+        for y, required in sorted(t.values.items()):
+            value = float(achieved[ctx.coef.year_index(y)])
+            out.append((t, y, value, max(0.0, required - value)))
+    return out
+
+
+def objective_value(ctx: ModelContext, x: np.ndarray) -> float:
+    """The plan's objective, evaluated exactly (shortfalls as max(0, required - achieved))."""
+    penalty = sum(
+        t.shortfall_penalty * ctx.coef.discount[ctx.coef.year_index(y)] * short
+        for t, y, _, short in target_shortfalls(ctx, x) if not t.hard
+    )
+    return float(start_values(ctx) @ x) - penalty
+
+
+def plan_table(ctx: ModelContext, plan: Plan) -> pd.DataFrame:
+    rows = [
+        {"scheme": s.id, "selected": plan.get(s.id) is not None,
+         "start_year": plan.get(s.id), "name": s.name, "category": s.category, "org": s.org}
+        for s in ctx.instance.schemes
+    ]
+    frame = pd.DataFrame(rows, columns=["scheme", "selected", "start_year", "name", "category", "org"])
+    frame["start_year"] = frame["start_year"].astype("Int64")
+    return frame
+
+
+def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
+    inst, coef = ctx.instance, ctx.coef
+    years = [int(y) for y in coef.years]
+    scopes: list[str | None] = [None] + (list(inst.org_ids) if len(inst.organisations) > 1 else [])
+    custom = sorted(coef.metric_names() - set(BUILTIN_METRICS) - set(STANDARD_DOMAINS) - set(inst.quality.domains))
+    shortfalls = {(t.id, y): (a, s) for t, y, a, s in target_shortfalls(ctx, x)}
+    records = []
+
+    def add(year, scope, measure, value, sense="", bound=np.nan, shortfall=np.nan):
+        records.append((year, scope or "all", measure, float(value), sense, bound, shortfall))
+
+    for scope in scopes:
+        series = {m: coef.matrix(m, scope) @ x for m in (*BUILTIN_METRICS, *custom)}
+        recurrent = coef.recurrent_net_saving(scope, ctx.expected) @ x
+        in_year = coef.in_year_net_saving(scope, ctx.expected) @ x
+        quality = {d: coef.matrix(d, scope) @ x for d in inst.quality.domains}
+        for yi, y in enumerate(years):
+            for m, values in series.items():
+                add(y, scope, m, values[yi])
+            add(y, scope, "recurrent_net_saving", recurrent[yi])
+            add(y, scope, "in_year_net_saving", in_year[yi])
+            for t in inst.targets:
+                if t.org == scope and y in t.values:
+                    achieved, short = shortfalls[t.id, y]
+                    add(y, scope, f"target:{t.id}", achieved, ">=", t.values[y], short)
+            for lim in inst.limits:
+                if lim.org == scope and y in lim.values:
+                    use = coef.matrix(lim.metric, lim.org) @ x
+                    add(y, scope, f"limit:{lim.id}", use[yi], lim.sense, lim.values[y])
+            for d, values in quality.items():
+                floor = inst.quality.portfolio_min.get(d) if scope is None else None
+                add(y, scope, f"quality:{d}", values[yi], ">=" if floor is not None else "",
+                    np.nan if floor is None else floor)
+    return pd.DataFrame.from_records(records, columns=YEARS_COLUMNS)

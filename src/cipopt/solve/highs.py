@@ -1,0 +1,222 @@
+"""Hand a built Pyomo model to HiGHS in one call and keep the `highspy.Highs` object.
+
+Pyomo's `LinearStandardFormCompiler` turns the model into CSC arrays (about 1 us a nonzero,
+against about 5 us for Pyomo's stock HiGHS interfaces, see ../shared/solver-notes.md), which go to
+`Highs.passModel` at once. Keeping the `Highs` object lets later analyses re-solve with changed
+bounds, costs or added rows, warm-start from a plan, and stop a solve honestly: a watchdog
+cancels a solve that overruns its time limit (HiGHS does not check the limit inside a long root
+LP), and Ctrl-C cancels cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from cipopt.solve.status import SolveStatus, map_status
+
+INF = highspy.kHighsInf
+WATCHDOG_GRACE = 2.0  # seconds past the time limit before the watchdog cancels the solve
+
+
+HIGHS_VERSION = f"{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}.{highspy.HIGHS_VERSION_PATCH}"
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """HiGHS prints a banner from C++ when the first `Highs` is made; keep it off our output."""
+    try:
+        sys.stdout.flush()
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured stdout (tests): nothing to silence
+        yield
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def new_highs(verbose: bool = False) -> highspy.Highs:
+    if verbose:
+        h = highspy.Highs()
+    else:
+        with _quiet_stdout():
+            h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(verbose))
+    return h
+
+
+class SolveInterrupted(Exception):
+    """The user pressed Ctrl-C during a solve; the solve was cancelled cleanly."""
+
+
+@dataclass
+class StandardForm:
+    """A model as arrays, with the Pyomo components behind each column and row."""
+
+    col_cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    matrix: sp.csc_array
+    offset: float
+    maximize: bool
+    columns: list  # pyomo VarData per column
+    rows: list  # (pyomo ConstraintData, sense) per row: sense -1 >=, 0 ==, 1 <=
+    column_of: dict[int, int] = field(default_factory=dict)  # id(VarData) -> column
+
+    def columns_for(self, variables: list) -> np.ndarray:
+        """Column of each variable, -1 for a variable that appears nowhere (its value is free: 0)."""
+        get = self.column_of.get
+        return np.fromiter((get(id(v), -1) for v in variables), dtype=np.int64, count=len(variables))
+
+
+def compile_model(model) -> StandardForm:
+    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    columns = info.columns
+    n = len(columns)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    integer = np.zeros(n, dtype=np.int32)
+    for j, var in enumerate(columns):
+        lb, ub = var.bounds
+        lower[j] = -INF if lb is None else lb
+        upper[j] = INF if ub is None else ub
+        if var.is_integer():
+            integer[j] = 1
+    rhs = np.asarray(info.rhs, dtype=float)
+    sense = np.fromiter((s for _, s in info.rows), dtype=np.int8, count=len(info.rows))
+    row_lower = np.where(sense <= 0, rhs, -INF)
+    row_upper = np.where(sense >= 0, rhs, INF)
+    objective = info.objectives[0]
+    cost = info.c.toarray()[0] if info.c.shape[0] else np.zeros(n)
+    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+    return StandardForm(
+        col_cost=np.asarray(cost, dtype=float),
+        col_lower=lower, col_upper=upper, integrality=integer,
+        row_lower=row_lower, row_upper=row_upper,
+        matrix=sp.csc_array(info.A) if n else sp.csc_array((len(rhs), 0)),
+        offset=offset,
+        maximize=not objective.is_minimizing(),
+        columns=columns, rows=list(info.rows),
+        column_of={id(v): j for j, v in enumerate(columns)},
+    )
+
+
+@dataclass
+class RawSolution:
+    status: SolveStatus
+    model_status: str
+    objective: float | None
+    dual_bound: float | None
+    mip_gap: float | None
+    x: np.ndarray | None
+    seconds: float
+    stopped_by_watchdog: bool = False
+
+
+class HighsSession:
+    """One compiled model loaded into HiGHS, solved and re-solved in place."""
+
+    def __init__(self, form: StandardForm, *, verbose: bool = False):
+        self.form = form
+        self.highs = new_highs(verbose)
+        self.highs.HandleUserInterrupt = True  # lets cancelSolve stop simplex, IPM and MIP
+        self._threads_set = False
+        a = form.matrix
+        status = self.highs.passModel(
+            a.shape[1], a.shape[0], a.nnz, 1,  # 1 = column-wise
+            -1 if form.maximize else 1, form.offset,
+            form.col_cost, form.col_lower, form.col_upper, form.row_lower, form.row_upper,
+            a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
+            form.integrality,
+        )
+        if status == highspy.HighsStatus.kError:
+            raise RuntimeError("HiGHS refused the model")
+
+    @property
+    def version(self) -> str:
+        return HIGHS_VERSION
+
+    def set_start(self, columns: np.ndarray, values: np.ndarray) -> None:
+        """A MIP start (a known plan), which HiGHS completes and uses as a first incumbent."""
+        keep = columns >= 0
+        self.highs.setSolution(int(keep.sum()), columns[keep].astype(np.int32), values[keep].astype(float))
+
+    def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        keep = columns >= 0
+        self.highs.changeColsBounds(int(keep.sum()), columns[keep].astype(np.int32),
+                                    lower[keep].astype(float), upper[keep].astype(float))
+
+    def solve(self, *, time_limit: float | None, mip_gap: float, threads: int | None = None) -> RawSolution:
+        h = self.highs
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
+        h.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
+        if threads and not self._threads_set:
+            h.setOptionValue("threads", int(threads))
+            self._threads_set = True
+        started = time.perf_counter()
+        watchdog_fired = threading.Event()
+        thread = h.startSolve()
+        try:
+            while True:
+                done, _ = h.wait(0.05)
+                if done:
+                    break
+                if time_limit and time.perf_counter() - started > time_limit + WATCHDOG_GRACE:
+                    watchdog_fired.set()
+                    h.cancelSolve()
+        except KeyboardInterrupt:
+            h.cancelSolve()
+            while not h.wait(0.05)[0]:
+                pass
+            raise SolveInterrupted() from None
+        finally:
+            thread.join(timeout=5)
+        seconds = time.perf_counter() - started
+        return self._read_solution(seconds, watchdog_fired.is_set())
+
+    def _read_solution(self, seconds: float, watchdog: bool) -> RawSolution:
+        h = self.highs
+        model_status = h.getModelStatus()
+        info = h.getInfo()
+        empty = model_status == highspy.HighsModelStatus.kModelEmpty
+        has_incumbent = empty or info.primal_solution_status == highspy.kSolutionStatusFeasible
+        status = SolveStatus.OPTIMAL if empty else map_status(model_status, has_incumbent)
+        if watchdog and status == SolveStatus.OPTIMAL:
+            status = SolveStatus.FEASIBLE
+        x = None
+        objective = dual = gap = None
+        if has_incumbent and status.has_plan:
+            x = np.asarray(h.getSolution().col_value, dtype=float)
+            objective = float(info.objective_function_value) if not empty else self.form.offset
+            dual = _finite(getattr(info, "mip_dual_bound", None))
+            gap = _finite(getattr(info, "mip_gap", None))
+            if status == SolveStatus.OPTIMAL and (gap is None or not self.form.integrality.any()):
+                gap, dual = 0.0, objective
+        return RawSolution(status, h.modelStatusToString(model_status), objective, dual, gap, x,
+                           seconds, watchdog)
+
+
+def _finite(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and abs(value) < INF else None
