@@ -93,16 +93,21 @@ def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
                 add(y, scope, m, values[yi])
             add(y, scope, "recurrent_net_saving", recurrent[yi])
             add(y, scope, "in_year_net_saving", in_year[yi])
-            for t in inst.targets:
-                if t.org == scope and y in t.values:
-                    achieved, short = shortfalls[t.id, y]
-                    add(y, scope, f"target:{t.id}", achieved, ">=", t.values[y], short)
-            for lim in inst.limits:
-                if lim.org == scope and y in lim.values:
-                    use = coef.matrix(lim.metric, lim.org) @ x
-                    add(y, scope, f"limit:{lim.id}", use[yi], lim.sense, lim.values[y])
             for d, values in quality.items():
                 floor = inst.quality.portfolio_min.get(d) if scope is None else None
-                add(y, scope, f"quality:{d}", values[yi], ">=" if floor is not None else "",
-                    np.nan if floor is None else floor)
-    return pd.DataFrame.from_records(records, columns=YEARS_COLUMNS)
+                if floor is None:
+                    add(y, scope, f"quality:{d}", values[yi])
+                else:
+                    add(y, scope, f"quality:{d}", values[yi], ">=", floor, max(0.0, floor - values[yi]))
+    for t in inst.targets:  # each under its own organisation (or all)
+        for y in sorted(t.values):
+            achieved, short = shortfalls[t.id, y]
+            add(y, t.org, f"target:{t.id}", achieved, ">=", t.values[y], short)
+    for lim in inst.limits:
+        use = coef.matrix(lim.metric, lim.org) @ x
+        for y in sorted(lim.values):
+            value, bound = float(use[coef.year_index(y)]), lim.values[y]
+            broken = {"<=": value - bound, ">=": bound - value, "==": abs(value - bound)}[lim.sense]
+            add(y, lim.org, f"limit:{lim.id}", value, lim.sense, bound, max(0.0, broken))
+    frame = pd.DataFrame.from_records(records, columns=YEARS_COLUMNS)
+    return frame.sort_values(["year", "org"], kind="stable", ignore_index=True)

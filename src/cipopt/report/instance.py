@@ -42,9 +42,9 @@ def instance_summary(inst: Instance) -> tuple[dict[str, Any], list[str], pd.Data
         f"{len(inst.organisations)} organisation(s): {', '.join(inst.org_ids)}",
         f"  {len(inst.schemes)} schemes: " + ", ".join(f"{c} {n}" for c, n in sorted(categories.items())),
         f"  mandatory: {', '.join(summary['mandatory']) or 'none'}",
-        f"  targets: {', '.join(f'{t.id} ({t.basis}, {'hard' if t.hard else 'soft'})' for t in inst.targets) or 'none'}",
-        f"  limits: {', '.join(f'{lim.id} ({lim.metric} {lim.sense})' for lim in inst.limits) or 'none'}",
-        f"  relations: {', '.join(f'{k} {n}' for k, n in sorted(relations.items())) or 'none'}",
+        "  targets: " + (", ".join(f"{t.id} ({t.basis}, {'hard' if t.hard else 'soft'})" for t in inst.targets) or "none"),
+        "  limits: " + (", ".join(f"{lim.id} ({lim.metric} {lim.sense})" for lim in inst.limits) or "none"),
+        "  relations: " + (", ".join(f"{k} {n}" for k, n in sorted(relations.items())) or "none"),
         f"  objective: {inst.objective.mode}, risk {inst.objective.risk}",
     ]
     ineligible = summary["ineligible"]
