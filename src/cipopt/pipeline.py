@@ -19,6 +19,7 @@ from cipopt import __version__
 from cipopt.check import CheckReport, check_plan
 from cipopt.coefficients import build_coefficients
 from cipopt.model.build import BuiltModel, build_model
+from cipopt.model.context import ModelContext
 from cipopt.results import (
     Plan, objective_value, plan_from_starts, plan_table, starts_from_plan, years_table,
 )
@@ -26,6 +27,7 @@ from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
+from cipopt.solve.variant import Bounds, row_index, variant_bounds
 
 OBJECTIVE_REL_TOL = 1e-6
 
@@ -136,26 +138,50 @@ class Planner:
         self.pair_columns = (
             self.form.columns_for(self.built.model.pair_vars) if self.form else np.zeros(0, dtype=np.int64)
         )
+        self._rows = row_index(self.form) if self.form else {}
+        self._base_bounds = Bounds.of(self.form) if self.form else None
+        self._loaded = self._base_bounds  # what the HiGHS model holds now
+        self._rebuilt: dict[str, Planner] = {}
+        self.rebuilds = 0  # how many variants needed a fresh build (for tests and benchmarks)
 
     @property
     def ctx(self):
         return self.built.ctx
 
-    def _outcome(self, status: SolveStatus, **kw) -> SolveOutcome:
+    def _outcome(self, instance: Instance, status: SolveStatus, **kw) -> SolveOutcome:
         return SolveOutcome(
-            instance=self.instance, status=status, build_seconds=self.build_seconds,
-            handoff_seconds=self.handoff_seconds,
-            solver_version=HIGHS_VERSION, **kw)
+            instance=instance, status=status, build_seconds=self.build_seconds,
+            handoff_seconds=self.handoff_seconds, solver_version=HIGHS_VERSION, **kw)
 
-    def solve(self, options: SolveOptions = SolveOptions()) -> SolveOutcome:
-        time_limit, mip_gap, threads = options.resolve(self.instance)
+    def solve(self, options: SolveOptions = SolveOptions(), *, variant: Instance | None = None,
+              start: Plan | None = None) -> SolveOutcome:
+        """Solve the instance, or a variant of it (see `cipopt.solve.variant`), reusing the model.
+
+        A variant that changes only bounds, costs, windows or mandatory flags is solved in place;
+        any other variant is built afresh (once: later calls with the same variant reuse it).
+        `start` is a plan HiGHS is given as a first incumbent.
+        """
+        instance = variant if variant is not None else self.instance
+        time_limit, mip_gap, threads = options.resolve(instance)
         opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
         if self.session is None:
-            return self._outcome(
-                SolveStatus.INFEASIBLE, options=opts,
-                messages=[i.message for i in self.built.notes.infeasibilities])
+            if variant is not None and variant != self.instance:
+                return self._fresh(variant).solve(options, start=start)
+            return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts,
+                                 messages=[i.message for i in self.built.notes.infeasibilities])
+        target = self._base_bounds
+        if variant is not None and variant is not self.instance:
+            target = variant_bounds(self.built, self.form, self._rows, self.pair_columns, variant)
+            if isinstance(target, str):
+                return self._fresh(variant).solve(options, start=start)
+        if target.infeasible:
+            return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts, messages=list(target.infeasible))
+        self.session.apply(target, self._loaded)
+        self._loaded = target
+        if start is not None:
+            self.session.set_start(self.pair_columns, starts_from_plan(self.coef, start))
         raw = self.session.solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
-        outcome = self._outcome(raw.status, options=opts, solve_seconds=raw.seconds,
+        outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
                                 mip_gap=raw.mip_gap)
         if raw.stopped_by_watchdog:
@@ -172,15 +198,23 @@ class Planner:
         chosen = np.zeros(self.coef.n_pairs)
         present = self.pair_columns >= 0
         chosen[present] = raw.x[self.pair_columns[present]]
-        return self._finish(outcome, plan_from_starts(self.coef, chosen))
+        ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
+        return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen))
 
-    def _finish(self, outcome: SolveOutcome, plan: Plan) -> SolveOutcome:
+    def _fresh(self, variant: Instance) -> "Planner":
+        key = variant.sha256()
+        if key not in self._rebuilt:
+            self.rebuilds += 1
+            self._rebuilt = {key: Planner(variant)}  # keep only the latest, to bound memory
+        return self._rebuilt[key]
+
+    def _finish(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan) -> SolveOutcome:
         """Evaluate the plan exactly, have the independent checker confirm it, build its tables."""
         x = starts_from_plan(self.coef, plan)
         outcome.plan = plan
-        outcome.objective = objective_value(self.ctx, x)
+        outcome.objective = objective_value(ctx, x)
         started = time.perf_counter()
-        outcome.check = check_plan(self.instance, plan)
+        outcome.check = check_plan(ctx.instance, plan)
         outcome.check_seconds = time.perf_counter() - started
         problems = []
         if not outcome.check.ok:
@@ -199,8 +233,8 @@ class Planner:
             return outcome
         if outcome.dual_bound is not None and outcome.status == SolveStatus.FEASIBLE:
             outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
-        outcome.plan_frame = plan_table(self.ctx, plan)
-        outcome.years = years_table(self.ctx, x)
+        outcome.plan_frame = plan_table(ctx, plan)
+        outcome.years = years_table(ctx, x)
         return outcome
 
 

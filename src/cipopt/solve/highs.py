@@ -165,6 +165,23 @@ class HighsSession:
         self.highs.changeColsBounds(int(keep.sum()), columns[keep].astype(np.int32),
                                     lower[keep].astype(float), upper[keep].astype(float))
 
+    def set_row_bounds(self, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        if len(rows):
+            self.highs.changeRowsBounds(len(rows), rows.astype(np.int32), lower.astype(float), upper.astype(float))
+
+    def set_costs(self, columns: np.ndarray, costs: np.ndarray) -> None:
+        if len(columns):
+            self.highs.changeColsCost(len(columns), columns.astype(np.int32), costs.astype(float))
+
+    def apply(self, new, old) -> None:
+        """Move the loaded model from bounds/costs `old` to `new`, changing only what differs."""
+        cols = np.flatnonzero((new.col_lower != old.col_lower) | (new.col_upper != old.col_upper))
+        self.set_column_bounds(cols, new.col_lower[cols], new.col_upper[cols])
+        rows = np.flatnonzero((new.row_lower != old.row_lower) | (new.row_upper != old.row_upper))
+        self.set_row_bounds(rows, new.row_lower[rows], new.row_upper[rows])
+        costs = np.flatnonzero(new.col_cost != old.col_cost)
+        self.set_costs(costs, new.col_cost[costs])
+
     def solve(self, *, time_limit: float | None, mip_gap: float, threads: int | None = None) -> RawSolution:
         h = self.highs
         h.setOptionValue("mip_rel_gap", float(mip_gap))
