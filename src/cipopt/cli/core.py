@@ -1,91 +1,15 @@
-"""The `cipopt` command: argument handling and printing only.
-
-Exit codes: 0 a plan (optimal or feasible) or a check that passes; 1 a check that fails, or an
-internal error; 2 bad input; 3 infeasible; 4 no plan found within the limits; 130 interrupted.
-"""
+"""The core commands: solve, check, validate, build."""
 
 from __future__ import annotations
 
-import functools
 import sys
-import traceback
 from pathlib import Path
 
 import click
 
-from cipopt import __version__
+from cipopt.cli.base import EXIT_CHECK_FAILED, echo_problems, guarded, load, main
 from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
-from cipopt.schema.problems import InputError, ProblemLog
-from cipopt.solve.highs import SolveInterrupted
-from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-
-EXIT_CHECK_FAILED = 1
-EXIT_INTERNAL = 1
-
-
-def _echo_problems(problems, limit: int = 200) -> None:
-    shown = 0
-    for p in problems:
-        if shown == limit:
-            click.echo(f"... and {len(problems) - limit} more", err=True)
-            break
-        click.echo(str(p), err=True)
-        shown += 1
-
-
-def guarded(command):
-    """Turn every failure into a one-line message and a documented exit code, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        debug = click.get_current_context().find_root().params.get("debug", False)
-        try:
-            return command(*args, **kwargs)
-        except InputError as exc:
-            _echo_problems(exc.problems)
-            n = len(exc.errors)
-            click.echo(f"cipopt: {n} problem{'s' if n != 1 else ''} in the input; nothing was written", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except OutputExists as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except (SolveInterrupted, KeyboardInterrupt):
-            click.echo("cipopt: interrupted; the solve was cancelled and nothing was written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except click.exceptions.Exit:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
-            if debug:
-                traceback.print_exc()
-            click.echo(f"cipopt: internal error: {type(exc).__name__}: {exc} "
-                       "(run with --debug for the details); nothing was written", err=True)
-            sys.exit(EXIT_INTERNAL)
-
-    return wrapper
-
-
-def _load(path: str):
-    from cipopt.io.load import load_instance
-
-    log = ProblemLog()
-    try:
-        instance = load_instance(path, log)
-    finally:
-        _echo_problems(log.warnings)
-    return instance
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="cipopt")
-@click.option("--debug", is_flag=True, help="Show a Python traceback on internal errors.")
-def main(debug: bool) -> None:
-    """cipopt: choose NHS savings schemes and transformation bids over several years, with a
-    mixed-integer program solved by HiGHS, under rules that protect safety and outcomes.
-
-    \b
-    Example:
-      cipopt solve instances/holby --out out/holby
-    """
+from cipopt.schema.problems import ProblemLog
 
 
 @main.command()
@@ -113,7 +37,7 @@ def solve(instance, out, force, time_limit, gap, threads, verbose):
 
     if out:
         check_output_dir(out, force)
-    inst = _load(instance)
+    inst = load(instance)
     outcome = solve_instance(inst, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose))
     for line in solve_summary(outcome):
         click.echo(line)
@@ -147,12 +71,12 @@ def check(instance, plan, out, force):
 
     if out:
         check_output_dir(out, force)
-    inst = _load(instance)
+    inst = load(instance)
     log = ProblemLog()
     try:
         chosen = read_plan(Path(plan), inst, log)
     finally:
-        _echo_problems(log.warnings)
+        echo_problems(log.warnings)
     report = check_plan(inst, chosen)
     for line in report.lines():
         click.echo(line)
@@ -184,7 +108,7 @@ def validate(instance, out, force):
 
     if out:
         check_output_dir(out, force)
-    inst = _load(instance)
+    inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
     for line in lines:
         click.echo(line)
@@ -213,7 +137,7 @@ def build(instance, lp, force):
 
     if Path(lp).exists() and not force:
         raise OutputExists(f"{lp}: already exists; pass --force to overwrite it")
-    inst = _load(instance)
+    inst = load(instance)
     built = build_model(inst)
     for note in built.notes.infeasibilities:
         click.echo(f"note: {note.message}", err=True)
@@ -223,6 +147,3 @@ def build(instance, lp, force):
         write_file(lp, scratch.read_text(), force=force)
     click.echo(f"wrote {lp}")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

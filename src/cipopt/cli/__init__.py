@@ -1,0 +1,6 @@
+"""The `cipopt` command: argument handling and printing only; one module per group of commands."""
+
+from cipopt.cli import core  # noqa: F401  (registers solve, check, validate, build)
+from cipopt.cli.base import main
+
+__all__ = ["main"]

@@ -1,0 +1,89 @@
+"""The `cipopt` command group and what every command shares: the failure guard and loading.
+
+Exit codes: 0 a plan (optimal or feasible) or a check that passes; 1 a check that fails, or an
+internal error; 2 bad input; 3 infeasible; 4 no plan found within the limits; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+
+import click
+
+from cipopt import __version__
+from cipopt.io.write import OutputExists
+from cipopt.schema.problems import InputError, ProblemLog
+from cipopt.solve.highs import SolveInterrupted
+from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+
+EXIT_CHECK_FAILED = 1
+EXIT_INTERNAL = 1
+
+
+def echo_problems(problems, limit: int = 200) -> None:
+    shown = 0
+    for p in problems:
+        if shown == limit:
+            click.echo(f"... and {len(problems) - limit} more", err=True)
+            break
+        click.echo(str(p), err=True)
+        shown += 1
+
+
+def guarded(command):
+    """Turn every failure into a one-line message and a documented exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            echo_problems(exc.problems)
+            n = len(exc.errors)
+            click.echo(f"cipopt: {n} problem{'s' if n != 1 else ''} in the input; nothing was written", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except OutputExists as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except (SolveInterrupted, KeyboardInterrupt):
+            click.echo("cipopt: interrupted; the solve was cancelled and nothing was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.exceptions.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+            if debug:
+                traceback.print_exc()
+            click.echo(f"cipopt: internal error: {type(exc).__name__}: {exc} "
+                       "(run with --debug for the details); nothing was written", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def load(path: str):
+    from cipopt.io.load import load_instance
+
+    log = ProblemLog()
+    try:
+        instance = load_instance(path, log)
+    finally:
+        echo_problems(log.warnings)
+    return instance
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cipopt")
+@click.option("--debug", is_flag=True, help="Show a Python traceback on internal errors.")
+def main(debug: bool) -> None:
+    """cipopt: choose NHS savings schemes and transformation bids over several years, with a
+    mixed-integer program solved by HiGHS, under rules that protect safety and outcomes.
+
+    \b
+    Example:
+      cipopt solve instances/holby --out out/holby
+    """
+
+
