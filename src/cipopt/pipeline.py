@@ -25,6 +25,7 @@ from cipopt.results import (
 )
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
+from cipopt.solve.diagnose import diagnose
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, row_index, variant_bounds
@@ -187,8 +188,8 @@ class Planner:
         if raw.stopped_by_watchdog:
             outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
         if raw.status == SolveStatus.INFEASIBLE:
-            outcome.messages.append("no plan keeps every rule (hard targets, limits, quality floors, "
-                                    "mandatory schemes and relations cannot all hold together)")
+            outcome.messages.append("no plan keeps every rule:")
+            outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns))
         if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
             outcome.messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
         if raw.status == SolveStatus.ERROR:
