@@ -194,6 +194,8 @@ def build_coefficients(instance: Instance) -> Coefficients:
         if reason:
             ineligible[s.id] = reason
             continue
+        if s.excluded:
+            continue
         lo = s.earliest_start if s.earliest_start is not None else first
         hi = s.latest_start if s.latest_start is not None else last
         for y in range(max(lo, first), min(hi, last) + 1):

@@ -199,8 +199,25 @@ class Planner:
         chosen = np.zeros(self.coef.n_pairs)
         present = self.pair_columns >= 0
         chosen[present] = raw.x[self.pair_columns[present]]
+        chosen[target.forced_pairs] = 1.0
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
         return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen))
+
+    def evaluate(self, plan: Plan) -> SolveOutcome:
+        """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).
+
+        A plan that breaks a rule comes back with status `error` and the checker's words.
+        """
+        report = check_plan(self.instance, plan)
+        outcome = self._outcome(self.instance, SolveStatus.FEASIBLE,
+                                messages=["a given plan, evaluated and checked (not solved)"])
+        if not report.ok:
+            outcome.status = SolveStatus.ERROR
+            outcome.check = report
+            outcome.messages = ["the given plan breaks rules:"] + [v.message for v in report.violations]
+            return outcome
+        full = {s.id: plan.get(s.id) for s in self.instance.schemes}
+        return self._finish(outcome, self.ctx, full)
 
     def _fresh(self, variant: Instance) -> "Planner":
         key = variant.sha256()

@@ -1,6 +1,8 @@
 """The `cipopt` command: argument handling and printing only; one module per group of commands."""
 
 from cipopt.cli import core  # noqa: F401  (registers solve, check, validate, build)
+from cipopt.cli import analysis  # noqa: F401  (registers whatif, frontier)
+from cipopt.cli import explain  # noqa: F401
 from cipopt.cli.base import main
 
 __all__ = ["main"]

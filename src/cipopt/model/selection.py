@@ -29,7 +29,8 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     for i in mandatory:
         if len(pairs[i]) == 0:
             sid = ids[i]
-            why = coef.ineligible.get(sid, "it has no start year inside the plan years")
+            why = coef.ineligible.get(sid) or (
+                "it is excluded" if ctx.instance.schemes[i].excluded else "it has no start year inside the plan years")
             notes.infeasibilities.append(Infeasibility(
                 "c_mandatory", f"mandatory scheme {sid} cannot be selected: {why}"))
 

@@ -22,7 +22,7 @@ from cipopt.schema.instance import Instance
 from cipopt.solve.highs import INF, StandardForm
 
 # Scheme fields a variant may change in place: they only narrow or widen what the rows allow.
-SCHEME_FIELDS_IN_PLACE = {"mandatory", "earliest_start", "latest_start", "qia_approved"}
+SCHEME_FIELDS_IN_PLACE = {"mandatory", "earliest_start", "latest_start", "qia_approved", "excluded"}
 
 
 @dataclass
@@ -33,6 +33,9 @@ class Bounds:
     row_lower: np.ndarray
     row_upper: np.ndarray
     infeasible: list[str] = field(default_factory=list)
+    # allowed starts forced in whose variable the compiled model dropped (it touches no row and
+    # no cost, so forcing it changes nothing but the plan): set in the plan after the solve
+    forced_pairs: list[int] = field(default_factory=list)
 
     @classmethod
     def of(cls, form: StandardForm) -> "Bounds":
@@ -64,7 +67,7 @@ def _allowed(instance: Instance) -> set[tuple[str, int]]:
     first, last = instance.years[0], instance.years[-1]
     out = set()
     for s in instance.schemes:
-        if qia_ineligibility(s, instance):
+        if s.excluded or qia_ineligibility(s, instance):
             continue
         lo = s.earliest_start if s.earliest_start is not None else first
         hi = s.latest_start if s.latest_start is not None else last
@@ -105,11 +108,13 @@ def variant_bounds(
         elif ("c_start_once", sid) in rows:
             b.row_lower[rows["c_start_once", sid]] = 1.0
         else:
-            columns = [pair_columns[p] for p in pairs[i] if (sid, int(coef.years[coef.pair_start[p]])) in allowed]
-            if not columns or columns[0] < 0:
-                b.infeasible.append(f"mandatory scheme {sid} cannot be selected")
+            usable = [p for p in pairs[i] if (sid, int(coef.years[coef.pair_start[p]])) in allowed]
+            if not usable:
+                b.infeasible.append(f"mandatory scheme {sid} cannot be selected: it has no allowed start year")
+            elif pair_columns[usable[0]] < 0:
+                b.forced_pairs.append(int(usable[0]))
             else:
-                b.col_lower[columns[0]] = 1.0
+                b.col_lower[pair_columns[usable[0]]] = 1.0
 
     def set_row(name: str, index, lower: float, upper: float, what: str) -> None:
         j = rows.get((name, index))

@@ -1,0 +1,94 @@
+"""`cipopt explain`: why each scheme is in or out, and what each rule is worth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cipopt.cli.base import echo_problems, guarded, load, main
+from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.schema.problems import ProblemLog
+
+
+def _progress(quiet: bool, total: int):
+    count = {"n": 0}
+
+    def report(what: str) -> None:
+        count["n"] += 1
+        if not quiet:
+            click.echo(f"\r  re-solving {count['n']} (of about {total}): {what[:50]:<50}", nl=False, err=True)
+    return report
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.option("--plan", "plan", type=click.Path(dir_okay=False), help="Explain this plan.csv instead of the optimal plan.")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, summary.json here.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per re-solve; overrides instance.yaml.")
+@click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
+@click.option("--quiet", is_flag=True, help="No progress line.")
+@guarded
+def explain(instance, plan, out, force, time_limit, gap, quiet):
+    """Explain, for every scheme, why it is in or out of the plan, and for every limit, target and
+    quality floor, what easing it would be worth.
+
+    A scheme is ineligible (the QIA rule named), excluded, blocked (the rules that make it
+    impossible), or has a price: the objective lost when the model is re-solved with it forced
+    the other way, with the schemes that change places and the rules that bind. Each rule at its
+    bound is re-solved with the bound eased by 10% (quality floors by 1 point): its value per unit.
+
+    \b
+    Example:
+      cipopt explain instances/holby --out out/holby-explain
+    """
+    from cipopt.analysis.explain import NothingToExplain
+    from cipopt.analysis.explain import explain as run_explain
+    from cipopt.io.plan import read_plan
+    from cipopt.pipeline import Planner, SolveOptions
+
+    if out:
+        check_output_dir(out, force)
+    inst = load(instance)
+    given = None
+    if plan:
+        log = ProblemLog()
+        try:
+            given = read_plan(Path(plan), inst, log)
+        finally:
+            echo_problems(log.warnings)
+    planner = Planner(inst)
+    total = len(inst.schemes) + sum(len(t.values) for t in inst.targets) + sum(len(lim.values) for lim in inst.limits)
+    reference_note = "the given plan" if given else "the optimal plan"
+    try:
+        result = run_explain(planner, SolveOptions(time_limit=time_limit, mip_gap=gap), plan=given,
+                             progress=_progress(quiet or not sys.stderr.isatty(), total))
+    except NothingToExplain as exc:
+        click.echo(f"nothing to explain: {exc.outcome.status.value}")
+        for message in exc.outcome.messages:
+            click.echo(f"  {message}")
+        sys.exit(exc.outcome.status.exit_code)
+    if not quiet and sys.stderr.isatty():
+        click.echo("", err=True)
+    ref = result.reference
+    click.echo(f"{inst.name}: explaining {reference_note} (objective {ref.objective:,.1f} {inst.money_unit})")
+    click.echo("")
+    click.echo("schemes:")
+    for r in result.schemes.itertuples():
+        click.echo(f"  {r.scheme:<28} {r.reason}")
+    click.echo("")
+    click.echo("rules at their bound (value of easing each by the step shown, per unit):")
+    tight = result.rules[result.rules.tight]
+    if tight.empty:
+        click.echo("  none: no limit, target or floor binds")
+    for r in tight.itertuples():
+        click.echo(f"  {r.rule:<28} {r.year}  {r.value:>12,.1f} {r.sense} {r.bound:<12,.1f} "
+                   f"{r.marginal_value:>10,.3f} per unit  ({r.method})")
+    if out:
+        summary = {"instance_sha256": inst.sha256(), "reference": reference_note,
+                   "objective": ref.objective, "objective_mode": inst.objective.mode}
+        write_folder(out, {"explain_schemes.csv": csv_text(result.schemes), "explain_rules.csv": csv_text(result.rules),
+                           "summary.json": json_text(summary)}, force=force)
+        click.echo(f"\nwrote explain_schemes.csv, explain_rules.csv, summary.json to {out}")
