@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class SolveOptions:
     mip_gap: float | None = None
     threads: int | None = None
     verbose: bool = False
+    seed: int = 0  # HiGHS random_seed: the same inputs, options and seed give the same plan
 
     def resolve(self, instance: Instance) -> tuple[float | None, float, int | None]:
         s = instance.solver
@@ -155,39 +157,47 @@ class Planner:
             handoff_seconds=self.handoff_seconds, solver_version=HIGHS_VERSION, **kw)
 
     def solve(self, options: SolveOptions = SolveOptions(), *, variant: Instance | None = None,
-              start: Plan | None = None) -> SolveOutcome:
+              start: Plan | None = None, extra_rows: Callable[["Bounds"], list] | None = None) -> SolveOutcome:
         """Solve the instance, or a variant of it (see `cipopt.solve.variant`), reusing the model.
 
         A variant that changes only bounds, costs, windows or mandatory flags is solved in place;
         any other variant is built afresh (once: later calls with the same variant reuse it).
-        `start` is a plan HiGHS is given as a first incumbent.
+        `start` is a plan HiGHS is given as a first incumbent. `extra_rows`, given the loaded
+        bounds and costs, returns rows (lower, upper, columns, values) added for this solve only
+        (cuts: an objective floor, no-good cuts); they need the in-place path.
         """
         instance = variant if variant is not None else self.instance
         time_limit, mip_gap, threads = options.resolve(instance)
-        opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+        opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": options.seed}
         if self.session is None:
             if variant is not None and variant != self.instance:
-                return self._fresh(variant).solve(options, start=start)
+                return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows)
             return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts,
                                  messages=[i.message for i in self.built.notes.infeasibilities])
         target = self._base_bounds
         if variant is not None and variant is not self.instance:
             target = variant_bounds(self.built, self.form, self._rows, self.pair_columns, variant)
             if isinstance(target, str):
-                return self._fresh(variant).solve(options, start=start)
+                return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows)
         if target.infeasible:
             return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts, messages=list(target.infeasible))
         self.session.apply(target, self._loaded)
         self._loaded = target
         if start is not None:
             self.session.set_start(self.pair_columns, starts_from_plan(self.coef, start))
-        raw = self.session.solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads)
+        added = self.session.add_rows(extra_rows(target)) if extra_rows else np.zeros(0, dtype=np.int32)
+        try:
+            raw = self.session.solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=options.seed)
+        finally:
+            self.session.delete_rows(added)
         outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
                                 mip_gap=raw.mip_gap)
         if raw.stopped_by_watchdog:
             outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
-        if raw.status == SolveStatus.INFEASIBLE:
+        if raw.status == SolveStatus.INFEASIBLE and extra_rows:
+            outcome.messages.append("no plan keeps every rule together with the added cuts")
+        elif raw.status == SolveStatus.INFEASIBLE:
             outcome.messages.append("no plan keeps every rule:")
             outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns))
         if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:

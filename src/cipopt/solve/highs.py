@@ -173,6 +173,17 @@ class HighsSession:
         if len(columns):
             self.highs.changeColsCost(len(columns), columns.astype(np.int32), costs.astype(float))
 
+    def add_rows(self, rows: list[tuple[float, float, np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Append rows (lower, upper, columns, values); returns their indices, for `delete_rows`."""
+        first = self.highs.getNumRow()
+        for lower, upper, columns, values in rows:
+            self.highs.addRow(float(lower), float(upper), len(columns), columns.astype(np.int32), values.astype(float))
+        return np.arange(first, first + len(rows), dtype=np.int32)
+
+    def delete_rows(self, indices: np.ndarray) -> None:
+        if len(indices):
+            self.highs.deleteRows(len(indices), indices.astype(np.int32))
+
     def apply(self, new, old) -> None:
         """Move the loaded model from bounds/costs `old` to `new`, changing only what differs."""
         cols = np.flatnonzero((new.col_lower != old.col_lower) | (new.col_upper != old.col_upper))
@@ -182,9 +193,11 @@ class HighsSession:
         costs = np.flatnonzero(new.col_cost != old.col_cost)
         self.set_costs(costs, new.col_cost[costs])
 
-    def solve(self, *, time_limit: float | None, mip_gap: float, threads: int | None = None) -> RawSolution:
+    def solve(self, *, time_limit: float | None, mip_gap: float, threads: int | None = None,
+              seed: int = 0) -> RawSolution:
         h = self.highs
         h.setOptionValue("mip_rel_gap", float(mip_gap))
+        h.setOptionValue("random_seed", int(seed))
         h.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
         if threads and not self._threads_set:
             h.setOptionValue("threads", int(threads))
