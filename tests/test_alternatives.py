@@ -66,3 +66,17 @@ def test_matches_brute_force_greedy(inst):
     assert [p.objective for p in alt.plans] == pytest.approx([v for v, _ in kept], rel=1e-7, abs=1e-6)
     for p, (_, plan) in zip(alt.plans, kept):
         assert {s: y for s, y in p.plan.items() if y is not None} == {s: y for s, y in plan.items() if y is not None}
+
+
+def test_alternatives_command(tmp_path):
+    from click.testing import CliRunner
+
+    from cipopt.cli import main
+
+    out = tmp_path / "alt"
+    result = CliRunner().invoke(main, ["alternatives", "instances/tiny", "--count", "2", "--within", "50",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "plan 1: 430" in result.output and "plan 2:" in result.output
+    for name in ("alternatives.csv", "alternative_plans.csv", "alternative_years.csv", "importance.csv", "summary.json"):
+        assert (out / name).exists()

@@ -1,0 +1,81 @@
+"""`cipopt alternatives`: several genuinely different near-optimal plans, and what each pick is worth."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cipopt.cli.base import guarded, load, main
+from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.option("--count", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many plans at most.")
+@click.option("--within", "within", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Percent: each plan's objective is within this of the optimum.")
+@click.option("--min-difference", "min_difference", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Schemes decided differently (in/out or start year) from every earlier plan.")
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, summary.json.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve.")
+@click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every solve.")
+@click.option("--seed", type=int, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
+@guarded
+def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed):
+    """Find up to COUNT plans for INSTANCE, best first, each within WITHIN percent of the optimum
+    and differing from every earlier one in at least MIN-DIFFERENCE schemes or start years; and,
+    for each scheme of the optimal plan, the objective lost without it and whether every
+    alternative keeps it (the plan's core).
+
+    \b
+    Example:
+      cipopt alternatives instances/holby --count 3 --within 2 --min-difference 3 --out out/holby-alt
+    """
+    from cipopt.analysis.alternatives import NoOptimum, find_alternatives
+    from cipopt.pipeline import Planner, SolveOptions
+
+    if out:
+        check_output_dir(out, force)
+    inst = load(instance)
+    try:
+        result = find_alternatives(Planner(inst), SolveOptions(time_limit=time_limit, mip_gap=gap, seed=seed),
+                                   count=count, within=within / 100.0, min_difference=min_difference)
+    except NoOptimum as exc:
+        click.echo(f"no plan to start from: {exc.outcome.status.value}")
+        for message in exc.outcome.messages:
+            click.echo(f"  {message}")
+        sys.exit(exc.outcome.status.exit_code)
+    unit = inst.money_unit
+    click.echo(f"{inst.name}: {len(result.plans)} plan(s) within {within:g}% of the optimum, each differing "
+               f"from every earlier one in at least {min_difference} scheme(s)")
+    if result.exhausted:
+        click.echo(f"  only {len(result.plans)} of the {count} requested exist under these rules")
+    for r in result.summary.itertuples():
+        change = "" if r.plan == 1 else (
+            f"  vs best: -{r.below_best:,.1f} ({r.below_best_pct:.2f}%); "
+            + "; ".join(f"{label} {getattr(r, label).replace(';', ', ')}"
+                        for label in ("added", "removed", "moved") if getattr(r, label)))
+        click.echo(f"  plan {r.plan}: {r.objective:,.1f} {unit}, {r.selected} schemes{change}")
+    click.echo("")
+    click.echo("importance of each scheme in the optimal plan (objective lost without it; "
+               "'needed': no plan keeps the rules without it):")
+    for r in result.importance.itertuples():
+        loss = "mandatory" if r.mandatory else (
+            f"{r.loss_when_excluded:,.1f}" if r.loss_when_excluded == r.loss_when_excluded and r.loss_when_excluded is not None
+            else "needed" if r.status_when_excluded == "infeasible" else r.status_when_excluded)
+        core = "core (in every plan)" if r.in_every_alternative else ""
+        click.echo(f"  {r.rank:>3}. {r.scheme:<28} {loss:>12}  {core}")
+    if out:
+        summary = {"instance_sha256": inst.sha256(), "requested": count, "found": len(result.plans),
+                   "within_pct": within, "min_difference": min_difference, "seed": seed,
+                   "objectives": [p.objective for p in result.plans],
+                   "core": [r.scheme for r in result.importance.itertuples() if r.in_every_alternative]}
+        write_folder(out, {"alternatives.csv": csv_text(result.summary),
+                           "alternative_plans.csv": csv_text(result.starts),
+                           "alternative_years.csv": csv_text(result.years),
+                           "importance.csv": csv_text(result.importance),
+                           "summary.json": json_text(summary)}, force=force)
+        click.echo(f"\nwrote alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, summary.json to {out}")
