@@ -47,19 +47,34 @@ def row_index(form: StandardForm) -> dict[tuple[str, object], int]:
     return {(con.parent_component().name, con.index()): j for j, (con, _) in enumerate(form.rows)}
 
 
-def _structure(instance: Instance) -> tuple:
-    """Everything a variant must share with the base for an in-place re-solve."""
-    schemes = tuple(
-        s.model_dump(exclude=SCHEME_FIELDS_IN_PLACE) for s in instance.schemes
-    )
+def _rules(instance: Instance) -> tuple:
+    """The shape of the rules (ids, years, senses): what must match for an in-place re-solve."""
     return (
         instance.years, instance.discount_rate, instance.organisations, instance.objective,
-        instance.profiles, instance.relations, instance.shares, instance.scores,
         tuple(c.id for c in instance.criteria), instance.quality.domains,
         tuple(sorted(instance.quality.portfolio_min)),
         tuple((t.id, t.org, t.basis, t.hard, tuple(sorted(t.values))) for t in instance.targets),
         tuple((lim.id, lim.org, lim.metric, lim.sense, tuple(sorted(lim.values))) for lim in instance.limits),
-        str(schemes),
+    )
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Tables equal; variants made by `model_copy` share unchanged rows, so identity is checked first."""
+    return a is b or (len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b)))
+
+
+def _same_structure(base: Instance, variant: Instance) -> bool:
+    if base is variant:
+        return True
+    if _rules(base) != _rules(variant):
+        return False
+    if not all(_same(getattr(base, t), getattr(variant, t)) for t in ("profiles", "relations", "shares", "scores")):
+        return False
+    if len(base.schemes) != len(variant.schemes):
+        return False
+    return all(
+        a is b or a.model_dump(exclude=SCHEME_FIELDS_IN_PLACE) == b.model_dump(exclude=SCHEME_FIELDS_IN_PLACE)
+        for a, b in zip(base.schemes, variant.schemes)
     )
 
 
@@ -80,7 +95,7 @@ def variant_bounds(
 ) -> Bounds | str:
     """The bounds and costs that make the built model the variant's, or why that is impossible."""
     base = built.ctx.instance
-    if _structure(base) != _structure(variant):
+    if not _same_structure(base, variant):
         return "the variant changes the model's structure"
     coef = built.coef
     allowed = _allowed(variant)
