@@ -92,6 +92,8 @@ def find_alternatives(
         if progress:
             progress(f"alternative {len(plans) + 1}")
         found = list(plans)
+        if not len(_no_good_cut(planner, best.plan, min_difference)[2]):
+            break  # no decision is open to the solver: the optimum is the only plan
 
         def rows(bounds, found=found):
             return [_objective_floor(planner, bounds, floor)] + [

@@ -228,8 +228,15 @@ class HighsSession:
         model_status = h.getModelStatus()
         info = h.getInfo()
         empty = model_status == highspy.HighsModelStatus.kModelEmpty
-        has_incumbent = empty or info.primal_solution_status == highspy.kSolutionStatusFeasible
-        status = SolveStatus.OPTIMAL if empty else map_status(model_status, has_incumbent)
+        if empty:  # no columns: the rows hold only if every bound admits 0
+            lp = h.getLp()
+            lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+            empty_ok = bool(np.all(lower <= 1e-9) and np.all(upper >= -1e-9))
+            has_incumbent = empty_ok
+            status = SolveStatus.OPTIMAL if empty_ok else SolveStatus.INFEASIBLE
+        else:
+            has_incumbent = info.primal_solution_status == highspy.kSolutionStatusFeasible
+            status = map_status(model_status, has_incumbent)
         if watchdog and status == SolveStatus.OPTIMAL:
             status = SolveStatus.FEASIBLE
         x = None

@@ -1,0 +1,202 @@
+"""A plan's yearly figures recomputed from the instance alone: numpy over schemes × years.
+
+This module is the checker's own reading of the format page's metric tables ("Built-in metrics by
+offset", profiles.csv, shares.csv). It deliberately shares no code with the model or with
+`cipopt.coefficients`, so that a mistake there cannot hide itself here.
+
+Every array is (schemes, years): entry [s, y] is what scheme s contributes in plan year y under
+the plan (0 where it is not active). Years are positions 0..H-1 in `instance.years`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from operator import attrgetter
+
+import numpy as np
+
+from cipopt.schema.instance import COST_METRICS, SAVING_METRICS, STANDARD_DOMAINS, Instance
+
+NUMERIC_COLUMNS = (
+    "confidence", "recurrent_saving", "first_year_fraction", "nonrecurrent_saving", "one_off_cost",
+    "capital_cost", "running_cost", "double_running_cost", "double_running_years", "qia_risk",
+    "qia_approved", *STANDARD_DOMAINS,
+)
+NOT_SELECTED = np.iinfo(np.int64).min // 4  # a start "year" that makes a scheme inactive everywhere
+
+
+def metric_name(name: str) -> str:
+    """semantics.md: in profiles.csv the metric name `recurrent_saving` means `saving`."""
+    return "saving" if name == "recurrent_saving" else name
+
+
+class PlanFigures:
+    """Per-scheme, per-year plan values of any metric, and their totals for an organisation."""
+
+    def __init__(self, instance: Instance, starts: np.ndarray):
+        """`starts` is one start year per scheme of `instance.schemes`, NOT_SELECTED if none."""
+        self.instance = instance
+        self.schemes = instance.schemes
+        self.years = np.asarray(instance.years, dtype=np.int64)
+        self.horizon = len(self.years)
+        self.selected = starts != NOT_SELECTED
+        # offset[s, y] = y - start; a scheme is active from its start year to the horizon's end.
+        self.offset = self.years[None, :] - np.where(self.selected, starts, 0)[:, None]
+        self.active = self.selected[:, None] & (self.offset >= 0)
+        self.index = {s.id: i for i, s in enumerate(self.schemes)}
+        self._profiles = self._group_profiles()
+        # Caches: each array is computed once per check, however many rules read it.
+        self._columns: dict[str, np.ndarray] = {}
+        self._custom: dict[str, np.ndarray] = {}
+        self._metrics: dict[str, np.ndarray] = {}
+        self._weights: dict[tuple[str, str], np.ndarray] = {}
+        self._contributions: dict[tuple, np.ndarray] = {}
+
+    # -- scheme attributes as vectors ---------------------------------------------------------
+    def column(self, attribute: str) -> np.ndarray:
+        """A numeric schemes.csv column as a vector (read once: 50,000 schemes make reads count)."""
+        if not self._columns:
+            read = attrgetter(*NUMERIC_COLUMNS)
+            table = np.array([read(s) for s in self.schemes], dtype=float).reshape(len(self.schemes), -1)
+            self._columns.update(zip(NUMERIC_COLUMNS, table.T))
+        return self._columns[attribute]
+
+    def score(self, name: str) -> np.ndarray:
+        """The schemes.csv value of a QIA domain or custom numeric column (0 where a scheme has none)."""
+        if name in STANDARD_DOMAINS:
+            return self.column(name)
+        if name not in self._custom:
+            self._custom[name] = np.array([s.metrics.get(name, 0.0) for s in self.schemes], dtype=float)
+        return self._custom[name]
+
+    def confidence(self) -> np.ndarray:
+        """c of the format page: confidence when `risk: expected`, else 1."""
+        if self.instance.objective.risk == "expected":
+            return self.column("confidence")
+        return np.ones(len(self.schemes))
+
+    # -- metrics ------------------------------------------------------------------------------
+    def _group_profiles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """metric -> (scheme indices, values by offset 0..H-1); offsets beyond the horizon dropped."""
+        rows: dict[str, dict[int, np.ndarray]] = defaultdict(dict)
+        for p in self.instance.profiles:
+            by_scheme = rows[metric_name(p.metric)]
+            s = self.index[p.scheme]
+            if s not in by_scheme:
+                by_scheme[s] = np.zeros(self.horizon)  # offsets not listed are 0
+            if p.offset < self.horizon:  # semantics.md: offsets at or beyond the horizon are ignored
+                by_scheme[s][p.offset] = p.value
+        return {
+            m: (np.array(list(by), dtype=np.int64), np.array(list(by.values())).reshape(len(by), self.horizon))
+            for m, by in rows.items()
+        }
+
+    def _derived(self, metric: str) -> np.ndarray:
+        """The format page's table "Built-in metrics by offset", or a constant for other metrics."""
+        k = self.offset
+        if metric == "saving":
+            full = self.column("recurrent_saving")[:, None]
+            return np.where(k == 0, full * self.column("first_year_fraction")[:, None], full)
+        if metric in ("nonrecurrent_saving", "one_off_cost", "capital_cost"):
+            return np.where(k == 0, self.column(metric)[:, None], 0.0)
+        if metric == "running_cost":
+            return np.broadcast_to(self.column("running_cost")[:, None], k.shape)
+        if metric == "double_running_cost":
+            cost = self.column("double_running_cost")[:, None]
+            return np.where(k < self.column("double_running_years")[:, None], cost, 0.0)
+        # A QIA domain score or a custom numeric column: the value in every active year.
+        return np.broadcast_to(self.score(metric)[:, None], k.shape)
+
+    def metric(self, name: str) -> np.ndarray:
+        """Plan values (no confidence) of a metric, schemes × years, 0 where inactive."""
+        name = metric_name(name)
+        if name not in self._metrics:
+            values = np.array(self._derived(name), dtype=float)
+            if name in self._profiles:  # profiles replace the derived values entirely
+                rows, table = self._profiles[name]
+                k = self.offset[rows]
+                inside = (k >= 0) & (k < self.horizon)
+                picked = np.take_along_axis(table, np.clip(k, 0, self.horizon - 1), axis=1)
+                values[rows] = np.where(inside, picked, 0.0)
+            values[~self.active] = 0.0
+            self._metrics[name] = values
+        return self._metrics[name]
+
+    # -- organisations ------------------------------------------------------------------------
+    def org_weight(self, metric: str, org: str | None) -> np.ndarray:
+        """How much of each scheme's metric counts for `org` (None: the whole system, all of it).
+
+        semantics.md: savings at the org's saving_share, the four costs at its cost_share, any
+        other metric in full for the schemes the org runs. No shares.csv rows: all to its own org.
+        """
+        metric = metric_name(metric)
+        if org is None:
+            return np.ones(len(self.schemes))
+        column = ("saving_share" if metric in SAVING_METRICS
+                  else "cost_share" if metric in COST_METRICS else "runs")
+        if (column, org) not in self._weights:
+            self._weights[column, org] = self._org_weight(column, org)
+        return self._weights[column, org]
+
+    def _org_weight(self, column: str, org: str) -> np.ndarray:
+        runs = np.array([s.org == org for s in self.schemes], dtype=float)
+        if column == "runs":
+            return runs
+        weight = runs.copy()
+        with_rows = {sh.scheme for sh in self.instance.shares}
+        for sid in with_rows:
+            weight[self.index[sid]] = 0.0  # a scheme with rows gives unlisted orgs nothing
+        for sh in self.instance.shares:
+            if sh.org == org:
+                weight[self.index[sh.scheme]] = getattr(sh, column)
+        return weight
+
+    def contribution(self, metric: str, org: str | None, expected: bool = False) -> np.ndarray:
+        """Schemes × years: what each scheme adds to `org`'s total of `metric` (c-weighted if asked)."""
+        key = (metric_name(metric), org, expected)
+        if key not in self._contributions:
+            values = self.metric(metric)
+            if org is not None:
+                values = values * self.org_weight(metric, org)[:, None]
+            if expected:
+                values = values * self.confidence()[:, None]
+            self._contributions[key] = values
+        return self._contributions[key]
+
+    def total(self, metric: str, org: str | None, expected: bool = False) -> np.ndarray:
+        """Per year: the sum over active schemes of `metric` for `org`."""
+        weight = self.org_weight(metric, org)
+        if expected:
+            weight = weight * self.confidence()
+        return weight @ self.metric(metric)
+
+    # -- net savings (the format page's "Meaning of a plan") ----------------------------------
+    def recurrent_terms(self, org: str | None) -> np.ndarray:
+        """R(o, y) scheme by scheme: c·saving − running_cost."""
+        key = ("recurrent", org)
+        if key not in self._contributions:
+            self._contributions[key] = (self.contribution("saving", org, expected=True)
+                                        - self.contribution("running_cost", org))
+        return self._contributions[key]
+
+    def in_year_terms(self, org: str | None) -> np.ndarray:
+        """N(o, y) scheme by scheme: R + c·nonrecurrent_saving − one_off_cost − double_running_cost."""
+        key = ("in_year", org)
+        if key not in self._contributions:
+            self._contributions[key] = (
+                self.recurrent_terms(org)
+                + self.contribution("nonrecurrent_saving", org, expected=True)
+                - self.contribution("one_off_cost", org)
+                - self.contribution("double_running_cost", org)
+            )
+        return self._contributions[key]
+
+    def net_saving_terms(self, basis: str, org: str | None) -> np.ndarray:
+        return self.recurrent_terms(org) if basis == "recurrent" else self.in_year_terms(org)
+
+    def magnitude(self, basis: str, org: str | None) -> np.ndarray:
+        """Per year: Σ |term| of a net-saving row, the scale its rounding error grows with."""
+        names = ("saving", "running_cost")
+        if basis == "in_year":
+            names += ("nonrecurrent_saving", "one_off_cost", "double_running_cost")
+        return sum(np.abs(self.contribution(m, org, expected=m in SAVING_METRICS)).sum(axis=0) for m in names)

@@ -1,0 +1,81 @@
+"""Read a plan.csv written by anyone (cipopt, a spreadsheet, by hand) as untrusted input.
+
+Columns `scheme, selected, start_year`; other columns are ignored. Every problem is logged with
+its file, row and column, and errors raise `InputError` together, as for instances.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cipopt.io.text import bool_column, number_column, read_csv_table, read_text
+from cipopt.schema.instance import Instance
+from cipopt.schema.problems import InputError, ProblemLog
+
+
+def _header(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def read_plan(path: str | Path, instance: Instance, log: ProblemLog) -> dict[str, int | None]:
+    """Scheme id -> start year, or None when not selected, for every scheme of the instance.
+
+    `selected` decides when given (true needs a start_year; false with a start_year is a warning
+    and the scheme is not selected); without the column, or with the cell empty, a scheme is
+    selected when its start_year is filled. Schemes missing from the file are not selected.
+    Whether the start year is allowed is the checker's business, not the reader's.
+    """
+    path = Path(path)
+    label = str(path)
+    text = read_text(path, label, log)
+    frame = read_csv_table(text, label, log) if text is not None else None
+    if frame is None:
+        raise InputError(log.problems)
+    frame = frame.rename(columns={c: _header(c) for c in frame.columns})
+    if "scheme" not in frame.columns:
+        log.error(label, "the required column 'scheme' is missing", row=1)
+        raise InputError(log.problems)
+    if "start_year" not in frame.columns:
+        frame["start_year"] = ""
+    starts = number_column(frame, "start_year", label, log, integer=True)
+    selected = bool_column(frame, "selected", label, log) if "selected" in frame.columns else None
+
+    known = {s.id for s in instance.schemes}
+    plan: dict[str, int | None] = {}
+    first_row: dict[str, int] = {}
+    for row, sid in frame["scheme"].items():
+        row = int(row)
+        if sid == "":
+            log.error(label, "the scheme id is empty", row=row, column="scheme")
+            continue
+        if sid not in known:
+            log.error(label, f"unknown scheme {sid!r} (not in the instance)", row=row, column="scheme")
+            continue
+        if sid in first_row:
+            log.error(label, f"scheme {sid!r} is given twice (first at row {first_row[sid]})", row=row, column="scheme")
+            continue
+        first_row[sid] = row
+        raw_start = frame.at[row, "start_year"]
+        start = starts.at[row]
+        has_start = raw_start != ""
+        if has_start and start != start:  # NaN: not a whole number, already logged
+            continue
+        choice = selected.at[row] if selected is not None else None
+        if not isinstance(choice, bool):
+            if selected is not None and frame.at[row, "selected"] != "":
+                continue  # not a boolean, already logged
+            choice = has_start  # no selected column, or an empty cell
+        if choice and not has_start:
+            log.error(label, f"scheme {sid!r} is selected but has no start_year", row=row, column="start_year")
+            continue
+        if not choice and has_start:
+            log.warn(label, f"scheme {sid!r} is not selected, so its start_year {raw_start} is ignored",
+                     row=row, column="start_year")
+        plan[sid] = int(start) if choice else None
+    log.raise_if_errors()
+    missing = [s.id for s in instance.schemes if s.id not in plan]
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
+        log.warn(label, f"{len(missing):,} scheme(s) of the instance are not in the plan and are taken "
+                        f"as not selected: {shown}")
+    return {s.id: plan.get(s.id) for s in instance.schemes}

@@ -1,0 +1,232 @@
+"""A third evaluator of plans, and a brute-force optimiser, for tiny instances in tests.
+
+Written apart from `cipopt.check` on purpose (plain loops over schemes and years, straight from
+instance-format.md and docs/semantics.md), so that the checker and the MIP are each compared
+with something that cannot share their mistakes.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from cipopt.schema.instance import Instance
+
+TOL = 1e-6  # a row holds if it misses its bound by at most TOL * (1 + |bound|)
+
+SAVINGS = ("saving", "nonrecurrent_saving")
+COSTS = ("one_off_cost", "capital_cost", "running_cost", "double_running_cost")
+
+
+def _profile_table(instance: Instance) -> dict[tuple[str, str], dict[int, float]]:
+    table: dict[tuple[str, str], dict[int, float]] = {}
+    for row in instance.profiles:
+        metric = "saving" if row.metric == "recurrent_saving" else row.metric
+        offsets = table.setdefault((row.scheme, metric), {})
+        if row.offset < len(instance.years):
+            offsets[row.offset] = row.value
+    return table
+
+
+def scheme_value(scheme, metric: str, k: int, profiles) -> float:
+    """What a scheme contributes to a metric at offset k >= 0 (plan value, no confidence)."""
+    if (scheme.id, metric) in profiles:
+        return profiles[(scheme.id, metric)].get(k, 0.0)
+    if metric == "saving":
+        if k == 0:
+            return scheme.recurrent_saving * scheme.first_year_fraction
+        return scheme.recurrent_saving
+    if metric in ("nonrecurrent_saving", "one_off_cost", "capital_cost"):
+        if k == 0:
+            return getattr(scheme, metric)
+        return 0.0
+    if metric == "running_cost":
+        return scheme.running_cost
+    if metric == "double_running_cost":
+        if k < scheme.double_running_years:
+            return scheme.double_running_cost
+        return 0.0
+    if metric in ("safety", "effectiveness", "experience", "access"):
+        return float(getattr(scheme, metric))
+    return scheme.metrics.get(metric, 0.0)
+
+
+def share_of(instance: Instance, scheme, org: str | None, metric: str) -> float:
+    """The part of a scheme's metric that counts for `org` (None: everything)."""
+    if org is None:
+        return 1.0
+    if metric in SAVINGS or metric in COSTS:
+        rows = [sh for sh in instance.shares if sh.scheme == scheme.id]
+        if not rows:
+            return 1.0 if scheme.org == org else 0.0
+        for sh in rows:
+            if sh.org == org:
+                return sh.saving_share if metric in SAVINGS else sh.cost_share
+        return 0.0
+    return 1.0 if scheme.org == org else 0.0
+
+
+def eligible(instance: Instance, scheme) -> bool:
+    q = instance.quality
+    if q.hard_max_risk is not None and scheme.qia_risk > q.hard_max_risk:
+        return False
+    if scheme.qia_approved:
+        return True
+    for domain in q.scheme_min:
+        if domain in ("safety", "effectiveness", "experience", "access"):
+            score = getattr(scheme, domain)
+        else:
+            score = scheme.metrics.get(domain, 0.0)
+        if score < q.scheme_min[domain]:
+            return False
+    if q.max_risk is not None and scheme.qia_risk > q.max_risk:
+        return False
+    return True
+
+
+def evaluate(instance: Instance, plan: dict) -> tuple[bool, float]:
+    """(does the plan keep every rule, its objective value) — the plan as in `check_plan`."""
+    broken, objective = broken_rules(instance, plan)
+    return not broken, objective
+
+
+def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
+    """(the ids of the rules the plan breaks, as docs/checker.md names them, its objective)."""
+    years = list(instance.years)
+    first, last = years[0], years[-1]
+    profiles = _profile_table(instance)
+    expected = instance.objective.risk == "expected"
+    broken: set[str] = set()
+
+    by_id = {s.id: s for s in instance.schemes}
+    for sid in plan:
+        if sid not in by_id:
+            broken.add("unknown_scheme")
+    start = {s.id: plan.get(s.id) for s in instance.schemes}
+
+    # each scheme starts at most once, within its window; eligible; not excluded; mandatory ones selected
+    for s in instance.schemes:
+        t = start[s.id]
+        if t is None:
+            if s.mandatory:
+                broken.add("mandatory")
+            continue
+        lo = first if s.earliest_start is None else s.earliest_start
+        hi = last if s.latest_start is None else s.latest_start
+        if t < lo or t > hi:
+            broken.add("window")
+        if not eligible(instance, s):
+            broken.add("eligibility")
+        if s.excluded:
+            broken.add("excluded")
+
+    # relations
+    for r in instance.relations:
+        ta, tb = start[r.a], start[r.b]
+        if r.kind == "requires":
+            if ta is not None and (tb is None or tb > ta - r.lag):
+                broken.add("relation:requires")
+        elif r.kind == "excludes":
+            if ta is not None and tb is not None:
+                broken.add("relation:excludes")
+        elif r.kind == "together":
+            if (ta is None) != (tb is None):
+                broken.add("relation:together")
+        elif r.kind == "precedes":
+            if ta is not None and tb is not None and tb < ta + r.lag:
+                broken.add("relation:precedes")
+
+    def total(metric: str, org: str | None, year: int, with_confidence: bool) -> float:
+        result = 0.0
+        for s in instance.schemes:
+            t = start[s.id]
+            if t is None or year < t:
+                continue
+            value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
+            if with_confidence and expected:
+                value *= s.confidence
+            result += value
+        return result
+
+    def recurrent(org, year):
+        return total("saving", org, year, True) - total("running_cost", org, year, False)
+
+    def in_year(org, year):
+        return (recurrent(org, year) + total("nonrecurrent_saving", org, year, True)
+                - total("one_off_cost", org, year, False) - total("double_running_cost", org, year, False))
+
+    def discount(year):
+        return (1.0 + instance.discount_rate) ** (-(year - first))
+
+    penalty = 0.0
+    for target in instance.targets:
+        for year, value in target.values.items():
+            if target.basis == "recurrent":
+                achieved = recurrent(target.org, year)
+            else:
+                achieved = in_year(target.org, year)
+            short = max(0.0, value - achieved)
+            if target.hard:
+                if short > TOL * (1 + abs(value)):
+                    broken.add("target_hard")
+            else:
+                penalty += target.shortfall_penalty * discount(year) * short
+
+    for limit in instance.limits:
+        metric = "saving" if limit.metric == "recurrent_saving" else limit.metric
+        for year, bound in limit.values.items():
+            use = total(metric, limit.org, year, False)
+            slack = TOL * (1 + abs(bound))
+            if limit.sense == "<=" and use > bound + slack:
+                broken.add("limit")
+            if limit.sense == ">=" and use < bound - slack:
+                broken.add("limit")
+            if limit.sense == "==" and abs(use - bound) > slack:
+                broken.add("limit")
+
+    for domain, minimum in instance.quality.portfolio_min.items():
+        for year in years:
+            if total(domain, None, year, False) < minimum - TOL * (1 + abs(minimum)):
+                broken.add("quality_floor")
+
+    mode = instance.objective.mode
+    if mode == "weighted_score":
+        weights = {c.id: c.weight for c in instance.criteria}
+        objective = 0.0
+        for sc in instance.scores:
+            if start[sc.scheme] is not None and weights.get(sc.criterion) is not None:
+                objective += weights[sc.criterion] * sc.score
+    else:
+        objective = 0.0
+        for year in years:
+            value = in_year(None, year)
+            if mode == "net_present_value":
+                value -= total("capital_cost", None, year, False)
+            objective += discount(year) * value
+    return broken, objective - penalty
+
+
+def all_plans(instance: Instance):
+    """Every plan: each scheme not selected or started in a year of its window."""
+    first, last = instance.years[0], instance.years[-1]
+    choices = []
+    for s in instance.schemes:
+        lo = first if s.earliest_start is None else s.earliest_start
+        hi = last if s.latest_start is None else s.latest_start
+        choices.append([None] + list(range(lo, hi + 1)))
+    ids = [s.id for s in instance.schemes]
+    for combo in itertools.product(*choices):
+        yield dict(zip(ids, combo))
+
+
+def brute_force(instance: Instance, rel_tol: float = 1e-9) -> tuple[float | None, list[dict]]:
+    """(best objective or None if no plan is feasible, every plan within rel_tol of the best)."""
+    scored = []
+    for plan in all_plans(instance):
+        ok, value = evaluate(instance, plan)
+        if ok:
+            scored.append((value, plan))
+    if not scored:
+        return None, []
+    best = max(v for v, _ in scored)
+    close = rel_tol * max(1.0, abs(best))
+    return best, [p for v, p in scored if v >= best - close]
