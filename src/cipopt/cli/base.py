@@ -64,11 +64,14 @@ def guarded(command):
 
 
 def load(path: str):
+    """An instance from a folder, or from an .xlsx workbook (dispatched on the suffix)."""
+    from cipopt.io.excel import is_workbook_path, load_workbook_instance
     from cipopt.io.load import load_instance
 
     log = ProblemLog()
+    reader = load_workbook_instance if is_workbook_path(path) else load_instance
     try:
-        instance = load_instance(path, log)
+        instance = reader(path, log)
     finally:
         echo_problems(log.warnings)
     return instance

@@ -20,25 +20,44 @@ from cipopt.schema.problems import ProblemLog
 @click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
 @click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
+@click.option("--excel", "excel", type=click.Path(dir_okay=False),
+              help="Also write the plan, targets, years, summary and reasons as a formatted workbook (.xlsx).")
+@click.option("--store", "store", type=click.Path(dir_okay=False),
+              help="Record the run in this history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")
+@click.option("--no-store", is_flag=True, help="Do not record the run in the run history.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
 @guarded
-def solve(instance, out, force, time_limit, gap, threads, verbose):
-    """Choose the best plan for INSTANCE (a folder in instance format v1).
+def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store, no_store, quiet):
+    """Choose the best plan for INSTANCE (a folder in instance format v1, or an .xlsx workbook).
 
     Prints the status, objective, gap, the schemes selected and the savings against each
-    target per year; with --out writes plan.csv, years.csv and summary.json.
-    Exit codes: 0 optimal or feasible, 2 bad input, 3 infeasible, 4 no plan within the limits.
+    target per year; with --out writes plan.csv, years.csv and summary.json; with --excel a
+    workbook for people. Every run is recorded in the run history (cipopt runs list) unless
+    --no-store. Exit codes: 0 optimal or feasible, 2 bad input, 3 infeasible, 4 no plan within
+    the limits.
 
     \b
     Example:
       cipopt solve instances/holby --out out/holby --time-limit 30 --gap 0.001
+      cipopt solve plan.xlsx --excel results.xlsx
     """
+    from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
     from cipopt.pipeline import SolveOptions, solve_instance
+    from cipopt.report.progress import Steps
     from cipopt.report.text import solve_summary
 
+    if store and no_store:
+        raise BadArguments("--store and --no-store contradict each other")
     if out:
         check_output_dir(out, force)
-    inst = load(instance)
-    outcome = solve_instance(inst, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose))
+    if excel:
+        check_excel_out(excel, force)
+    steps = Steps(quiet or verbose)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+    options = SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose)
+    with steps.step("building and solving the model", limit=options.resolve(inst)[0]):
+        outcome = solve_instance(inst, options)
     for line in solve_summary(outcome):
         click.echo(line)
     if out:
@@ -47,6 +66,12 @@ def solve(instance, out, force, time_limit, gap, threads, verbose):
             files = {"plan.csv": csv_text(outcome.plan_frame), "years.csv": csv_text(outcome.years), **files}
         write_folder(out, files, force=force)
         click.echo(f"\nwrote {', '.join(files)} to {out}")
+    if excel:
+        with steps.step("writing the workbook"):
+            write_excel_results(excel, outcome, force)
+        click.echo(f"wrote {excel}")
+    if not no_store:
+        record_run(outcome, instance, store)
     sys.exit(outcome.status.exit_code)
 
 

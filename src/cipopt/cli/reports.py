@@ -1,0 +1,462 @@
+"""Commands for people who read and keep plans: template, convert, report, runs, schema."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cipopt.cli.base import guarded, load, main
+from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
+
+EXIT_BAD_INPUT = 2
+
+
+class BadArguments(OutputExists):
+    """Arguments that cannot work together or name the wrong kind of file: like an existing
+    output, reported by `guarded` in one line with exit code 2, before any work."""
+
+
+def _store_errors(command):
+    """A run history that cannot be used, or an unknown run id, is bad input: one line, exit 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        import sqlalchemy
+
+        from cipopt.store import StoreError
+
+        try:
+            return command(*args, **kwargs)
+        except StoreError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except sqlalchemy.exc.SQLAlchemyError as exc:  # a damaged or foreign database file
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            click.echo(f"error: the run history cannot be read: {reason}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+    return wrapper
+
+
+def _refuse_existing_file(path: str, force: bool) -> None:
+    target = Path(path)
+    if target.exists() and target.is_dir():
+        raise OutputExists(f"{target}: is a folder; give a file name")
+    if target.exists() and not force:
+        raise OutputExists(f"{target}: already exists; pass --force to overwrite it")
+
+
+def _needs_suffix(path: str, suffix: str, what: str) -> None:
+    if Path(path).suffix.lower() != suffix:
+        raise BadArguments(f"{path}: {what} must be a {suffix} file")
+
+
+# -- what `cipopt solve` adds: the results workbook and the run history --------------------------
+
+def check_excel_out(path: str, force: bool) -> None:
+    """Refuse, before any work, an --excel file that is not .xlsx or would be overwritten unasked."""
+    _needs_suffix(path, ".xlsx", "the results workbook (--excel)")
+    _refuse_existing_file(path, force)
+
+
+def write_excel_results(path: str, outcome, force: bool) -> None:
+    from cipopt.io.excel import results_workbook
+    from cipopt.report.reasons import reasons_table
+
+    write_file(path, results_workbook(outcome, reasons_table(outcome)), force=force)
+
+
+def record_run(outcome, source: str, store_path: str | None) -> int | None:
+    """Record a solve in the run history; a failure warns in one line and loses nothing else."""
+    from cipopt.store import Store, default_store_path
+
+    target = Path(store_path) if store_path else default_store_path()
+    try:
+        with Store(target) as db:
+            run_id = db.record(outcome, source=str(Path(source).resolve()))
+    except Exception as exc:  # noqa: BLE001 - the solve's own outputs are already written
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        click.echo(f"warning: the run was not recorded in the run history {target}: {reason}", err=True)
+        return None
+    click.echo(f"recorded as run {run_id} in {target} (cipopt runs show {run_id})")
+    return run_id
+
+
+# -- workbooks ---------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@guarded
+def template(out, force):
+    """Write a blank, annotated instance workbook OUT (.xlsx) to fill in.
+
+    Sheets: README, context (settings, organisations, targets, limits, quality, criteria), schemes,
+    profiles, relations, shares, scores. Headers carry notes; categories, relation kinds, bases,
+    senses and booleans have drop-down lists. docs/reports.md describes the layout.
+
+    \b
+    Example:
+      cipopt template plan-2026.xlsx
+      cipopt solve plan-2026.xlsx --excel results.xlsx
+    """
+    from cipopt.io.excel import template_workbook
+
+    _needs_suffix(out, ".xlsx", "the template")
+    _refuse_existing_file(out, force)
+    write_file(out, template_workbook(), force=force)
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.option("--out", "-o", "out", type=click.Path(), required=True,
+              help="An .xlsx file (the workbook form) or a folder (the folder form).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@guarded
+def convert(instance, out, force):
+    """Convert INSTANCE between its forms: a folder to one workbook, or a workbook to a folder.
+
+    The instance is read and checked in full, then written with every value explicit; reading the
+    result gives the same instance (the same instance_sha256).
+
+    \b
+    Example:
+      cipopt convert instances/holby -o holby.xlsx
+      cipopt convert holby.xlsx -o holby-folder
+    """
+    from cipopt.io.excel import instance_workbook
+    from cipopt.io.export import instance_folder_files
+
+    to_workbook = Path(out).suffix.lower() == ".xlsx"
+    if to_workbook:
+        _refuse_existing_file(out, force)
+    else:
+        check_output_dir(out, force)
+    inst = load(instance)
+    if to_workbook:
+        write_file(out, instance_workbook(inst), force=force)
+    else:
+        write_folder(out, instance_folder_files(inst), force=force)
+    click.echo(f"wrote {out} (instance sha256 {inst.sha256()[:12]})")
+
+
+# -- the HTML report ----------------------------------------------------------------------------
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.argument("solution_dir", type=click.Path())
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), required=True, help="The .html file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@guarded
+def report(instance, solution_dir, out, force, quiet):
+    """Write one self-contained HTML report of the plan in SOLUTION_DIR (from cipopt solve --out).
+
+    Savings against each target by category, the timeline of scheme starts, quality per domain
+    against its floor, the use of each limit, shortfalls, the risk view (when SOLUTION_DIR holds
+    simulation.csv) and every scheme in or out with the reason. It opens offline and prints.
+
+    \b
+    Example:
+      cipopt solve instances/holby --out out/holby
+      cipopt report instances/holby out/holby -o holby-report.html
+    """
+    from cipopt.report.html import read_solution, render_report
+    from cipopt.report.progress import Steps
+    from cipopt.schema.problems import ProblemLog
+
+    _refuse_existing_file(out, force)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+    log = ProblemLog()
+    with steps.step("drawing the report"):
+        try:
+            data = read_solution(inst, solution_dir, log)
+        finally:
+            from cipopt.cli.base import echo_problems
+
+            echo_problems(log.warnings)
+        page = render_report(data)
+    write_file(out, page, force=force)
+    click.echo(f"wrote {out}")
+
+
+# -- the run history ----------------------------------------------------------------------------
+
+def _store_option(command):
+    return click.option("--store", "store", type=click.Path(dir_okay=False),
+                        help="The run history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")(command)
+
+
+def _open_store(path):
+    from cipopt.store import Store, default_store_path
+
+    target = Path(path) if path else default_store_path()
+    if not target.exists():
+        from cipopt.store import StoreError
+
+        raise StoreError(f"{target}: no run history yet (cipopt solve records every run there)")
+    return Store(target)
+
+
+@main.group()
+def runs():
+    """The run history: every solve is recorded, so an approved plan can be found and re-created.
+
+    \b
+    Example:
+      cipopt runs list
+      cipopt runs show 12 --instance-out approved-instance
+    """
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _when(created_at: str) -> str:
+    return created_at.replace("T", " ")[:16]
+
+
+def _objective(value) -> str:
+    from cipopt.report.text import money
+
+    return money(value) if value is not None else "-"
+
+
+@runs.command("list")
+@_store_option
+@click.option("--instance", "instance", help="Only runs of instances whose name contains this, or whose hash starts so.")
+@click.option("--status", type=click.Choice(["optimal", "feasible", "infeasible", "time_limit_no_solution", "error"]))
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
+@click.option("--all", "everything", is_flag=True, help="Every run (no --limit).")
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the list as CSV here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@guarded
+@_store_errors
+def runs_list(store, instance, status, limit, everything, out, force):
+    """List recorded runs, newest first: id, time (UTC), status, objective, schemes, instance.
+
+    \b
+    Example:
+      cipopt runs list --instance holby --status optimal
+    """
+    import pandas as pd
+
+    if out:
+        _refuse_existing_file(out, force)
+    with _open_store(store) as db:
+        found = db.runs(instance=instance, status=status, limit=None if everything else limit)
+    rows = [[str(r.id), _when(r.created_at), r.status, _objective(r.objective), str(r.selected),
+             r.instance_sha256[:12], _clip(r.instance_name, 48), r.note or ""] for r in found]
+    header = ["id", "time (UTC)", "status", "objective", "selected", "instance", "name", "note"]
+    if not rows:
+        click.echo("no runs recorded" + (" that match" if instance or status else ""))
+    else:
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    if out:
+        frame = pd.DataFrame([{"id": r.id, "created_at": r.created_at, "status": r.status, "objective": r.objective,
+                               "mip_gap": r.mip_gap, "selected": r.selected, "instance_sha256": r.instance_sha256,
+                               "instance_name": r.instance_name, "source": r.source, "note": r.note} for r in found])
+        write_file(out, csv_text(frame), force=force)
+        click.echo(f"wrote {out}")
+
+
+def reproduce_command(run, folder: str) -> str:
+    opts = run.options
+    parts = ["cipopt", "solve", folder]
+    if opts.get("time_limit") is not None:
+        parts += ["--time-limit", f"{opts['time_limit']:g}"]
+    if opts.get("mip_gap") is not None:
+        parts += ["--gap", f"{opts['mip_gap']:g}"]
+    if opts.get("threads") is not None:
+        parts += ["--threads", str(opts["threads"])]
+    return " ".join(parts)
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@_store_option
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
+              help="Write the run's solution folder here (plan.csv, years.csv, summary.json).")
+@click.option("--instance-out", type=click.Path(),
+              help="Write the run's instance here, exactly as solved: a folder, or an .xlsx workbook.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@guarded
+@_store_errors
+def runs_show(run_id, store, out, instance_out, force):
+    """Show run RUN_ID: its summary and plan; write its solution and its instance to re-create it.
+
+    \b
+    Example:
+      cipopt runs show 12 --instance-out approved --out approved-solution
+      cipopt solve approved --gap 0.0001      # gives run 12's plan again
+    """
+    from cipopt.io.excel import instance_workbook
+    from cipopt.io.export import instance_folder_files
+
+    if out:
+        check_output_dir(out, force)
+    to_workbook = bool(instance_out) and Path(instance_out).suffix.lower() == ".xlsx"
+    if instance_out:
+        if to_workbook:
+            _refuse_existing_file(instance_out, force)
+        else:
+            check_output_dir(instance_out, force)
+    with _open_store(store) as db:
+        run = db.run(run_id)
+        inst = db.instance(run_id) if (instance_out or out) else None
+    gap = f"   gap: {run.mip_gap:.4%}" if run.mip_gap is not None else ""
+    click.echo(f"run {run.id}   {_when(run.created_at)} UTC   status: {run.status}   "
+               f"objective: {_objective(run.objective)}{gap}")
+    click.echo(f"instance: {run.instance_name} (sha256 {run.instance_sha256[:12]})"
+               + (f", from {run.source}" if run.source else ""))
+    options = ", ".join(f"{k}={v}" for k, v in run.options.items())
+    click.echo(f"solver: {run.solver} {run.solver_version}; options: {options}; cipopt {run.cipopt_version}")
+    if run.note:
+        click.echo(f"note: {run.note}")
+    for message in run.summary.get("messages", []):
+        click.echo(f"  {message}")
+    if run.plan:
+        chosen = {s: y for s, y in run.plan.items() if y is not None}
+        click.echo(f"\nschemes selected: {len(chosen)} of {len(run.plan)}")
+        for year in sorted(set(chosen.values())):
+            click.echo(f"  start {year}: {', '.join(sorted(s for s, y in chosen.items() if y == year))}")
+    if out:
+        files = {"summary.json": json_text(run.summary)}
+        if run.plan_csv or run.plan:
+            files["plan.csv"] = run.plan_csv or csv_text(run.plan_frame)
+        if run.years_csv:
+            files["years.csv"] = run.years_csv
+        write_folder(out, files, force=force)
+        click.echo(f"\nwrote {', '.join(files)} to {out}")
+    if instance_out:
+        if to_workbook:
+            write_file(instance_out, instance_workbook(inst), force=force)
+        else:
+            write_folder(instance_out, instance_folder_files(inst), force=force)
+        click.echo(f"wrote the instance (sha256 {inst.sha256()[:12]}) to {instance_out}")
+        click.echo(f"to re-create the plan: {reproduce_command(run, instance_out)}")
+
+
+@runs.command("diff")
+@click.argument("run_a", type=int)
+@click.argument("run_b", type=int)
+@_store_option
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the differences as JSON here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@guarded
+@_store_errors
+def runs_diff(run_a, run_b, store, out, force):
+    """What changed from run RUN_A to run RUN_B: schemes in, out and moved; status, objective, options.
+
+    \b
+    Example:
+      cipopt runs diff 12 15
+    """
+    from cipopt.store import diff_runs
+
+    if out:
+        _refuse_existing_file(out, force)
+    with _open_store(store) as db:
+        a, b = db.run(run_a), db.run(run_b)
+    d = diff_runs(a, b)
+    click.echo(f"run {a.id} -> run {b.id}")
+    click.echo("instance: " + ("the same" if d["same_instance"] else
+                               f"changed ({a.instance_sha256[:12]} -> {b.instance_sha256[:12]})"))
+    if a.status != b.status:
+        click.echo(f"status: {a.status} -> {b.status}")
+    else:
+        click.echo(f"status: {a.status} (both)")
+    oa, ob, delta = d["objective"]
+    change = f" ({delta:+,.1f})" if delta is not None else ""
+    click.echo(f"objective: {_objective(oa)} -> {_objective(ob)}{change}")
+    for key, (va, vb) in d["options"].items():
+        click.echo(f"option {key}: {va} -> {vb}")
+    if a.solver_version != b.solver_version:
+        click.echo(f"solver version: {a.solver_version} -> {b.solver_version}")
+    click.echo(f"schemes: {len(d['added'])} in, {len(d['removed'])} out, {len(d['moved'])} moved, "
+               f"{d['unchanged']} unchanged")
+    for sid, year in d["added"]:
+        click.echo(f"  + {sid} (starts {year})")
+    for sid, year in d["removed"]:
+        click.echo(f"  - {sid} (started {year})")
+    for sid, ya, yb in d["moved"]:
+        click.echo(f"  ~ {sid}: {ya} -> {yb}")
+    if out:
+        write_file(out, json_text(d), force=force)
+        click.echo(f"wrote {out}")
+
+
+@runs.command("note")
+@click.argument("run_id", type=int)
+@click.argument("text")
+@_store_option
+@guarded
+@_store_errors
+def runs_note(run_id, text, store):
+    """Attach a note to run RUN_ID (e.g. that the board approved it); an empty TEXT removes it.
+
+    \b
+    Example:
+      cipopt runs note 12 "approved by the board, 12 March 2026"
+      cipopt runs list --instance holby
+    """
+    with _open_store(store) as db:
+        db.set_note(run_id, text)
+    click.echo(f"run {run_id}: " + (f"note set: {text}" if text else "note removed"))
+
+
+# -- the JSON Schema --------------------------------------------------------------------------
+
+@main.command()
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Write the schema here instead of printing it.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@guarded
+def schema(out, force):
+    """Print the JSON Schema of an instance (instance format v1), from cipopt's pydantic models.
+
+    For front ends that build instances: the schema of the whole instance as one JSON document,
+    the tables as arrays of rows; field descriptions come from the models' documentation.
+
+    \b
+    Example:
+      cipopt schema -o instance.schema.json
+    """
+    text = json.dumps(instance_json_schema(), indent=2) + "\n"
+    if out:
+        _refuse_existing_file(out, force)
+        write_file(out, text, force=force)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+def instance_json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of an instance, with the models' field docstrings as descriptions."""
+    from pydantic import BaseModel
+
+    from cipopt.io.export import field_docs
+    from cipopt.schema import instance as models
+
+    schema = models.Instance.model_json_schema()
+    classes = {name: obj for name, obj in vars(models).items()
+               if isinstance(obj, type) and issubclass(obj, BaseModel)}
+    for name, node in [("Instance", schema), *schema.get("$defs", {}).items()]:
+        cls = classes.get(name)
+        if cls is None:
+            continue
+        for field, doc in field_docs(cls).items():
+            prop = node.get("properties", {}).get(field)
+            if prop is not None and "description" not in prop:
+                prop["description"] = doc
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "cipopt-instance-format-1", **schema}

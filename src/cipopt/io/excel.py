@@ -1,0 +1,937 @@
+"""The spreadsheet form of an instance: one .xlsx workbook, and the workbooks cipopt writes.
+
+Reading: `read_workbook` turns a workbook into a `RawInstance` (the tables as stripped strings
+indexed by spreadsheet row, the `context` sheet as the mapping instance.yaml would give), so
+`parse_raw` applies every input check of a folder. Messages name the workbook, the sheet and the
+row (and, for the context sheet, the column), e.g. `plan.xlsx, sheet schemes, row 7, column
+confidence: '1.5' is out of range`.
+
+The `context` sheet (docs/reports.md) holds instance.yaml as blocks, each under a title row:
+
+    settings        key | value | note             (name, years, discount_rate, objective.mode, ...)
+    organisations   id | name | sector
+    targets         id | org | basis | hard | shortfall_penalty | <one column per year>
+    limits          id | org | metric | sense | <one column per year>
+    quality         domain | scheme_min | portfolio_min
+    criteria        id | weight | weight_min | weight_max
+
+Writing: `instance_workbook` (an instance, or a blank annotated template when None) and
+`results_workbook` (plan, targets, years, summary and reasons of a solve), both as bytes for an
+atomic `write_file`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import math
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cipopt.io.export import SCHEME_COLUMNS, TABLE_COLUMNS, instance_context, instance_tables
+from cipopt.io.load import TABLES, RawInstance, parse_raw, suggestion_text, _bulk
+from cipopt.io.text import parse_bool, parse_year
+from cipopt.schema.instance import CATEGORIES, Instance
+from cipopt.schema.problems import InputError, ProblemLog
+
+CONTEXT_SHEET = "context"
+README_SHEET = "README"
+SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria")
+_SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "settings": ("key", "value"),
+    "organisations": ("id", "name", "sector"),
+    "targets": ("id", "org", "basis", "hard", "shortfall_penalty"),
+    "limits": ("id", "org", "metric", "sense"),
+    "quality": ("domain", "scheme_min", "portfolio_min"),
+    "criteria": ("id", "weight", "weight_min", "weight_max"),
+}
+_YEAR_SECTIONS = ("targets", "limits")
+_LIST_SETTINGS = ("years", "quality.domains", "criteria_order")
+SETTINGS_KEYS: tuple[tuple[str, str], ...] = (
+    ("format_version", "1: the version of the instance format this workbook follows"),
+    ("name", "the plan's name, shown on every report"),
+    ("money_unit", "one unit for all money in the workbook (default GBP thousand)"),
+    ("years", "the plan's financial years, by the calendar year each starts in: 2025, 2026, 2027"),
+    ("discount_rate", "present values discount year y by (1+r)^-(y - first year); default 0.035 (Green Book)"),
+    ("objective.mode", "net_present_value (default), savings or weighted_score"),
+    ("objective.risk", "expected (default: savings count at confidence x value) or none (face value)"),
+    ("quality.max_risk", "a scheme whose qia_risk exceeds this is ineligible unless its QIA is approved"),
+    ("quality.hard_max_risk", "above this a scheme is ineligible even if approved"),
+    ("solver.time_limit", "seconds the solver may take (empty: no limit)"),
+    ("solver.mip_gap", "relative gap at which a plan counts as optimal (default 0.0001)"),
+    ("solver.threads", "solver threads (empty: the solver's choice)"),
+    ("criteria_order", "bids only: criteria in order of importance, e.g. population_health, finance"),
+)
+_NOTE = "note"
+
+BOOLEAN_COLUMNS = {"mandatory", "qia_approved", "excluded", "hard"}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "category": CATEGORIES,
+    "kind": ("requires", "excludes", "together", "precedes"),
+    "basis": ("recurrent", "in_year"),
+    "sense": ("<=", ">=", "=="),
+    "sector": ("acute", "community", "mental_health", "primary_care", "commissioner", "ambulance", "other"),
+    "objective.mode": ("net_present_value", "savings", "weighted_score"),
+    "objective.risk": ("expected", "none"),
+    **{c: ("true", "false") for c in BOOLEAN_COLUMNS},
+}
+
+COLUMN_NOTES: dict[str, dict[str, str]] = {
+    "schemes": {
+        "id": "Required. Unique short id of the scheme, e.g. agency-price-cap.",
+        "name": "Name shown in reports (default: the id).",
+        "category": "One of: " + ", ".join(CATEGORIES) + " (default other).",
+        "org": "Organisation that runs the scheme (default: the first organisation).",
+        "earliest_start": "First year the scheme may start, e.g. 2025 (default: the first plan year).",
+        "latest_start": "Last year the scheme may start (default: the last plan year).",
+        "mandatory": "true: the scheme must be selected (default false).",
+        "confidence": "Probability of delivery, 0 to 1 (default 1).",
+        "recurrent_saving": "Full-year effect of the recurrent saving, per year, in the money unit.",
+        "first_year_fraction": "Share of the recurrent saving delivered in the start year (default 0.5).",
+        "nonrecurrent_saving": "One-off saving in the start year.",
+        "one_off_cost": "Revenue cost in the start year.",
+        "capital_cost": "Capital cost in the start year (counts against limits and NPV, never targets).",
+        "running_cost": "Recurrent revenue cost in every active year.",
+        "double_running_cost": "Revenue cost while old and new services run side by side.",
+        "double_running_years": "How many years double running lasts, from the start year.",
+        "safety": "QIA score: -2 major harm, -1 minor harm, 0 neutral, +1 minor benefit, +2 major benefit.",
+        "effectiveness": "QIA score (clinical outcomes), -2 to +2.",
+        "experience": "QIA score (patient experience), -2 to +2.",
+        "access": "QIA score (access), -2 to +2.",
+        "qia_risk": "Residual quality risk, likelihood (1-5) x consequence (1-5); default 1.",
+        "qia_approved": "true: the medical and nursing directors signed off the QIA with mitigations.",
+        "excluded": "true: the scheme may not be selected (a decision already taken).",
+    },
+    "profiles": {
+        "scheme": "Scheme id.", "offset": "Years after the start year (0 = the start year).",
+        "metric": "saving, nonrecurrent_saving, one_off_cost, capital_cost, running_cost, "
+                  "double_running_cost or a custom metric such as pmo_days.",
+        "value": "The amount at that offset; these rows replace the derived values of the metric.",
+    },
+    "relations": {
+        "kind": "requires (a needs b, b at least lag years earlier), excludes (not both), together "
+                "(both or neither), precedes (if both, b starts at least lag years after a).",
+        "a": "Scheme id.", "b": "Scheme id.", "lag": "Years (default 0); requires and precedes only.",
+    },
+    "shares": {
+        "scheme": "Scheme id.", "org": "Organisation id.",
+        "saving_share": "Share of the savings this organisation gets, 0 to 1 (a scheme's shares sum to 1).",
+        "cost_share": "Share of the costs this organisation pays, 0 to 1 (a scheme's shares sum to 1).",
+    },
+    "scores": {
+        "scheme": "Scheme id.", "criterion": "Criterion id (listed in the context sheet's criteria block).",
+        "score": "Appraisal score, 0 to 100.",
+    },
+    "organisations": {
+        "id": "Short unique id used in schemes org, shares, targets and limits.",
+        "name": "Full name.", "sector": "acute, community, mental_health, primary_care, commissioner, "
+                                         "ambulance or other.",
+    },
+    "targets": {
+        "id": "Unique id of the target, e.g. underlying.",
+        "org": "Organisation whose share counts (empty: the whole system).",
+        "basis": "recurrent (the underlying position, default) or in_year (the control total).",
+        "hard": "true: must be met; false (default): a shortfall is allowed at the penalty.",
+        "shortfall_penalty": "Objective lost per unit of shortfall, discounted like money (default 1).",
+        "year": "Savings required in this year against the do-nothing forecast (empty: no target).",
+    },
+    "limits": {
+        "id": "Unique id of the limit, e.g. capital.",
+        "org": "Organisation counted (empty: everything).",
+        "metric": "What is summed over active schemes: capital_cost, pmo_days, wte_nursing, ...",
+        "sense": "<= (default), >= or == (pick it from the list, or type = or '==: Excel reads a bare == as a formula).",
+        "year": "The bound in this year (empty: no bound).",
+    },
+    "quality": {
+        "domain": "A quality domain (safety, effectiveness, experience, access, or a numeric schemes column).",
+        "scheme_min": "A scheme scoring below this in the domain is ineligible unless its QIA is approved.",
+        "portfolio_min": "Each year the summed score of active schemes in the domain must be at least this.",
+    },
+    "criteria": {
+        "id": "Criterion id used in the scores sheet.", "weight": "Exact weight.",
+        "weight_min": "Lowest plausible weight (for robust ranking).",
+        "weight_max": "Highest plausible weight (for robust ranking).",
+    },
+}
+
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def is_workbook_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in (*_EXCEL_SUFFIXES, ".xls")
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def _cell_text(value: Any) -> str:
+    """A cell as the text a CSV export of it would hold (stripped)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _open(path: Path, label: str, log: ProblemLog):
+    import openpyxl
+
+    if not path.exists():
+        log.error(label, "no such workbook")
+        return None
+    if path.is_dir():
+        log.error(label, "is a folder; a workbook is an .xlsx file")
+        return None
+    if path.suffix.lower() == ".xls":
+        log.error(label, "is an old-style Excel workbook (.xls): save it as an Excel Workbook (.xlsx)")
+        return None
+    try:
+        head = path.read_bytes()[:8]
+    except OSError as exc:
+        log.error(label, f"cannot be read: {exc.strerror or exc}")
+        return None
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        log.error(label, "is an old-style or password-protected workbook: save it as an unprotected "
+                         "Excel Workbook (.xlsx)")
+        return None
+    if not head.startswith(b"PK"):
+        log.error(label, "is not an Excel workbook (.xlsx)")
+        return None
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        log.error(label, f"is not a readable Excel workbook (.xlsx): {exc}")
+        return None
+
+
+def _sheet_rows(sheet) -> list[tuple[int, list[Any]]]:
+    """(spreadsheet row, cells) of the non-blank rows, trailing empty cells dropped."""
+    rows = []
+    for number, cells in enumerate(sheet.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+        values = list(cells)
+        while values and (values[-1] is None or (isinstance(values[-1], str) and not values[-1].strip())):
+            values.pop()
+        if values:
+            rows.append((number, values))
+    return rows
+
+
+def _table_frame(rows: list[tuple[int, list[Any]]], label: str, log: ProblemLog) -> pd.DataFrame | None:
+    """A sheet as read_csv_table gives a CSV file: stripped strings, spreadsheet row numbers."""
+    if not rows:
+        log.error(label, "is empty: expected a header row", row=1)
+        return None
+    header_row, header_cells = rows[0]
+    header = [_cell_text(c) for c in header_cells]
+    ok = True
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if name == "":
+            log.error(label, f"column {_column_letter(position)} has no name in the header", row=header_row)
+            ok = False
+        elif name in seen:
+            log.error(label, f"column {name!r} appears twice in the header", row=header_row, column=name)
+            ok = False
+        seen.add(name)
+    width = len(header)
+    body: list[list[str]] = []
+    numbers: list[int] = []
+    for number, cells in rows[1:]:
+        text = [_cell_text(c) for c in cells]
+        if len(text) > width:
+            extra = [(i, c) for i, c in enumerate(text[width:], start=width + 1) if c]
+            if extra:
+                i, c = extra[0]
+                log.error(label, f"cell {_column_letter(i)}{number} holds {c!r} but its column has no "
+                                 "name in the header", row=number)
+                ok = False
+                continue
+        text = (text + [""] * width)[:width]
+        if not "".join(text):
+            continue
+        body.append(text)
+        numbers.append(number)
+    if not ok:
+        return None
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame.index = pd.Index(numbers, dtype="int64")
+    return frame
+
+
+def _column_letter(position: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(position)
+
+
+@dataclasses.dataclass
+class _ContextReader:
+    """The context sheet read as the mapping instance.yaml gives, remembering where each key is."""
+
+    label: str
+    log: ProblemLog
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cells: dict[str, tuple[int, str | None]] = dataclasses.field(default_factory=dict)
+
+    def read(self, rows: list[tuple[int, list[Any]]]) -> dict[str, Any] | None:
+        section: str | None = None
+        header: list[str] | None = None
+        header_row = 0
+        for number, cells in rows:
+            first = _cell_text(cells[0]).lower() if cells else ""
+            rest_empty = all(_cell_text(c) == "" for c in cells[1:])
+            if first.strip("[]") in SECTIONS and rest_empty:
+                section, header = first.strip("[]"), None
+                if section in _LIST_SECTIONS:  # an empty block means the key is not given
+                    if not isinstance(self.data.get(section, []), list):
+                        self.log.error(self.label, f"{section} is given both as settings keys and as a "
+                                                   "block", row=number)
+                        return None
+                continue
+            if section is None:
+                if first == "key":  # a settings header with no title row above it
+                    section = "settings"
+                else:
+                    self.log.error(self.label, f"expected a section title ({', '.join(SECTIONS)}) above "
+                                               f"this row, found {_cell_text(cells[0])!r}", row=number)
+                    return None
+            if header is None:
+                header = [_normal(_cell_text(c)) for c in cells]
+                header_row = number
+                if not self._check_header(section, header, number):
+                    return None
+                self.cells.setdefault(_SECTION_KEY[section], (number, None))
+                continue
+            values = {h: c for h, c in zip(header, cells) if h and h != _NOTE}
+            if all(_cell_text(v) == "" for v in values.values()):
+                continue
+            getattr(self, f"_{section}")(values, number, header, header_row)
+        return self.data
+
+    def _check_header(self, section: str, header: list[str], row: int) -> bool:
+        first = _SECTION_COLUMNS[section][0]
+        if not header or header[0] != first:
+            self.log.error(self.label, f"the {section} block needs a header row starting with {first!r} "
+                                       f"(columns: {', '.join(_SECTION_COLUMNS[section])}"
+                                       f"{', then one column per year' if section in _YEAR_SECTIONS else ''})",
+                           row=row)
+            return False
+        if section in _YEAR_SECTIONS:
+            for h in header[1:]:
+                if h and h not in _SECTION_COLUMNS[section] and h != _NOTE and parse_year(h)[0] is None \
+                        and h not in _KNOWN_FIELDS[section]:
+                    hint = suggestion_text(h, _SECTION_COLUMNS[section])
+                    self.log.warn(self.label, f"column {h!r}{hint} is neither a {section[:-1]} field nor a "
+                                              "year; it is passed on as a key", row=row, column=h)
+        return True
+
+    # one method per section -----------------------------------------------------------------
+    def _settings(self, values: dict[str, Any], row: int, header: list[str], header_row: int) -> None:
+        key = _cell_text(values.get("key"))
+        value = values.get("value")
+        if key == "" or _cell_text(value) == "":
+            return
+        path = [p.strip() for p in key.split(".")]
+        target = self.data
+        for part in path[:-1]:
+            node = target.setdefault(part, {})
+            if not isinstance(node, dict):
+                self.log.error(self.label, f"key {key!r} is given twice", row=row)
+                return
+            target = node
+        if path[-1] in target:
+            self.log.error(self.label, f"key {key!r} is given twice (the first value is kept)", row=row,
+                           column="key")
+            return
+        target[path[-1]] = _split_list(value) if key in _LIST_SETTINGS else _scalar(value)
+        self.cells[key] = (row, "value")
+
+    def _item(self, section: str, values: dict[str, Any], row: int) -> dict[str, Any]:
+        items = self.data.setdefault(section, [])
+        item: dict[str, Any] = {}
+        position = len(items)
+        items.append(item)
+        self.cells[f"{section}[{position}]"] = (row, None)
+        for column, cell in values.items():
+            if _cell_text(cell) == "" or (section in _YEAR_SECTIONS and parse_year(column)[0] is not None
+                                          and column not in _SECTION_COLUMNS[section]):
+                continue
+            item[column] = _bool_cell(cell) if column in BOOLEAN_COLUMNS else _scalar(cell)
+            if column == "sense" and item[column] == "=":  # "==" is awkward to type in Excel
+                item[column] = "=="
+            self.cells[f"{section}[{position}].{column}"] = (row, column)
+        return item
+
+    def _organisations(self, values, row, header, header_row) -> None:
+        self._item("organisations", values, row)
+
+    def _criteria(self, values, row, header, header_row) -> None:
+        self._item("criteria", values, row)
+
+    def _targets(self, values, row, header, header_row) -> None:
+        self._rule("targets", values, row)
+
+    def _limits(self, values, row, header, header_row) -> None:
+        self._rule("limits", values, row)
+
+    def _rule(self, section: str, values: dict[str, Any], row: int) -> None:
+        item = self._item(section, values, row)
+        position = len(self.data[section]) - 1
+        by_year: dict[Any, Any] = {}
+        for column, cell in values.items():
+            if column in _SECTION_COLUMNS[section] or column in _KNOWN_FIELDS[section]:
+                continue
+            year, _ = parse_year(column)
+            if year is None or _cell_text(cell) == "":
+                continue
+            by_year[year] = _scalar(cell)
+            self.cells[f"{section}[{position}].values.{year}"] = (row, column)
+        item["values"] = by_year
+        self.cells[f"{section}[{position}].values"] = (row, None)
+
+    def _quality(self, values, row, header, header_row) -> None:
+        domain = _cell_text(values.get("domain"))
+        if domain == "":
+            self.log.error(self.label, "a quality row needs its domain", row=row, column="domain")
+            return
+        quality = self.data.setdefault("quality", {})
+        domains = quality.setdefault("domains", [])
+        self.cells[f"quality.domains[{len(domains)}]"] = (row, "domain")
+        domains.append(domain)
+        for name in ("scheme_min", "portfolio_min"):
+            cell = values.get(name)
+            if _cell_text(cell) != "":
+                quality.setdefault(name, {})[domain] = _scalar(cell)
+                self.cells[f"quality.{name}.{domain}"] = (row, name)
+                self.cells.setdefault(f"quality.{name}", (row, name))
+        for column, cell in values.items():
+            if column not in _SECTION_COLUMNS["quality"] and _cell_text(cell) != "":
+                self.log.warn(self.label, f"column {column!r} of the quality block is not known and is "
+                                          "ignored (columns: domain, scheme_min, portfolio_min)",
+                              row=row, column=column)
+
+
+_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria")
+_SECTION_KEY = {"settings": "", "organisations": "organisations", "targets": "targets", "limits": "limits",
+                "quality": "quality", "criteria": "criteria"}
+_KNOWN_FIELDS = {"targets": ("values",), "limits": ("values",)}
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _normal(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _scalar(cell: Any) -> Any:
+    """A context cell as YAML would type it: numbers stay numbers, plain numeric text becomes one."""
+    if isinstance(cell, str):
+        text = cell.strip()
+        if _PLAIN_NUMBER.match(text):
+            number = float(text)
+            return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+        return text
+    if isinstance(cell, (dt.date, dt.time)):
+        return _cell_text(cell)
+    return cell
+
+
+def _bool_cell(cell: Any) -> Any:
+    if isinstance(cell, str):
+        parsed = parse_bool(cell)
+        return parsed if parsed is not None else cell.strip()
+    return cell
+
+
+def _split_list(cell: Any) -> Any:
+    """years: "2025, 2026, 2027" (or one number) as a list; brackets are allowed."""
+    if isinstance(cell, str):
+        text = cell.strip().removeprefix("[").removesuffix("]")
+        return [_scalar(p) for p in re.split(r"[,;]", text) if p.strip()]
+    return [_scalar(cell)]
+
+
+def _relocate(problem, label: str, cells: dict[str, tuple[int, str | None]]):
+    """A context problem located by YAML key, moved to its row and column of the context sheet."""
+    if problem.file != label or not problem.key or problem.row is not None:
+        return problem
+    key = problem.key
+    while key:
+        if key in cells:
+            row, column = cells[key]
+            return dataclasses.replace(problem, row=row, column=column, key=None if column else problem.key)
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return problem
+
+
+def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict] | None:
+    """The workbook as a `RawInstance` and the context cells map; None when it cannot be opened."""
+    path = Path(path)
+    book_label = str(path)
+    book = _open(path, book_label, log)
+    if book is None:
+        return None
+    try:
+        sheets = {name.strip().lower(): book[name] for name in book.sheetnames}
+        raw = RawInstance(source=str(path), context={})
+        context_label = f"{book_label}, sheet {CONTEXT_SHEET}"
+        raw.labels = {"context": context_label}
+        cells: dict[str, tuple[int, str | None]] = {}
+        if CONTEXT_SHEET not in sheets:
+            log.error(book_label, f"has no sheet named {CONTEXT_SHEET!r}: it holds the plan context "
+                                  "(years, targets, limits, quality rules); see docs/reports.md"
+                                  f"{suggestion_text(CONTEXT_SHEET, sheets)}")
+            raw.unreadable.add("context")
+        else:
+            reader = _ContextReader(context_label, log)
+            data = reader.read(_sheet_rows(sheets[CONTEXT_SHEET]))
+            if data is None:
+                raw.unreadable.add("context")
+            else:
+                raw.context, cells = data, reader.cells
+        for name, spec in TABLES.items():
+            label = f"{book_label}, sheet {name}"
+            raw.labels[name] = label
+            if name not in sheets:
+                if spec.required:
+                    log.error(book_label, f"has no sheet named {name!r}: every instance needs one, with one "
+                                          f"row per scheme{suggestion_text(name, sheets)}")
+                    raw.unreadable.add(name)
+                continue
+            frame = _table_frame(_sheet_rows(sheets[name]), label, log)
+            if frame is None:
+                raw.unreadable.add(name)
+            else:
+                raw.tables[name] = frame
+        known = {CONTEXT_SHEET, README_SHEET.lower(), *TABLES}
+        for name in book.sheetnames:
+            if name.strip().lower() not in known:
+                hint = suggestion_text(name.strip().lower(), known)
+                log.warn(book_label, f"sheet {name!r} is not a sheet of the instance format and is ignored{hint}")
+    finally:
+        book.close()
+    return raw, cells
+
+
+def load_workbook_instance(path: str | Path, log: ProblemLog | None = None) -> Instance:
+    """Read and validate an instance workbook; raise `InputError` listing every problem."""
+    log = log if log is not None else ProblemLog()
+    inner = ProblemLog()
+    with _bulk():
+        read = read_workbook(path, inner)
+        parsed = None
+        if read is not None:
+            raw, cells = read
+            parsed = parse_raw(raw, inner)
+            context_label = raw.labels["context"]
+            inner.problems = [_relocate(p, context_label, cells) for p in inner.problems]
+    log.problems.extend(inner.problems)
+    if parsed is None:
+        raise InputError(log.problems)
+    return parsed[0]
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+_HEADER_FILL = "1F4E79"
+_TITLE_FILL = "D9E1F2"
+
+
+def _fy_years(n: int = 5) -> list[int]:
+    today = dt.date.today()
+    first = today.year if today.month >= 4 else today.year - 1
+    return list(range(first, first + n))
+
+
+def _excel_value(value: Any) -> Any:
+    """Cells as typed values; a float that 16 digits would round is written as exact text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if float("%.16g" % value) != value:
+            return repr(value)
+    return value
+
+
+def _cell(ws, row: int, column: int, value: Any):
+    """Write a cell; text is always text (openpyxl would take "==" or "=x" for a formula)."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"
+    return cell
+
+
+class _Sheets:
+    """Small helpers to write formatted sheets with openpyxl."""
+
+    def __init__(self):
+        from openpyxl import Workbook
+
+        self.book = Workbook()
+        self._first = True
+
+    def sheet(self, title: str):
+        if self._first:
+            ws = self.book.active
+            ws.title = title
+            self._first = False
+        else:
+            ws = self.book.create_sheet(title)
+        return ws
+
+    @staticmethod
+    def header(ws, row: int, names: list[str], notes: dict[str, str] | None = None) -> None:
+        from openpyxl.comments import Comment
+        from openpyxl.styles import Font, PatternFill
+
+        for col, name in enumerate(names, start=1):
+            cell = _cell(ws, row, col, name)
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = PatternFill("solid", fgColor=_HEADER_FILL)
+            note = (notes or {}).get(str(name))
+            if note is None and notes and parse_year(str(name))[0] is not None:
+                note = notes.get("year")
+            if note:
+                cell.comment = Comment(note, "cipopt", width=320, height=110)
+
+    @staticmethod
+    def title(ws, row: int, text: str, span: int = 4) -> None:
+        from openpyxl.styles import Font, PatternFill
+
+        cell = _cell(ws, row, 1, text)
+        cell.font = Font(bold=True, size=12)
+        for col in range(1, span + 1):
+            ws.cell(row=row, column=col).fill = PatternFill("solid", fgColor=_TITLE_FILL)
+
+    @staticmethod
+    def widths(ws, widths: dict[int, float]) -> None:
+        from openpyxl.utils import get_column_letter
+
+        for col, width in widths.items():
+            ws.column_dimensions[get_column_letter(col)].width = width
+
+    @staticmethod
+    def fit(ws, frame: pd.DataFrame, start_col: int = 1, cap: float = 60) -> None:
+        from openpyxl.utils import get_column_letter
+
+        for i, column in enumerate(frame.columns):
+            cells = [str(column)] + [str(v) for v in frame[column].head(500).tolist() if v is not None]
+            width = min(cap, max(8.0, max(len(c) for c in cells) * 1.1 + 2))
+            ws.column_dimensions[get_column_letter(start_col + i)].width = width
+
+    @staticmethod
+    def choices(ws, column_letter: str, first_row: int, last_row: int, values: tuple[str, ...],
+                what: str) -> None:
+        from openpyxl.worksheet.datavalidation import DataValidation
+
+        dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"', allow_blank=True,
+                            showErrorMessage=True, errorTitle="Not allowed",
+                            error=f"{what}: choose one of {', '.join(values)}")
+        dv.add(f"{column_letter}{first_row}:{column_letter}{last_row}")
+        ws.add_data_validation(dv)
+
+    def bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        self.book.save(buffer)
+        return buffer.getvalue()
+
+
+_TEMPLATE_ROWS = 500  # rows of the template that carry drop-down validation
+
+
+def instance_workbook(instance: Instance | None = None) -> bytes:
+    """An instance as an annotated workbook, or with None a blank template to fill in."""
+    from openpyxl.utils import get_column_letter
+
+    w = _Sheets()
+    _readme(w.sheet(README_SHEET), blank=instance is None)
+    context = instance_context(instance) if instance is not None else {}
+    years = list(context.get("years") or _fy_years())
+    _context_sheet(w, context, years, blank=instance is None)
+    tables = instance_tables(instance) if instance is not None else {}
+    for name in TABLES:
+        frame = tables.get(name)
+        columns = list(frame.columns) if frame is not None else list(
+            SCHEME_COLUMNS if name == "schemes" else TABLE_COLUMNS[name])
+        if instance is not None and frame is None and name != "schemes":
+            continue  # an optional table the instance does not have
+        ws = w.sheet(name)
+        w.header(ws, 1, columns, {**_model_notes(name), **COLUMN_NOTES.get(name, {})})
+        ws.freeze_panes = "B2" if name == "schemes" else "A2"
+        if frame is not None:
+            for r, row in enumerate(frame.itertuples(index=False), start=2):
+                for c, value in enumerate(row, start=1):
+                    _cell(ws, r, c, _excel_value(value))
+        last = max(_TEMPLATE_ROWS, (len(frame) if frame is not None else 0) + 200)
+        for c, column in enumerate(columns, start=1):
+            if column in CHOICES:
+                w.choices(ws, get_column_letter(c), 2, last, CHOICES[column], column)
+        w.widths(ws, {c: max(10, min(40, len(col) + 4)) for c, col in enumerate(columns, start=1)})
+        if name == "schemes":
+            w.widths(ws, {2: 45})
+    return w.bytes()
+
+
+def _model_notes(table: str) -> dict[str, str]:
+    """Notes for columns this module does not describe: the model's own field documentation."""
+    from cipopt.io.export import field_docs
+
+    return field_docs(TABLES[table].model) if table in TABLES else {}
+
+
+def _readme(ws, blank: bool) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    lines = [
+        ("cipopt instance workbook (instance format version 1)", True),
+        ("", False),
+        ("Fill in the sheets, then run:  cipopt solve THIS.xlsx --excel results.xlsx", False),
+        ("", False),
+        ("context: the plan context in blocks under title rows: settings (name, years, objective, "
+         "quality risk limits), organisations, targets and limits (one column per year), quality "
+         "domains and criteria.", False),
+        ("schemes: one row per candidate scheme (required). Hover over a header for what it means.", False),
+        ("profiles: phased amounts that replace a scheme's derived values (optional).", False),
+        ("relations: requires / excludes / together / precedes links between schemes (optional).", False),
+        ("shares: who gets the savings and pays the costs when schemes span organisations (optional).", False),
+        ("scores: appraisal scores of bids, for weighted_score (optional).", False),
+        ("", False),
+        ("An empty cell takes the column's default. Booleans are true/false (yes/no, 1/0 are read too). "
+         "Money is in the money unit of the settings block. Extra columns of the schemes sheet are "
+         "custom metrics (numbers, e.g. pmo_days) or labels (text, e.g. lead, stage).", False),
+        ("Formulas are read by their last calculated value: save the workbook in Excel before solving.", False),
+        ("This README sheet is ignored when the workbook is read.", False),
+    ]
+    if blank:
+        lines.insert(3, ("The years in the targets and limits headers are an example: make them the "
+                         "plan's years.", False))
+    for r, (text, bold) in enumerate(lines, start=1):
+        cell = _cell(ws, r, 1, text)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if bold:
+            cell.font = Font(bold=True, size=14)
+    ws.column_dimensions["A"].width = 120
+
+
+def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank: bool) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws = w.sheet(CONTEXT_SHEET)
+    grey = Font(italic=True, color="666666")
+    r = 1
+    w.title(ws, r, "settings", 3)
+    r += 1
+    w.header(ws, r, ["key", "value", _NOTE])
+    r += 1
+    flat = _flatten_settings(context)
+    if blank:
+        flat.setdefault("format_version", 1)
+        flat.setdefault("years", ", ".join(map(str, years)))
+    for key, note in SETTINGS_KEYS:
+        _cell(ws, r, 1, key)
+        _cell(ws, r, 2, _excel_value(flat.pop(key, None)))
+        _cell(ws, r, 3, note).font = grey
+        if key in CHOICES:
+            w.choices(ws, "B", r, r, CHOICES[key], key)
+        r += 1
+    for key, value in flat.items():  # keys this page does not list (kept, and warned when read)
+        _cell(ws, r, 1, key)
+        _cell(ws, r, 2, _excel_value(value))
+        r += 1
+
+    def block(title: str, columns: list[str], rows: list[list[Any]], spare: int) -> None:
+        nonlocal r
+        r += 1
+        w.title(ws, r, title, max(3, len(columns)))
+        r += 1
+        w.header(ws, r, columns, COLUMN_NOTES.get(title))
+        r += 1
+        first = r
+        for values in rows:
+            for c, value in enumerate(values, start=1):
+                _cell(ws, r, c, _excel_value(value))
+            r += 1
+        r += spare
+        for c, column in enumerate(columns, start=1):
+            if column in CHOICES and r > first:
+                w.choices(ws, get_column_letter(c), first, r - 1, CHOICES[column], f"{title} {column}")
+
+    spare = 3 if blank else 0
+    orgs = context.get("organisations", [])
+    block("organisations", ["id", "name", "sector"],
+          [[o.get("id"), o.get("name"), o.get("sector")] for o in orgs], spare)
+    targets = context.get("targets", [])
+    block("targets", ["id", "org", "basis", "hard", "shortfall_penalty", *years],
+          [[t.get("id"), t.get("org"), t.get("basis"), t.get("hard"), t.get("shortfall_penalty"),
+            *[t.get("values", {}).get(y) for y in years]] for t in targets], spare)
+    limits = context.get("limits", [])
+    block("limits", ["id", "org", "metric", "sense", *years],
+          [[lim.get("id"), lim.get("org"), lim.get("metric"), lim.get("sense"),
+            *[lim.get("values", {}).get(y) for y in years]] for lim in limits], spare)
+    quality = context.get("quality", {})
+    domains = quality.get("domains", ["safety", "effectiveness", "experience", "access"] if blank else [])
+    block("quality", ["domain", "scheme_min", "portfolio_min"],
+          [[d, quality.get("scheme_min", {}).get(d), quality.get("portfolio_min", {}).get(d)] for d in domains], 0)
+    criteria = context.get("criteria", [])
+    if criteria or blank:
+        block("criteria", ["id", "weight", "weight_min", "weight_max"],
+              [[c.get("id"), c.get("weight"), c.get("weight_min"), c.get("weight_max")] for c in criteria], spare)
+    w.widths(ws, {1: 24, 2: 34, 3: 14, 4: 10, 5: 18})
+    for c in range(6, 6 + len(years)):
+        w.widths(ws, {c: 11})
+    ws.column_dimensions[get_column_letter(3)].width = 14
+
+
+def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
+    """The settings block's keys of a context: scalars, dotted for nested ones; lists as text."""
+    flat: dict[str, Any] = {}
+    for key, value in context.items():
+        if key in ("organisations", "targets", "limits", "criteria"):
+            continue
+        if key == "quality":
+            for name, v in value.items():
+                if name in ("domains", "scheme_min", "portfolio_min"):
+                    continue
+                flat[f"quality.{name}"] = v
+            continue
+        if isinstance(value, dict):
+            for name, v in value.items():
+                flat[f"{key}.{name}"] = v
+            continue
+        if isinstance(value, list):
+            flat[key] = ", ".join(str(v) for v in value)
+            continue
+        flat[key] = value
+    return flat
+
+
+def template_workbook() -> bytes:
+    """A blank workbook to fill in: annotated headers, drop-downs for categories, kinds, booleans."""
+    return instance_workbook(None)
+
+
+# -- the results workbook ---------------------------------------------------------------------
+
+_MONEY_FORMAT = '#,##0;[Red]-#,##0'
+_MONEY_FORMAT_1 = '#,##0.0;[Red]-#,##0.0'
+
+
+def _write_frame(w: _Sheets, title: str, frame: pd.DataFrame, money: set[str] = frozenset(),
+                 percent: set[str] = frozenset()) -> None:
+    from openpyxl.utils import get_column_letter
+
+    ws = w.sheet(title)
+    w.header(ws, 1, [str(c) for c in frame.columns])
+    ws.freeze_panes = "A2"
+    for r, row in enumerate(frame.itertuples(index=False), start=2):
+        for c, value in enumerate(row, start=1):
+            if value is not None and isinstance(value, float) and math.isnan(value):
+                value = None
+            if value is pd.NA or value is pd.NaT:
+                value = None
+            if hasattr(value, "item"):  # numpy scalars
+                value = value.item()
+            cell = _cell(ws, r, c, value if not isinstance(value, float) or math.isfinite(value) else None)
+            column = frame.columns[c - 1]
+            if column in money or (isinstance(column, int) and column in money):
+                cell.number_format = _MONEY_FORMAT
+            elif column in percent:
+                cell.number_format = "0.0%"
+    if len(frame.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{max(1, len(frame)) + 1}"
+    w.fit(ws, frame)
+
+
+def targets_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
+    """Targets as a board reads them: one row per target and line (achieved, required, shortfall)."""
+    targets = years[years["measure"].astype(str).str.startswith("target:")]
+    rows = []
+    for (measure, org), group in targets.groupby(["measure", "org"], sort=False):
+        by_year = {int(r.year): r for r in group.itertuples()}
+        for line, field in (("achieved", "value"), ("required", "bound"), ("shortfall", "shortfall")):
+            row = {"target": measure.removeprefix("target:"), "org": org, "line": line}
+            for y in instance.years:
+                r = by_year.get(y)
+                value = getattr(r, field) if r is not None else None
+                row[y] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["target", "org", "line", *instance.years])
+
+
+def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
+    """The results of a solve as formatted sheets: summary, plan, targets, years, reasons."""
+    from openpyxl.styles import Alignment, Font
+
+    inst = outcome.instance
+    w = _Sheets()
+    ws = w.sheet("summary")
+    summary = outcome.summary()
+    _cell(ws, 1, 1, inst.name).font = Font(bold=True, size=14)
+    items = [
+        ("status", summary["status"]),
+        ("objective", summary["objective"]),
+        ("objective mode", summary["objective_mode"]),
+        ("risk", summary["risk"]),
+        ("money unit", summary["money_unit"]),
+        ("MIP gap", summary["mip_gap"]),
+        ("schemes selected", f"{summary['selected']} of {summary['schemes']}"),
+        ("independent checker", summary["checker"] or "-"),
+        ("solver", f"{summary['solver']} {summary['solver_version']}"),
+        ("solver options", ", ".join(f"{k}={v}" for k, v in summary["solver_options"].items())),
+        ("build seconds", summary["build_seconds"]),
+        ("solve seconds", summary["solve_seconds"]),
+        ("instance sha256", summary["instance_sha256"]),
+        ("cipopt version", summary["cipopt_version"]),
+    ]
+    w.header(ws, 3, ["item", "value"])
+    r = 4
+    for key, value in items:
+        _cell(ws, r, 1, key).font = Font(bold=True)
+        cell = _cell(ws, r, 2, value)
+        if key == "objective" and value is not None:
+            cell.number_format = _MONEY_FORMAT_1
+        if key == "MIP gap" and value is not None:
+            cell.number_format = "0.0000%"
+        cell.alignment = Alignment(horizontal="left")
+        r += 1
+    for message in summary["messages"]:
+        _cell(ws, r, 1, "message").font = Font(bold=True)
+        _cell(ws, r, 2, message)
+        r += 1
+    w.widths(ws, {1: 22, 2: 80})
+    if outcome.plan_frame is not None:
+        plan = outcome.plan_frame.copy()
+        order = plan["start_year"].astype("Float64").fillna(float("inf"))
+        plan = plan.iloc[order.argsort(kind="stable")]
+        plan["start_year"] = plan["start_year"].astype(object).where(plan["start_year"].notna(), None)
+        _write_frame(w, "plan", plan)
+        tf = targets_frame(outcome.years, inst)
+        tf.columns = [f"{c}/{(c + 1) % 100:02d}" if isinstance(c, int) else c for c in tf.columns]
+        _write_frame(w, "targets", tf, money={c for c in tf.columns if "/" in str(c)})
+        years = outcome.years.copy()
+        _write_frame(w, "years", years, money={"value", "bound", "shortfall"})
+    if reasons is not None:
+        frame = reasons.copy()
+        frame["start_year"] = frame["start_year"].astype(object).where(frame["start_year"].notna(), None)
+        _write_frame(w, "reasons", frame)
+        w.widths(w.book["reasons"], {4: 90})
+    return w.bytes()
