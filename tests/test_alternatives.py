@@ -78,5 +78,5 @@ def test_alternatives_command(tmp_path):
                                        "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "plan 1: 430" in result.output and "plan 2:" in result.output
-    for name in ("alternatives.csv", "alternative_plans.csv", "alternative_years.csv", "importance.csv", "summary.json"):
+    for name in ("alternatives.csv", "alternative_plans.csv", "alternative_years.csv", "importance.csv", "alternatives_summary.json"):
         assert (out / name).exists()

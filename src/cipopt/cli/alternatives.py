@@ -18,7 +18,7 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 @click.option("--min-difference", "min_difference", type=click.IntRange(min=1), default=1, show_default=True,
               help="Schemes decided differently (in/out or start year) from every earlier plan.")
 @click.option("--out", "out", type=click.Path(file_okay=False),
-              help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, summary.json.")
+              help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve.")
 @click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every solve.")
@@ -77,5 +77,5 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
                            "alternative_plans.csv": csv_text(result.starts),
                            "alternative_years.csv": csv_text(result.years),
                            "importance.csv": csv_text(result.importance),
-                           "summary.json": json_text(summary)}, force=force)
-        click.echo(f"\nwrote alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, summary.json to {out}")
+                           "alternatives_summary.json": json_text(summary)}, force=force)
+        click.echo(f"\nwrote alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json to {out}")

@@ -25,7 +25,7 @@ def _progress(quiet: bool, total: int):
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.option("--plan", "plan", type=click.Path(dir_okay=False), help="Explain this plan.csv instead of the optimal plan.")
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, summary.json here.")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, explain_summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per re-solve; overrides instance.yaml.")
 @click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
@@ -90,5 +90,5 @@ def explain(instance, plan, out, force, time_limit, gap, quiet):
         summary = {"instance_sha256": inst.sha256(), "reference": reference_note,
                    "objective": ref.objective, "objective_mode": inst.objective.mode}
         write_folder(out, {"explain_schemes.csv": csv_text(result.schemes), "explain_rules.csv": csv_text(result.rules),
-                           "summary.json": json_text(summary)}, force=force)
-        click.echo(f"\nwrote explain_schemes.csv, explain_rules.csv, summary.json to {out}")
+                           "explain_summary.json": json_text(summary)}, force=force)
+        click.echo(f"\nwrote explain_schemes.csv, explain_rules.csv, explain_summary.json to {out}")

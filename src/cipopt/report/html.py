@@ -35,6 +35,7 @@ CATEGORY_COLOURS = dict(zip(CATEGORIES, (
 )))
 INK, MUTED, GRID, GOOD, BAD, WARN, ACCENT = "#1d2733", "#5b6675", "#dde2e8", "#2e7d32", "#c62828", "#ef8c00", "#1f4e79"
 SIMULATION_FILE = "simulation.csv"
+ALTERNATIVES_FILE, IMPORTANCE_FILE, EXPLAIN_FILE = "alternatives.csv", "importance.csv", "explain_schemes.csv"
 TIMELINE_ROWS = 150  # schemes drawn on the timeline; the table lists them all
 
 
@@ -53,6 +54,9 @@ class ReportInputs:
     simulation: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     solution_dir: str = ""
+    alternatives: pd.DataFrame | None = None  # alternatives.csv of `cipopt alternatives`
+    importance: pd.DataFrame | None = None  # importance.csv of `cipopt alternatives`
+    explanations: pd.DataFrame | None = None  # explain_schemes.csv of `cipopt explain`
 
 
 def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> ReportInputs:
@@ -105,6 +109,22 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
                 simulation = None
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             log.error(str(sim_path), f"is not a readable table: {exc}")
+    optional = {}
+    for name, needed in ((ALTERNATIVES_FILE, {"plan", "objective"}), (IMPORTANCE_FILE, {"scheme", "rank"}),
+                         (EXPLAIN_FILE, {"scheme", "reason"})):
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            log.error(str(path), f"is not a readable table: {exc}")
+            continue
+        missing = needed - set(frame.columns)
+        if missing:
+            log.error(str(path), f"lacks the columns {', '.join(sorted(missing))}", row=1)
+        else:
+            optional[name] = frame
     if log.errors:
         raise InputError(log.problems)
     notes = []
@@ -114,7 +134,9 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
                    f"{instance.sha256()[:12]}): figures from the solution folder may not match it")
         log.warn(str(summary_path), message)
         notes.append(message)
-    return ReportInputs(instance, summary, plan, years, simulation, notes, str(folder))
+    return ReportInputs(instance, summary, plan, years, simulation, notes, str(folder),
+                        alternatives=optional.get(ALTERNATIVES_FILE), importance=optional.get(IMPORTANCE_FILE),
+                        explanations=optional.get(EXPLAIN_FILE))
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -619,6 +641,9 @@ def _schemes_section(data: ReportInputs) -> str:
     inst = data.instance
     optimal = data.summary.get("status") == "optimal"
     reasons = plan_reasons(inst, data.plan or {}, has_plan=data.plan is not None, optimal=optimal)
+    if data.explanations is not None:  # `cipopt explain` wrote its reasons here: they say more
+        explained = dict(zip(data.explanations["scheme"], data.explanations["reason"]))
+        reasons["reason"] = [explained.get(s, r) for s, r in zip(reasons["scheme"], reasons["reason"])]
     by_id = {s.id: s for s in inst.schemes}
     rows = []
     order = reasons.assign(_k=reasons["start_year"].astype("Float64").fillna(1e9)).sort_values(["_k", "scheme"], kind="stable")
@@ -632,6 +657,40 @@ def _schemes_section(data: ReportInputs) -> str:
             f'with the reason ({esc(inst.money_unit)}; recurrent saving is the full-year effect).</p>'
             + _table(["scheme", "name", "category", "", "start", "recurrent saving", "reason"], rows, {5}, "schemes")
             + "</section>")
+
+
+def _alternatives_section(data: ReportInputs) -> str:
+    """Other good plans and how much each pick of the best plan matters (`cipopt alternatives`)."""
+    if data.alternatives is None and data.importance is None:
+        return ""
+    unit = esc(data.instance.money_unit)
+    parts = ['<section id="alternatives"><h2>Alternatives and what each pick matters</h2>']
+    if data.alternatives is not None:
+        rows = []
+        for r in data.alternatives.itertuples():
+            changes = "; ".join(f"{label} {str(getattr(r, label)).replace(';', ', ')}"
+                                for label in ("added", "removed", "moved")
+                                if hasattr(r, label) and isinstance(getattr(r, label), str) and getattr(r, label))
+            below = getattr(r, "below_best_pct", 0.0)
+            rows.append([f"plan {r.plan}", money(r.objective), "best" if r.plan == 1 else f"{below:.2f}% below",
+                         changes or ("the optimal plan" if r.plan == 1 else "")])
+        parts.append(f'<p class="lead">Genuinely different plans close to the best ({unit}).</p>'
+                     + _table(["plan", "objective", "against the best", "differences from the best plan"], rows, {1},
+                              "alternatives"))
+    if data.importance is not None:
+        rows = []
+        for r in data.importance.itertuples():
+            loss = getattr(r, "loss_when_excluded", None)
+            status = str(getattr(r, "status_when_excluded", "") or "")
+            shown = "mandatory" if status == "mandatory" else "needed" if status == "infeasible" else (
+                money(float(loss)) if loss is not None and loss == loss else status)
+            core = "core" if str(getattr(r, "in_every_alternative", "")).lower() in ("true", "1") else ""
+            rows.append([str(r.rank), r.scheme, shown, core])
+        parts.append('<p class="lead">Each scheme of the best plan: the objective lost without it '
+                     '("needed": no plan keeps the rules without it) and whether every alternative keeps it '
+                     '(the core a board can treat as settled).</p>'
+                     + _table(["rank", "scheme", "lost without it", "in every alternative"], rows, {2}, "importance"))
+    return "".join(parts) + "</section>"
 
 
 def _headline(data: ReportInputs) -> str:
@@ -709,7 +768,8 @@ def render_report(data: ReportInputs, *, generated: dt.datetime | None = None) -
     years = list(inst.years)
     sections = [
         _headline(data), _targets_section(data), _timeline_section(data), _quality_section(data),
-        _limits_section(data), _shortfall_section(data), _risk_section(data), _schemes_section(data),
+        _limits_section(data), _shortfall_section(data), _risk_section(data), _alternatives_section(data),
+        _schemes_section(data),
     ]
     options = summary.get("solver_options") or {}
     footer = (f"Instance {esc(inst.name)}; sha256 {esc(inst.sha256())}. Solved with "
