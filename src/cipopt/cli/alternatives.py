@@ -7,7 +7,9 @@ import sys
 import click
 
 from cipopt.cli.base import guarded, load, main
+from cipopt.cli.explain import counted
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report.progress import ProgressLine
 
 
 @main.command()
@@ -23,8 +25,9 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve.")
 @click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every solve.")
 @click.option("--seed", type=int, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @guarded
-def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed):
+def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed, quiet):
     """Find up to COUNT plans for INSTANCE, best first, each within WITHIN percent of the optimum
     and differing from every earlier one in at least MIN-DIFFERENCE schemes or start years; and,
     for each scheme of the optimal plan, the objective lost without it and whether every
@@ -40,14 +43,18 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
     if out:
         check_output_dir(out, force)
     inst = load(instance)
+    line = ProgressLine(quiet, "alternatives")
     try:
         result = find_alternatives(Planner(inst), SolveOptions(time_limit=time_limit, mip_gap=gap, seed=seed),
-                                   count=count, within=within / 100.0, min_difference=min_difference)
+                                   count=count, within=within / 100.0, min_difference=min_difference,
+                                   progress=counted(line, count + len(inst.schemes)))
     except NoOptimum as exc:
+        line.close()
         click.echo(f"no plan to start from: {exc.outcome.status.value}")
         for message in exc.outcome.messages:
             click.echo(f"  {message}")
         sys.exit(exc.outcome.status.exit_code)
+    line.close()
     unit = inst.money_unit
     click.echo(f"{inst.name}: {len(result.plans)} plan(s) within {within:g}% of the optimum, each differing "
                f"from every earlier one in at least {min_difference} scheme(s)")

@@ -9,16 +9,17 @@ import click
 
 from cipopt.cli.base import echo_problems, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import ProblemLog
 
 
-def _progress(quiet: bool, total: int):
+def counted(line, total: int):
+    """Adapt a `ProgressLine` (done, total, label) to the analyses' one-label callbacks."""
     count = {"n": 0}
 
     def report(what: str) -> None:
+        line(min(count["n"], total - 1), total, what)
         count["n"] += 1
-        if not quiet:
-            click.echo(f"\r  re-solving {count['n']} (of about {total}): {what[:50]:<50}", nl=False, err=True)
     return report
 
 
@@ -62,16 +63,17 @@ def explain(instance, plan, out, force, time_limit, gap, quiet):
     planner = Planner(inst)
     total = len(inst.schemes) + sum(len(t.values) for t in inst.targets) + sum(len(lim.values) for lim in inst.limits)
     reference_note = "the given plan" if given else "the optimal plan"
+    line = ProgressLine(quiet, "explain")
     try:
         result = run_explain(planner, SolveOptions(time_limit=time_limit, mip_gap=gap), plan=given,
-                             progress=_progress(quiet or not sys.stderr.isatty(), total))
+                             progress=counted(line, total))
     except NothingToExplain as exc:
+        line.close()
         click.echo(f"nothing to explain: {exc.outcome.status.value}")
         for message in exc.outcome.messages:
             click.echo(f"  {message}")
         sys.exit(exc.outcome.status.exit_code)
-    if not quiet and sys.stderr.isatty():
-        click.echo("", err=True)
+    line.close()
     ref = result.reference
     click.echo(f"{inst.name}: explaining {reference_note} (objective {ref.objective:,.1f} {inst.money_unit})")
     click.echo("")

@@ -10,9 +10,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import click
 from rich.console import Console
 from rich.progress import (
-    Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
 )
 from rich.progress_bar import ProgressBar
 from rich.text import Text
@@ -55,3 +61,48 @@ class Steps:
         with progress:
             progress.add_task(text, total=None, limit=limit)
             yield
+
+
+class ProgressLine:
+    """Progress of a run of many solves on stderr: a rich progress bar when rich is installed and
+    stderr is a terminal, otherwise one plain line per solve; nothing with --quiet."""
+
+    def __init__(self, quiet: bool, what: str, console=None):
+        self.quiet, self.what = quiet, what
+        self._bar = None
+        self._task = None
+        if quiet:
+            return
+        try:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+        except ImportError:
+            return
+        console = console or Console(stderr=True)
+        if console.is_terminal:
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=True)
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if self.quiet:
+            return
+        if self._bar is not None:
+            if self._task is None:
+                self._bar.start()
+                self._task = self._bar.add_task(self.what, total=total)
+            self._bar.update(self._task, completed=done, total=total, description=f"{self.what}: {label}",
+                             refresh=True)
+            return
+        if done < total:
+            click.echo(f"{self.what} [{done + 1}/{total}] {label} ...", err=True)
+
+    def close(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.stop()
+            self._task = None
