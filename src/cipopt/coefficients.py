@@ -135,6 +135,7 @@ class Coefficients:
         `expected` multiplies by the scheme's confidence (targets and objectives under
         `risk: expected`); limits and quality floors use plan values.
         """
+        metric = "saving" if metric == "recurrent_saving" else metric  # the format's alias, as in profiles
         key = ("matrix", metric, org, expected)
         if key in self._cache:
             return self._cache[key]

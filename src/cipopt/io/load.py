@@ -3,35 +3,47 @@
 Stages: `read_folder` gives a `RawInstance` (the YAML context as a dict, each table as strings
 with spreadsheet row numbers); `parse_raw` types and validates it. Other forms (a workbook) and
 scenario overrides produce or change a `RawInstance`, so they share all the checking here.
+
+The aim is one run that reports everything that can be reported soundly: a table with a bad
+cell still has its other rows checked, and cross-table checks still run on what could be read,
+told by `Gaps` which parts are missing so that they do not report follow-on errors.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import gc
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cipopt.io.text import (
-    bool_column, is_numeric_column, number_column, read_csv_table, read_text,
+    bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
+    read_csv_table, read_text,
 )
 from cipopt.schema.instance import (
     Criterion, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, Scheme,
     Score, Share, SolverOptions, Target,
 )
-from cipopt.schema.problems import InputError, ProblemLog
-from cipopt.schema.validate import SourceRows, validate_instance
+from cipopt.schema.problems import InputError, ProblemLog, show
+from cipopt.schema.validate import Gaps, SourceRows, canonical_metric, validate_instance
 
 CONTEXT_FILE = "instance.yaml"
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Column:
-    kind: str = "str"  # str | float | int | bool
+    kind: str = "str"  # str | float | int | bool | year
     required: bool = False
+    word: bool = False  # a word from a fixed list: compared in lower case, spaces as underscores
 
 
 @dataclass(frozen=True)
@@ -42,18 +54,18 @@ class TableSpec:
     custom_columns: bool = False  # schemes.csv: other columns are metrics or labels
 
 
-_F, _I, _B = Column("float"), Column("int"), Column("bool")
+_F, _I, _B, _Y = Column("float"), Column("int"), Column("bool"), Column("year")
 TABLES: dict[str, TableSpec] = {
     "schemes": TableSpec(
         Scheme,
         {
-            "id": Column("str", True), "name": Column(), "category": Column(), "org": Column(),
-            "earliest_start": _I, "latest_start": _I, "mandatory": _B, "confidence": _F,
+            "id": Column("str", True), "name": Column(), "category": Column(word=True), "org": Column(),
+            "earliest_start": _Y, "latest_start": _Y, "mandatory": _B, "confidence": _F,
             "recurrent_saving": _F, "first_year_fraction": _F, "nonrecurrent_saving": _F,
             "one_off_cost": _F, "capital_cost": _F, "running_cost": _F,
             "double_running_cost": _F, "double_running_years": _I,
             "safety": _I, "effectiveness": _I, "experience": _I, "access": _I,
-            "qia_risk": _F, "qia_approved": _B,
+            "qia_risk": _F, "qia_approved": _B, "excluded": _B,
         },
         required=True,
         custom_columns=True,
@@ -65,7 +77,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "relations": TableSpec(
         Relation,
-        {"kind": Column("str", True), "a": Column("str", True), "b": Column("str", True),
+        {"kind": Column("str", True, word=True), "a": Column("str", True), "b": Column("str", True),
          "lag": _I},
     ),
     "shares": TableSpec(
@@ -86,7 +98,9 @@ _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
     "quality": (Quality, False), "objective": (Objective, False),
     "solver": (SolverOptions, False), "criteria": (Criterion, True),
 }
+_LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
 _TABLE_FIELDS = set(TABLES)
+_KNOWN_FILES = {CONTEXT_FILE} | {f"{name}.csv" for name in TABLES}
 
 
 @dataclass
@@ -97,30 +111,36 @@ class RawInstance:
     context: dict[str, Any]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # table -> name used in messages
+    unreadable: set[str] = field(default_factory=set)
+    """Parts ("context" or a table name) that exist but could not be read: their checks stay silent."""
 
     def label(self, name: str) -> str:
         return self.labels.get(name, f"{name}.csv")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# -- reading the folder ------------------------------------------------------------------------
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present
     """Safe loading that refuses duplicate keys instead of silently keeping the last."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: set = set()
+    seen: dict = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         try:
             duplicate = key in seen
         except TypeError:
             raise yaml.constructor.ConstructorError(
-                None, None, "a key is not a plain value", key_node.start_mark
+                None, None, "a key is not a plain value (a list or mapping cannot be a key)",
+                key_node.start_mark,
             ) from None
         if duplicate:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
+                None, None, f"key {key!r} appears twice (also at line {seen[key] + 1})",
+                key_node.start_mark,
             )
-        seen.add(key)
+        seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -130,71 +150,237 @@ _UniqueKeyLoader.add_constructor(
 
 
 def parse_yaml(text: str, label: str, log: ProblemLog) -> dict[str, Any] | None:
+    """The mapping of instance.yaml, or None with the line of the first YAML error logged."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+            what += f" ({context} that starts at line {context_mark.line + 1})"
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            what += "; YAML indents with spaces, not tabs"
         log.error(label, f"is not valid YAML{where}: {what}")
         return None
+    except RecursionError:
+        log.error(label, "is not valid YAML: it is nested too deeply")
+        return None
     if data is None:
-        log.error(label, "is empty: expected the plan context (years, targets, ...)")
+        log.error(label, "is empty: expected the plan context (format_version, years, targets, ...)")
         return None
     if not isinstance(data, dict):
-        log.error(label, f"must be a mapping of keys (years, targets, ...), not a {type(data).__name__}")
+        log.error(label, f"must be a mapping of keys (format_version, years, ...), not a "
+                         f"{_yaml_type(data)}")
         return None
     return data
 
 
+def _yaml_type(value: Any) -> str:
+    return {list: "list", str: "text", int: "number", float: "number", bool: "true/false"}.get(
+        type(value), type(value).__name__)
+
+
+def _find_file(folder: Path, name: str, log: ProblemLog) -> Path:
+    """`folder/name`, or a file whose name differs only in case (Windows does not tell them apart)."""
+    path = folder / name
+    if path.exists():
+        return path
+    try:
+        matches = [p for p in folder.iterdir() if p.name.lower() == name.lower()]
+    except OSError:
+        return path
+    if len(matches) == 1:
+        log.warn(str(matches[0]), f"read as {name} (the name differs only in upper/lower case)")
+        return matches[0]
+    return path
+
+
 def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
+    """Read instance.yaml and the tables as text; None only when the folder itself is unusable."""
     folder = Path(path)
     if not folder.exists():
         log.error(str(folder), "no such instance folder")
         return None
     if not folder.is_dir():
-        log.error(str(folder), "is not a folder: an instance is a folder holding instance.yaml and schemes.csv")
+        hint = ""
+        if folder.name.lower() in _KNOWN_FILES:
+            hint = f"; give the folder that holds it: {folder.parent}"
+        log.error(str(folder), "is a file, not a folder: an instance is a folder holding instance.yaml "
+                               f"and schemes.csv{hint}")
         return None
     raw = RawInstance(source=str(folder), context={})
-    context_path = folder / CONTEXT_FILE
-    if not context_path.is_file():
-        log.error(str(context_path), "is missing: every instance needs instance.yaml")
+    context_path = _find_file(folder, CONTEXT_FILE, log)
+    raw.labels = {"context": str(context_path)}
+    if not context_path.exists():
+        log.error(str(context_path), "is missing: every instance needs instance.yaml (years, targets, ...)")
+        raw.unreadable.add("context")
     else:
         text = read_text(context_path, str(context_path), log)
-        if text is not None:
-            raw.context = parse_yaml(text, str(context_path), log) or {}
-    raw.labels = {name: str(folder / f"{name}.csv") for name in TABLES}
+        data = parse_yaml(text, str(context_path), log) if text is not None else None
+        if data is None:
+            raw.unreadable.add("context")
+        else:
+            raw.context = data
     for name, spec in TABLES.items():
-        file = folder / f"{name}.csv"
+        file = _find_file(folder, f"{name}.csv", log)
+        raw.labels[name] = str(file)
         if not file.exists():
             if spec.required:
-                log.error(str(file), f"is missing: every instance needs {name}.csv")
+                log.error(str(file), f"is missing: every instance needs {name}.csv, one row per scheme")
+                raw.unreadable.add(name)
             continue
         text = read_text(file, str(file), log)
-        if text is None:
-            continue
-        frame = read_csv_table(text, str(file), log)
-        if frame is not None:
+        frame = read_csv_table(text, str(file), log) if text is not None else None
+        if frame is None:
+            raw.unreadable.add(name)
+        else:
             raw.tables[name] = frame
+    _warn_unknown_files(folder, log)
     return raw
 
 
+def _warn_unknown_files(folder: Path, log: ProblemLog) -> None:
+    """A misspelt table name (relation.csv) would otherwise be silently ignored."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return
+    known = {n.lower() for n in _KNOWN_FILES}
+    for entry in entries:
+        if entry.suffix.lower() not in (".csv", ".yaml", ".yml") or entry.name.lower() in known:
+            continue
+        close = difflib.get_close_matches(entry.name.lower(), sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        log.warn(str(entry), f"is not a file of the instance format and is ignored{hint}")
+
+
+# -- instance.yaml ------------------------------------------------------------------------------
+
 def _normalise_header(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _loc_to_key(loc: tuple) -> str:
+    key = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int) and not isinstance(part, bool) and key and not key.endswith("values"):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+    return key
+
+
+def _field_range(model: type[BaseModel] | None, name: Any) -> str | None:
+    """The allowed range of a numeric field in words ("from 0 to 1", "at least 0")."""
+    if model is None or name not in getattr(model, "model_fields", {}):
+        return None
+    lo = hi = None
+    lo_strict = hi_strict = False
+    for m in model.model_fields[name].metadata:
+        if getattr(m, "ge", None) is not None:
+            lo = m.ge
+        if getattr(m, "gt", None) is not None:
+            lo, lo_strict = m.gt, True
+        if getattr(m, "le", None) is not None:
+            hi = m.le
+        if getattr(m, "lt", None) is not None:
+            hi, hi_strict = m.lt, True
+    if lo is not None and hi is not None:
+        if lo_strict or hi_strict:
+            return (f"{'more than' if lo_strict else 'at least'} {lo:g} and "
+                    f"{'less than' if hi_strict else 'at most'} {hi:g}")
+        return f"a number from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f"more than {lo:g}" if lo_strict else f"{lo:g} or more"
+    if hi is not None:
+        return f"less than {hi:g}" if hi_strict else f"{hi:g} or less"
+    return None
+
+
+def describe_error(err: dict, cell: Any = None, model: type[BaseModel] | None = None) -> str:
+    """A pydantic error in words: the value given and what is expected."""
+    kind = err.get("type", "")
+    value = err.get("input") if cell is None else cell
+    shown = show(value) if not isinstance(value, (dict, list, tuple)) else f"a {_yaml_type(value)}"
+    loc = [p for p in err.get("loc", ()) if p != "[key]"]
+    name = loc[-1] if loc else None
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        words = _field_range(model, name) or err.get("msg", "").replace("Input should be ", "")
+        hint = ""
+        if words == "a number from 0 to 1" and isinstance(value, (int, float, str)):
+            number = parse_number(str(value))[0]
+            if number is not None and 2 <= number <= 100 and number == round(number):
+                hint = f" (a fraction: write {number / 100:g} or {number:g}%)"
+        return f"{shown} is out of range: expected {words}{hint}"
+    if kind == "literal_error":
+        return f"{shown} is not allowed: expected {ctx.get('expected', 'one of the listed values')}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        if "[key]" in err.get("loc", ()) or (loc and loc[0] == "years"):
+            return f"{shown} is not a year: write the year the financial year starts in, e.g. 2025"
+        return f"{shown} is not a whole number"
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        return f"{shown} is not a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{shown} is not true or false"
+    if kind == "string_type":
+        return f"{shown} is not text"
+    if kind == "string_too_short":
+        return "is empty: a value is required"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping (key: value, ...), not {shown}"
+    if kind in ("list_type", "tuple_type"):
+        return f"expected a list ([a, b, ...]), not {shown}"
+    if kind == "extra_forbidden":
+        return "is not a known key"
+    message = err.get("msg", "invalid").removeprefix("Value error, ")
+    if value is None or isinstance(value, (dict, list)) or repr(value) in message:
+        return message
+    return f"{shown}: {message}"
+
+
+def _model_at(loc: tuple) -> type[BaseModel]:
+    """The model whose field a context error location names."""
+    if loc and loc[0] in _CONTEXT_NESTED and len(loc) > 1:
+        return _CONTEXT_NESTED[loc[0]][0]
+    return Instance
+
+
+_FIELDS: dict[type, dict[str, Any]] = {}
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields (looked up once: pydantic builds the mapping on every access)."""
+    if model not in _FIELDS:
+        _FIELDS[model] = dict(model.model_fields)
+    return _FIELDS[model]
 
 
 def _strip_unknown_keys(
     model: type[BaseModel], data: Any, path: str, label: str, log: ProblemLog
 ) -> Any:
+    """A copy without unknown keys (each a warning, at any depth) and without empty values."""
     if not isinstance(data, dict):
         return data
-    known = set(model.model_fields)
+    known = _fields(model)
     out = {}
     for key, value in data.items():
         key_path = f"{path}.{key}" if path else str(key)
         if key not in known:
             if not (model is Instance and key in _TABLE_FIELDS):
-                log.warn(label, f"unknown key {key!r} ignored", key=key_path)
+                hint = suggestion_text(str(key), known)
+                log.warn(label, f"unknown key {key!r}{hint} is ignored", key=key_path)
+            else:
+                log.warn(label, f"{key!r} is a table: give it as {key}.csv; the key is ignored", key=key_path)
+            continue
+        if value is None:  # `key:` with nothing after it: the key's default, as an empty cell
             continue
         if model is Instance and key in _CONTEXT_NESTED:
             nested, is_list = _CONTEXT_NESTED[key]
@@ -209,175 +395,587 @@ def _strip_unknown_keys(
     return out
 
 
-def _loc_to_key(loc: tuple) -> str:
-    key = ""
-    for part in loc:
-        if isinstance(part, int) and not isinstance(part, bool) and key and not key.endswith("values"):
-            key += f"[{part}]"
-        else:
-            key += f".{part}" if key else str(part)
-    return key
+def suggestion_text(value: str, known) -> str:
+    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _describe_pydantic_error(err: dict, cell: str | None = None) -> str:
-    value = err.get("input") if cell is None else cell
-    msg = err.get("msg", "invalid").removeprefix("Value error, ")
-    if err.get("type") == "missing":
-        return "is required"
-    if isinstance(value, (dict, list)):
-        return msg
-    return f"{value!r}: {msg}"
+class _Context:
+    """instance.yaml read leniently, checked, and cut back to what is valid (with `Gaps`)."""
+
+    def __init__(self, data: dict[str, Any], label: str, log: ProblemLog, gaps: Gaps):
+        self.label, self.log, self.gaps = label, log, gaps
+        self.data = data
+
+    def warn(self, message: str, key: str) -> None:
+        self.log.warn(self.label, message, key=key)
+
+    def error(self, message: str, key: str) -> None:
+        self.log.error(self.label, message, key=key)
+
+    # lenient readings, each warned ------------------------------------------------------------
+    def _number(self, value: Any, key: str) -> Any:
+        if isinstance(value, str):
+            number, warning = parse_number(value)
+            if number is not None:
+                if warning:
+                    self.warn(warning, key)
+                return number
+        return value
+
+    def _year(self, value: Any, key: str) -> Any:
+        if isinstance(value, str):
+            year, warning = parse_year(value)
+            if year is not None:
+                if warning:
+                    self.warn(warning, key)
+                return year
+        return value
+
+    def _text(self, value: Any) -> Any:
+        """Ids and names written as numbers (id: 2025) are text."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value) if not isinstance(value, float) or not value.is_integer() else str(int(value))
+        return value
+
+    def _year_values(self, values: Any, key: str) -> Any:
+        """values: {2025: 6000} with years as numbers or strings; a year given twice is an error."""
+        if not isinstance(values, dict):
+            return values
+        out: dict[Any, Any] = {}
+        first_key: dict[Any, Any] = {}
+        for year, amount in values.items():
+            y = self._year(year, f"{key}.{year}")
+            if isinstance(y, float) and y.is_integer():
+                y = int(y)
+            if isinstance(y, str) and y.strip().lstrip("+-").isdigit():
+                y = int(y)
+            if y in first_key:
+                self.error(f"year {y} is given twice ({first_key[y]!r} and {year!r})", f"{key}.{year}")
+                continue
+            first_key[y] = year
+            out[y] = self._number(amount, f"{key}.{year}")
+        return out
+
+    def lenient(self) -> None:
+        d = self.data
+        if "years" in d and isinstance(d["years"], list):
+            d["years"] = [self._year(y, f"years[{i}]") for i, y in enumerate(d["years"])]
+        if "discount_rate" in d:
+            d["discount_rate"] = self._number(d["discount_rate"], "discount_rate")
+        for key in ("name", "money_unit"):
+            if key in d:
+                d[key] = self._text(d[key])
+        if isinstance(d.get("organisations"), list):
+            d["organisations"] = [
+                {"id": self._text(o)} if isinstance(o, (str, int)) and not isinstance(o, bool) else o
+                for o in d["organisations"]
+            ]
+            for o in d["organisations"]:
+                if isinstance(o, dict) and "id" in o:
+                    o["id"] = self._text(o["id"])
+        for kind in ("targets", "limits"):
+            for i, rule in enumerate(d.get(kind) or [] if isinstance(d.get(kind), list) else []):
+                if not isinstance(rule, dict):
+                    continue
+                key = f"{kind}[{i}]"
+                for name in ("id", "org"):
+                    if name in rule:
+                        rule[name] = self._text(rule[name])
+                if "values" in rule:
+                    rule["values"] = self._year_values(rule["values"], f"{key}.values")
+                if "shortfall_penalty" in rule:
+                    rule["shortfall_penalty"] = self._number(rule["shortfall_penalty"], f"{key}.shortfall_penalty")
+                if kind == "limits" and isinstance(rule.get("metric"), str):
+                    rule["metric"] = canonical_metric(_normalise_header(rule["metric"]))
+        quality = d.get("quality")
+        if isinstance(quality, dict):
+            if isinstance(quality.get("domains"), list):
+                quality["domains"] = [_normalise_header(x) if isinstance(x, str) else x for x in quality["domains"]]
+            for name in ("scheme_min", "portfolio_min"):
+                if isinstance(quality.get(name), dict):
+                    quality[name] = {
+                        (_normalise_header(k) if isinstance(k, str) else k): self._number(v, f"quality.{name}.{k}")
+                        for k, v in quality[name].items()
+                    }
+            for name in ("max_risk", "hard_max_risk"):
+                if name in quality:
+                    quality[name] = self._number(quality[name], f"quality.{name}")
+        solver = d.get("solver")
+        if isinstance(solver, dict):
+            for name in ("time_limit", "mip_gap"):
+                if name in solver:
+                    solver[name] = self._number(solver[name], f"solver.{name}")
+        if isinstance(d.get("criteria"), list):
+            for i, c in enumerate(d["criteria"]):
+                if isinstance(c, dict):
+                    if "id" in c:
+                        c["id"] = self._text(c["id"])
+                    for name in ("weight", "weight_min", "weight_max"):
+                        if name in c:
+                            c[name] = self._number(c[name], f"criteria[{i}].{name}")
+        if isinstance(d.get("criteria_order"), list):
+            d["criteria_order"] = [self._text(c) for c in d["criteria_order"]]
+
+    # validation with recovery ------------------------------------------------------------------
+    def validate(self) -> dict[str, Any]:
+        """The valid part of the context; every refused key or list item logged once."""
+        d = self.data
+        if "years" not in d:
+            self.error("the plan years are required, e.g. years: [2025, 2026, 2027]", "years")
+            self.gaps.years = True
+            d["years"] = [2000]  # a placeholder so the rest can be checked; never leaves this module
+        bad_numbers = _non_finite(d, ())
+        for loc, value in bad_numbers:
+            self.error(f"{value!r} is not a finite number", _loc_to_key(loc))
+        self._drop_at([loc for loc, _ in bad_numbers])
+        for attempt in range(5):
+            try:
+                Instance.model_validate(d)
+                return d
+            except ValidationError as exc:
+                errors = exc.errors()
+            if attempt == 0:
+                for err in errors:
+                    self.error(describe_error(err, model=_model_at(err["loc"])), _loc_to_key(err["loc"]))
+            self._drop_at([err["loc"] for err in errors])
+        return d
+
+    def _drop_at(self, locs: list[tuple]) -> None:
+        """Leave out what each location refused: a list item where possible, else its top key."""
+        drops: dict[Any, set[int] | None] = {}
+        for loc in locs:
+            top = loc[0] if loc else None
+            if top in _LIST_KEYS and len(loc) > 1 and isinstance(loc[1], int):
+                if drops.get(top, set()) is not None:
+                    drops.setdefault(top, set()).add(loc[1])
+            else:
+                drops[top] = None
+        for top, items in drops.items():
+            self._drop(top, items)
+
+    def _drop(self, top: Any, items: set[int] | None) -> None:
+        d = self.data
+        if items is None:
+            d.pop(top, None)
+            if top == "years":
+                self.gaps.years = True
+                d["years"] = [2000]
+            elif top == "organisations":
+                self.gaps.organisations = True
+            elif top in ("criteria", "criteria_order"):
+                self.gaps.criteria = True
+            elif top == "quality":
+                self.gaps.quality = True
+            elif top == "objective":
+                self.gaps.objective = True
+            return
+        kept = []
+        for i, item in enumerate(d[top]):
+            if i not in items:
+                kept.append(item)
+                continue
+            ident = item.get("id") if isinstance(item, dict) else None
+            if top == "organisations":
+                if isinstance(ident, str):
+                    self.gaps.rejected_organisations.add(ident)
+                else:
+                    self.gaps.organisations = True
+            elif top == "criteria":
+                if isinstance(ident, str):
+                    self.gaps.rejected_criteria.add(ident)
+                else:
+                    self.gaps.criteria = True
+        d[top] = kept
 
 
-def _parse_context(raw: RawInstance, label: str, log: ProblemLog) -> dict[str, Any] | None:
-    context = _strip_unknown_keys(Instance, raw.context, "", label, log)
-    if "years" not in context:
-        log.error(label, "the plan years are required, e.g. years: [2025, 2026, 2027]", key="years")
-        return None
-    try:
-        # Validate the context alone (tables are checked row by row, with their rows).
-        Instance.model_validate(context)
-    except ValidationError as exc:
-        for err in exc.errors():
-            log.error(label, _describe_pydantic_error(err), key=_loc_to_key(err["loc"]))
-        return None
-    return context
+def _non_finite(value: Any, loc: tuple) -> list[tuple[tuple, float]]:
+    """Locations of NaN and infinite numbers (YAML .nan, .inf), which no rule can use."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(loc, value)]
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _non_finite(v, loc + (k,))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _non_finite(v, loc + (i,))]
+    return []
+
+
+def _check_format_version(context: dict[str, Any], label: str, log: ProblemLog) -> bool:
+    """False (with a clear message) for any version but 1: its meaning may differ from version 1."""
+    if "format_version" not in context:
+        return True
+    version = context["format_version"]
+    number = version
+    if isinstance(version, str):
+        number = parse_number(version)[0]
+    if isinstance(number, (int, float)) and not isinstance(number, bool) and number == FORMAT_VERSION:
+        context["format_version"] = FORMAT_VERSION
+        return True
+    log.error(label, f"format version {version!r} is not supported: this cipopt reads format version "
+                     f"{FORMAT_VERSION} (write format_version: 1)", key="format_version")
+    return False
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+@dataclass
+class _Table:
+    """The rows of a table that passed, their spreadsheet rows, and what was rejected."""
+
+    rows: list[BaseModel] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    rejected: pd.DataFrame | None = None
+    usable: bool = True
+    metric_columns: set[str] = field(default_factory=set)
+
+
+_MISSING = object()
+_ID = object()  # a default that is the row's id
+# Values put in required cells that are empty: such rows are rejected anyway (already reported).
+_PLACEHOLDER = {"offset": 0, "value": 0.0, "score": 0.0}
+_ADAPTERS: dict[type, TypeAdapter] = {}
+
+
+def _adapter(model: type[BaseModel]) -> TypeAdapter:
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(list[model])
+    return _ADAPTERS[model]
+
+
+def _word(values: pd.Series) -> pd.Series:
+    """'Back office' -> 'back_office': words from a fixed list compared leniently."""
+    return values.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
 
 
 def _typed_rows(
     name: str, spec: TableSpec, frame: pd.DataFrame, label: str, log: ProblemLog,
-    metric_columns: set[str],
-) -> tuple[list[BaseModel], list[int]]:
-    frame = frame.rename(columns={c: _normalise_header(c) for c in frame.columns})
+    metric_columns: dict[str, str], defaults: dict[str, Any] | None = None,
+) -> _Table:
+    """Type a table column by column (vectorised), then validate its rows as models in one call."""
+    out = _Table()
+    defaults = defaults or {}
+    head = int(frame.attrs.get("header_row", 1))
+    renamed = {c: _normalise_header(c) for c in frame.columns}
+    by_name: dict[str, str] = {}
+    for original, normal in renamed.items():
+        if normal in by_name:
+            log.error(label, f"columns {by_name[normal]!r} and {original!r} both mean {normal!r}", row=head,
+                      column=original)
+            out.usable = False
+        by_name.setdefault(normal, original)
     for column, col in spec.columns.items():
-        if col.required and column not in frame.columns:
-            log.error(label, f"the required column {column!r} is missing", row=1)
-    if any(c.required and n not in frame.columns for n, c in spec.columns.items()):
-        return [], []
-    typed: dict[str, pd.Series] = {}
+        if col.required and column not in by_name:
+            hint = suggestion_text(column, by_name)
+            log.error(label, f"the required column {column!r} is missing from the header{hint}; the "
+                             f"header has {', '.join(map(repr, frame.columns)) or 'no columns'}",
+                      row=head, column=column)
+            out.usable = False
+    if not out.usable:
+        return out
+    frame = frame.rename(columns=renamed)
+    n = len(frame)
+    index = frame.index
+    bad = np.zeros(n, dtype=bool)
+    reported: set[tuple[int, str]] = set()
+    values: dict[str, list] = {}
+    metrics: dict[str, list] = {}
+    labels: dict[str, list] = {}
+
+    def mark(mask: np.ndarray, column: str) -> None:
+        nonlocal bad
+        bad |= mask
+        for row in index[mask]:
+            reported.add((int(row), column))
+
     for column in frame.columns:
+        raw = frame[column]
+        filled = filled_mask(raw)
         col = spec.columns.get(column)
         if col is None:
             if not spec.custom_columns:
-                log.warn(label, f"unknown column {column!r} ignored", row=1)
+                log.warn(label, f"unknown column {column!r}{suggestion_text(column, spec.columns)} is "
+                                f"ignored", row=head, column=column)
                 continue
-            if column in metric_columns or is_numeric_column(frame, column):
-                typed[column] = number_column(frame, column, label, log)
+            parsed = _custom_column(spec, frame, column, label, log, metric_columns, head)
+            if parsed is None:
+                labels[column] = raw.tolist()
+            else:
+                mark(filled & parsed.isna().to_numpy(), column)
+                metrics[column] = parsed.fillna(0.0).tolist()  # an empty cell: a custom metric's default, 0
+                out.metric_columns.add(column)
             continue
-        if col.kind in ("float", "int"):
-            typed[column] = number_column(frame, column, label, log, integer=col.kind == "int")
+        if col.kind in ("float", "int", "year"):
+            parsed = number_column(frame, column, label, log, integer=col.kind == "int",
+                                   year=col.kind == "year")
+            numbers = parsed.to_numpy()
+            mark(filled & np.isnan(numbers), column)
+            values[column] = [_MISSING if v != v else v for v in numbers.tolist()]
         elif col.kind == "bool":
-            typed[column] = bool_column(frame, column, label, log)
+            parsed = bool_column(frame, column, label, log)
+            mark(filled & parsed.isna().to_numpy(), column)
+            values[column] = [_MISSING if v is None else v for v in parsed.tolist()]
+        else:
+            cells = _word(raw) if col.word else raw
+            values[column] = [v if v != "" else _MISSING for v in cells.tolist()]
         if col.required:
-            for row in frame.index[(frame[column] == "").to_numpy()]:
+            empty = ~filled
+            for row in index[empty]:
                 log.error(label, "is required but empty", row=int(row), column=column)
-    rows: list[BaseModel] = []
-    row_numbers: list[int] = []
-    known = spec.columns
-    records = frame.to_dict("index")
-    for row, cells in records.items():
-        data: dict[str, Any] = {}
-        metrics: dict[str, float] = {}
-        labels: dict[str, str] = {}
-        bad = False
-        for column, cell in cells.items():
-            if column in typed:
-                value = typed[column].at[row]
-                if cell != "" and (value is None or value != value):
-                    bad = True  # already reported by the column parser
-                    continue
-                if cell == "":
-                    continue
-                if column in known:
-                    data[column] = int(value) if known[column].kind == "int" else (
-                        bool(value) if known[column].kind == "bool" else float(value))
-                else:
-                    metrics[column] = float(value)
-            elif column in known:
-                if cell != "":
-                    data[column] = cell
-                elif known[column].required:
-                    bad = True
-            elif spec.custom_columns and cell != "":
-                labels[column] = cell
-        if bad:
+            mark(empty, column)
+    if name == "profiles" and "metric" in values:
+        names = {v: canonical_metric(_normalise_header(v)) for v in set(values["metric"]) if v is not _MISSING}
+        values["metric"] = [names.get(v, v) for v in values["metric"]]
+    for column, default in defaults.items():  # schemes.csv: name defaults to id, org to the first org
+        source = values.get("id") if default is _ID else None
+        cells = values.get(column, [_MISSING] * n)
+        values[column] = [
+            (src if source is not None else default) if v is _MISSING else v
+            for v, src in zip(cells, source if source is not None else cells)
+        ]
+    records = _records(spec.model, values, metrics, labels, n)
+    models, failed = _validate_rows(spec.model, records, frame, label, log, reported)
+    bad |= failed
+    rows = index.to_numpy()
+    out.rows = [m for m, b in zip(models, bad) if not b]
+    out.numbers = [int(r) for r, b in zip(rows, bad) if not b]
+    if bad.any():
+        out.rejected = frame[bad]
+    return out
+
+
+def _custom_column(
+    spec: TableSpec, frame: pd.DataFrame, column: str, label: str, log: ProblemLog,
+    metric_columns: dict[str, str], head: int,
+) -> pd.Series | None:
+    """A column schemes.csv does not define: numbers (a custom metric) or None (text labels).
+
+    A column that a rule uses must be numeric; any other is a metric when every filled cell is a
+    number. A name close to a standard column is probably a typo, so it gets a warning.
+    """
+    close = suggestion_text(column, spec.columns)
+    if close:
+        log.warn(label, f"column {column!r}{close} is not a standard column; it is read as a custom "
+                        "column", row=head, column=column)
+    if column in metric_columns or is_numeric_column(frame, column):
+        why = metric_columns.get(column)
+        return number_column(frame, column, label, log, expected=f"a number ({why})" if why else None)
+    _warn_mostly_numbers(frame, column, label, log)
+    return None
+
+
+def _records(model: type[BaseModel], values: dict[str, list], metrics: dict[str, list],
+             labels: dict[str, list], n: int) -> list[dict[str, Any]]:
+    """Row dicts for pydantic, empty cells taking the field's default (built column-wise: fast)."""
+    fields = _fields(model)
+    keys, lists = [], []
+    for column, cells in values.items():
+        info = fields[column]
+        default = _PLACEHOLDER.get(column, "?") if info.is_required() else info.default
+        keys.append(column)
+        lists.append([default if v is _MISSING else v for v in cells])
+    records = [dict(zip(keys, row)) for row in zip(*lists)] if lists else [{} for _ in range(n)]
+    if metrics or labels or "metrics" in fields:
+        metric_keys, metric_lists = list(metrics), list(metrics.values())
+        label_keys, label_lists = list(labels), list(labels.values())
+        metric_rows = zip(*metric_lists) if metric_lists else ((),) * n
+        label_rows = zip(*label_lists) if label_lists else ((),) * n
+        for record, m, lab in zip(records, metric_rows, label_rows):
+            record["metrics"] = dict(zip(metric_keys, m))
+            record["labels"] = {k: v for k, v in zip(label_keys, lab) if v}
+    return records
+
+
+def _validate_rows(
+    model: type[BaseModel], records: list[dict], frame: pd.DataFrame, label: str, log: ProblemLog,
+    reported: set[tuple[int, str]],
+) -> tuple[list[BaseModel | None], np.ndarray]:
+    """All rows validated in one pydantic call; rows with errors are logged and left out."""
+    failed = np.zeros(len(records), dtype=bool)
+    try:
+        return _adapter(model).validate_python(records), failed
+    except ValidationError as exc:
+        errors = exc.errors()
+    index = frame.index
+    for err in errors:
+        loc = err["loc"]
+        i = loc[0]
+        failed[i] = True
+        row = int(index[i])
+        column = str(loc[1]) if len(loc) > 1 else None
+        message_only = column is None
+        if column is None:  # a check across the row's cells (a relation's lag or ends)
+            text = err.get("msg", "").removeprefix("Value error, ")
+            column = "lag" if "lag" in text else ("b" if "itself" in text else None)
+        if column in ("metrics", "labels") and len(loc) > 2:
+            column = str(loc[2])
+        if column is not None and (row, column) in reported:
             continue
-        if spec.custom_columns:
-            data["metrics"] = metrics
-            data["labels"] = labels
+        if column is not None:
+            reported.add((row, column))
+        cell = frame.iat[i, frame.columns.get_loc(column)] if column in frame.columns and not message_only else None
+        log.error(label, describe_error(err, cell, model), row=row, column=column)
+    good = [r for r, f in zip(records, failed) if not f]
+    models: list[BaseModel | None] = [None] * len(records)
+    if good:
         try:
-            rows.append(spec.model.model_validate(data))
-            row_numbers.append(int(row))
-        except ValidationError as exc:
-            for err in exc.errors():
-                column = str(err["loc"][0]) if err["loc"] else None
-                cell = cells.get(column) if column else None
-                log.error(label, _describe_pydantic_error(err, cell), row=int(row), column=column)
-    return rows, row_numbers
+            valid = iter(_adapter(model).validate_python(good))
+        except ValidationError:  # cannot happen: each row was valid on its own
+            failed[:] = True
+            return models, failed
+        for i in np.flatnonzero(~failed):
+            models[i] = next(valid)
+    return models, failed
 
 
-def _referenced_metrics(context: dict[str, Any]) -> set[str]:
-    """Columns that must be numeric because a rule refers to them."""
-    names = set()
-    for limit in context.get("limits") or []:
+def _warn_mostly_numbers(frame: pd.DataFrame, column: str, label: str, log: ProblemLog) -> None:
+    """A custom column that is numbers but for a few cells would silently become text labels."""
+    raw = frame[column]
+    filled = raw[raw != ""]
+    if len(filled) < 2:
+        return
+    numeric = pd.to_numeric(filled, errors="coerce").notna()
+    if numeric.mean() < 0.5:
+        return
+    odd = filled[~numeric.to_numpy()]
+    odd = odd[[parse_number(c)[0] is None for c in odd]]
+    if len(odd):
+        row = int(odd.index[0])
+        more = f" and {len(odd) - 1} more cells that are not numbers" if len(odd) > 1 else ""
+        log.warn(label, f"column {column!r} holds numbers but also {show(odd.iloc[0])}{more}, so it is read "
+                        "as text labels, not as a metric", row=row, column=column)
+
+
+def _referenced_metrics(context: dict[str, Any]) -> dict[str, str]:
+    """Columns that must be numeric because a rule refers to them, with the rule in words."""
+    names: dict[str, str] = {}
+    limits = context.get("limits")
+    for limit in limits if isinstance(limits, list) else []:
         if isinstance(limit, dict) and isinstance(limit.get("metric"), str):
-            names.add(_normalise_header(limit["metric"]))
+            name = _normalise_header(limit["metric"])
+            names.setdefault(name, f"limit {limit.get('id')!r} of instance.yaml counts it")
     quality = context.get("quality") or {}
     if isinstance(quality, dict):
-        for key in ("domains",):
-            names.update(_normalise_header(str(d)) for d in quality.get(key) or [])
-        for key in ("scheme_min", "portfolio_min"):
-            if isinstance(quality.get(key), dict):
-                names.update(_normalise_header(str(d)) for d in quality[key])
+        domains = quality.get("domains")
+        for d in domains if isinstance(domains, list) else []:
+            names.setdefault(_normalise_header(str(d)), "it is a quality domain in instance.yaml")
     return names
 
+
+# -- the whole ----------------------------------------------------------------------------------
 
 def parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] | None:
     """Type and validate a raw instance; None when there are errors (all logged)."""
     context_label = raw.labels.get("context", str(Path(raw.source) / CONTEXT_FILE))
-    context = _parse_context(raw, context_label, log)
-    metric_columns = _referenced_metrics(raw.context if isinstance(raw.context, dict) else {})
+    gaps = Gaps(context="context" in raw.unreadable)
+    gaps.tables.update(name for name in raw.unreadable if name in TABLES)
+    context: dict[str, Any] = {"years": [2000]}
+    if gaps.context:
+        gaps.years = True
+    else:
+        data = raw.context if isinstance(raw.context, dict) else {}
+        if not _check_format_version(data, context_label, log):
+            return None  # another version may mean something else: checking it as v1 would mislead
+        data = _strip_unknown_keys(Instance, data, "", context_label, log)
+        reader = _Context(data, context_label, log, gaps)
+        reader.lenient()
+        context = reader.validate()
+    metric_columns = _referenced_metrics(context if not gaps.context else {})
+    first_org = _first_org(context)
+
     tables: dict[str, list[BaseModel]] = {}
     source_rows = SourceRows(labels={"context": context_label})
     for name, spec in TABLES.items():
-        frame = raw.tables.get(name)
         label = raw.label(name)
         source_rows.labels[name] = label
+        frame = raw.tables.get(name)
+        tables[name] = []
+        source_rows.rows[name] = []
         if frame is None:
-            tables[name] = []
             continue
-        rows, numbers = _typed_rows(name, spec, frame, label, log, metric_columns)
-        tables[name] = rows
-        source_rows.rows[name] = numbers
-    if context is None or log.errors:
-        return None
-    orgs = context.get("organisations") or [{"id": "trust"}]
-    first_org = orgs[0]["id"] if isinstance(orgs[0], dict) else orgs[0].id
-    schemes = [
-        s.model_copy(update={"name": s.name or s.id, "org": s.org or first_org})
-        for s in tables["schemes"]
-    ]
+        defaults = {"name": _ID, "org": first_org} if name == "schemes" else None
+        table = _typed_rows(name, spec, frame, label, log, metric_columns, defaults)
+        if not table.usable:
+            gaps.tables.add(name)
+            continue
+        tables[name] = table.rows
+        source_rows.rows[name] = table.numbers
+        _note_rejected(name, table, gaps)
+    _contradictory_flags(tables["schemes"], source_rows, log)
+
     try:
         instance = Instance.model_validate(
-            {**context, "schemes": schemes, "profiles": tables["profiles"],
+            {**context, "schemes": tables["schemes"], "profiles": tables["profiles"],
              "relations": tables["relations"], "shares": tables["shares"],
              "scores": tables["scores"]}
         )
     except ValidationError as exc:  # structure already checked piecewise; kept for safety
         for err in exc.errors():
-            log.error(context_label, _describe_pydantic_error(err), key=_loc_to_key(err["loc"]))
+            log.error(context_label, describe_error(err), key=_loc_to_key(err["loc"]))
         return None
-    validate_instance(instance, log, source_rows)
+    validate_instance(instance, log, source_rows, gaps)
     if log.errors:
         return None
     return instance, source_rows
 
 
+def _contradictory_flags(schemes: list[Scheme], src: SourceRows, log: ProblemLog) -> None:
+    """A schemes.csv row both mandatory and excluded says two opposite things. (A what-if may make
+    a mandatory scheme unable to start on purpose, so this is a check of the file, not of meaning.)"""
+    for i, s in enumerate(schemes):
+        if s.mandatory and s.excluded:
+            log.error(src.label("schemes"), "the scheme is both mandatory and excluded: it must be selected "
+                                            "and may not be; clear one of the two",
+                      row=src.row("schemes", i), column="excluded")
+
+
+def _first_org(context: dict[str, Any]) -> str:
+    """schemes.csv `org` defaults to the first organisation (or "trust" when none are listed)."""
+    orgs = context.get("organisations")
+    if isinstance(orgs, (list, tuple)) and orgs:
+        first = orgs[0]
+        ident = first.get("id") if isinstance(first, dict) else getattr(first, "id", None)
+        if isinstance(ident, str) and ident:
+            return ident
+    return "trust"
+
+
+def _note_rejected(name: str, table: _Table, gaps: Gaps) -> None:
+    """Remember what rejected rows named, so references to them are not reported as unknown."""
+    gaps.metrics.update(table.metric_columns)
+    rejected = table.rejected
+    if rejected is None:
+        return
+    if name == "schemes":
+        for row, sid in rejected["id"].items():
+            if sid:
+                gaps.rejected_schemes.setdefault(sid, []).append(int(row))
+            else:
+                gaps.unnamed_schemes = True
+    elif name == "shares":
+        gaps.rejected_share_schemes.update(s for s in rejected["scheme"] if s)
+    elif name == "profiles":
+        gaps.metrics.update(canonical_metric(_normalise_header(m)) for m in rejected["metric"] if m)
+
+
+@contextlib.contextmanager
+def _bulk():
+    """No cyclic garbage collection while hundreds of thousands of rows are built: the collector
+    would walk every live row again and again (several times slower on 50,000 schemes)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_instance(path: str | Path, log: ProblemLog | None = None) -> Instance:
     """Read and validate an instance folder; raise `InputError` listing every problem."""
     log = log if log is not None else ProblemLog()
-    raw = read_folder(path, log)
-    parsed = parse_raw(raw, log) if raw is not None and not log.errors else None
+    with _bulk():
+        raw = read_folder(path, log)
+        parsed = parse_raw(raw, log) if raw is not None else None
     if parsed is None:
         raise InputError(log.problems)
     return parsed[0]

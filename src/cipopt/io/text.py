@@ -1,4 +1,13 @@
-"""Reading untrusted text files as Excel and people write them, and parsing their cells."""
+"""Reading untrusted text files as Excel and people write them, and parsing their cells.
+
+Everything here reports into a `ProblemLog` instead of raising: a file that cannot be read, a
+cell that is not a number, a row with too many cells. Lenient readings (money written as
+"£1,200", "12.5%", "2025/26" for a year, Windows-1252 text) are accepted with a warning that
+says what was read, so that nobody is surprised by a number they did not write.
+
+Columns are parsed vectorised (pandas) and only the cells that fail the fast path are looked at
+one by one, so a 50,000-row table costs about as much as pandas' own parsing.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +15,49 @@ import csv
 import io
 import math
 import re
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from cipopt.schema.problems import ProblemLog
+from cipopt.schema.problems import ProblemLog, show
 
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
-_MONEY = re.compile(r"^\(?-?\s*[£$€]?\s*-?[0-9][0-9,]*(\.[0-9]+)?\)?$")
+_BOOLS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
+# Money as spreadsheets format it: optional sign or accounting brackets, a currency sign,
+# digits grouped in threes by commas, optional decimals. "1,5" (a decimal comma) is refused.
+_MONEY = re.compile(
+    r"^(?P<open>\()?\s*(?P<sign>[-+])?\s*(?P<cur>[£$€])?\s*(?P<sign2>-)?\s*"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s*(?P<close>\))?$"
+)
+_FIN_YEAR = re.compile(r"^(?:FY\s*)?(\d{4})\s*[/-]\s*(\d{2}|\d{4})$", re.IGNORECASE)
+# C0 control characters other than tab, line feed, carriage return (and form feed / vertical
+# tab, which spreadsheets use for line breaks inside cells): text files never hold many of these.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
+_MAGIC = (
+    (b"PK\x03\x04", "an Excel workbook or other zip archive, not text: save the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Excel workbook (.xls), not text: save the sheet as CSV"),
+    (b"%PDF", "a PDF document, not text"),
+)
+_UTF16 = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+# -- files -------------------------------------------------------------------------------------
 
 def read_text(path: Path, label: str, log: ProblemLog) -> str | None:
-    """UTF-8 (with or without BOM) or Windows-1252, as Excel writes CSV; None if unreadable."""
+    """The text of a file, or None (with the reason logged) if it cannot be used as text.
+
+    UTF-8 with or without a byte-order mark, UTF-16 with a BOM (Excel's "Unicode text") and
+    Windows-1252 (Excel's plain "CSV", e.g. a £ sign as byte A3) are read; the BOM never
+    reaches the first column name.
+    """
+    path = Path(path)
+    if path.is_dir():
+        log.error(label, "is a folder, expected a file")
+        return None
     try:
         data = path.read_bytes()
     except IsADirectoryError:
@@ -27,149 +66,289 @@ def read_text(path: Path, label: str, log: ProblemLog) -> str | None:
     except OSError as exc:
         log.error(label, f"cannot be read: {exc.strerror or exc}")
         return None
-    if b"\x00" in data:
-        log.error(label, "is not a text file (it holds binary data)")
+    return decode_text(data, label, log)
+
+
+def decode_text(data: bytes, label: str, log: ProblemLog) -> str | None:
+    """Bytes to text by the rules of `read_text` (separate so that tests and other forms can use it)."""
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            log.error(label, f"is {what}")
+            return None
+    text = None
+    for bom, codec in _UTF16:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                log.error(label, "starts like UTF-16 text but is not valid UTF-16")
+                return None
+    if text is None:
+        if b"\x00" in data:
+            log.error(label, "is not a text file (it holds binary data)")
+            return None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as exc1252:
+                line = data[: exc1252.start].count(b"\n") + 1
+                log.error(label, f"is neither UTF-8 nor Windows-1252 text (byte "
+                                 f"0x{data[exc1252.start]:02X} at line {line})")
+                return None
+            line = data[: exc.start].count(b"\n") + 1
+            log.warn(label, f"is not UTF-8 (byte 0x{data[exc.start]:02X} at line {line}); read as "
+                            "Windows-1252, the encoding of Excel's plain 'CSV' files")
+    text = text.lstrip("\ufeff").removeprefix("ï»¿").rstrip("\x1a")
+    controls = len(_CONTROL.findall(text))
+    if controls > max(3, len(text) // 1000):
+        log.error(label, f"is not a text file ({controls} control characters)")
         return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        log.error(label, "is neither UTF-8 nor Windows-1252 text")
-        return None
+    return text
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+def _clean_header(cell: str) -> str:
+    return cell.replace("\ufeff", "").replace("\u200b", "").strip()
+
+
+def _delimiter(text: str, label: str, log: ProblemLog) -> tuple[str, str]:
+    """The cell separator and the text without an Excel `sep=` line.
+
+    Comma, unless the first line holds no comma but tabs (Excel's "Unicode text") or
+    semicolons (Excel in locales that write decimal commas), which are read with a warning.
+    """
+    first, _, rest = text.partition("\n")
+    head = first.strip("\r").strip()
+    match = re.fullmatch(r"sep=(.)", head)
+    if match:
+        return match.group(1), rest
+    if "," not in head:
+        for sep, name in (("\t", "tab"), (";", "semicolon")):
+            if sep in head:
+                log.warn(label, f"cells are separated by {name}s, not commas; read as {name}-separated",
+                         row=1)
+                return sep, text
+    return ",", text
 
 
 def read_csv_table(text: str, label: str, log: ProblemLog) -> pd.DataFrame | None:
     """A table of stripped strings with spreadsheet row numbers as its index; blank rows dropped.
 
-    A row longer than the header is refused (its cells would shift silently); a shorter one is
-    padded, as spreadsheets drop trailing empty cells.
+    The header is row 1 and a record spanning several lines (a quoted line break) is one row,
+    as a spreadsheet shows it. A row longer than the header is refused (its cells would shift
+    silently); a shorter one is padded, as spreadsheets drop trailing empty cells. An
+    unterminated quote is an error, not a silently swallowed rest of the file.
     """
+    delimiter, text = _delimiter(text, label, log)
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        log.error(label, f"is not a well-formed CSV table ({exc})")
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error:
+        _report_csv_error(text, delimiter, label, log)
         return None
-    if not records or not any(c.strip() for c in records[0]):
-        log.error(label, "is empty: expected a header row")
+    first = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if first is None:
+        log.error(label, "is empty: expected a header row", row=1)
         return None
-    header = [c.strip() for c in records[0]]
+    head_row = first + 1  # blank lines above the header still count as spreadsheet rows
+    header = [_clean_header(c) for c in records[first]]
     while header and header[-1] == "":
         header.pop()
     ok = True
     seen: set[str] = set()
-    for c in header:
+    for position, c in enumerate(header, start=1):
         if c == "":
-            log.error(label, "a column has no name in the header", row=1)
+            log.error(label, f"column {position} has no name in the header", row=head_row)
             ok = False
         elif c in seen:
-            log.error(label, f"column {c!r} appears twice in the header", row=1)
+            log.error(label, f"column {show(c)} appears twice in the header", row=head_row, column=c)
             ok = False
         seen.add(c)
     width = len(header)
-    rows, index = [], []
-    for number, record in enumerate(records[1:], start=2):
-        cells = [c.strip() for c in record]
-        if not any(cells):
-            continue
-        if len(cells) > width:
-            if any(cells[width:]):
-                log.error(label, f"has {len(cells)} cells but the header names {width} columns "
-                                 "(a value with a comma needs quotes)", row=number)
+    body = records[first + 1:]
+    lengths = np.array(list(map(len, body)), dtype=np.int64)
+    for i in np.flatnonzero(lengths != width):
+        record = body[i]
+        if len(record) > width:
+            extra = [c for c in record[width:] if c.strip()]
+            if extra:
+                log.error(label, f"has {len(record)} cells but the header names {width} columns; "
+                                 f"extra value {show(extra[0].strip())} (a value holding a comma needs "
+                                 "quotes)", row=int(i) + head_row + 1)
                 ok = False
                 continue
-            cells = cells[:width]
-        rows.append(cells + [""] * (width - len(cells)))
-        index.append(number)
+            body[i] = record[:width]
+        else:
+            body[i] = record + [""] * (width - len(record))
     if not ok:
         return None
-    return pd.DataFrame(rows, columns=header, index=pd.Index(index), dtype=object)
+    keep = [i for i, record in enumerate(body) if any(record)]  # any(): a non-empty cell (fast)
+    rows = [body[i] for i in keep] if len(keep) != len(body) else body
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    frame.index = pd.Index(np.asarray(keep, dtype=np.int64) + head_row + 1)
+    stripped = False
+    for column in header:
+        if _needs_strip(frame[column]):
+            frame[column] = frame[column].str.strip()
+            stripped = True
+    if stripped and len(frame):  # a row of spaces only is blank too
+        blank = np.ones(len(frame), dtype=bool)
+        for column in header:
+            blank &= ~frame[column].to_numpy(dtype=object).astype(bool)
+        if blank.any():
+            frame = frame[~blank]
+    frame.attrs["header_row"] = head_row
+    return frame
 
+
+def _report_csv_error(text: str, delimiter: str, label: str, log: ProblemLog) -> None:
+    """Read again record by record to say in which row the CSV breaks, and how."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    row = 1
+    try:
+        for _ in reader:
+            row += 1
+    except csv.Error as exc:
+        reason = str(exc)
+        where = f" at line {reader.line_num}"
+        if "unexpected end of data" in reason:
+            reason, where = "a quote (\") opened in this row is never closed (the file ends inside it)", ""
+        elif "expected after" in reason:
+            reason = "a quoted value must be followed by a comma or the end of the line"
+        elif "field larger than field limit" in reason:
+            reason = "a cell is longer than 131,072 characters (an unclosed quote?)"
+        log.error(label, f"is not a well-formed CSV table{where}: {reason}", row=row)
+
+
+_EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")
+
+
+def _needs_strip(column: pd.Series) -> bool:
+    """Whether any cell has spaces at an end (one regex over the joined column: fast)."""
+    return bool(_EDGE_SPACE.search("\x00".join(column.tolist())))
+
+
+# -- cells -------------------------------------------------------------------------------------
 
 def parse_bool(raw: str) -> bool | None:
-    v = raw.strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    return None
+    return _BOOLS.get(raw.strip().lower())
 
 
 def parse_number(raw: str) -> tuple[float | None, str | None]:
-    """A number and, if it had to be read leniently (money, thousands, percent), a warning."""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = None
-    if value is not None:
-        if math.isfinite(value):
-            return value, None
-        return None, None
+    """A number and, if it had to be read leniently (money, thousands, percent), a warning.
+
+    Plain decimals and exponents are read silently; "£1,200", "(1,200)" (accounting negative)
+    and "12.5%" with a warning; anything else ("12k", "1,5", "n/a") gives (None, None).
+    """
     text = raw.strip()
+    try:  # a plain number as Python reads it ("-1.5", "2e3", "1_000"); "nan" and "inf" are refused
+        value = float(text)
+        return (value, None) if math.isfinite(value) else (None, None)
+    except ValueError:
+        pass
     if text.endswith("%"):
-        inner, _ = parse_number(text[:-1])
-        if inner is not None:
-            return inner / 100.0, f"percentage {raw!r} read as {inner / 100.0:g}"
+        inner, lenient = parse_number(text[:-1])
+        if inner is not None and lenient is None:
+            value = float(Decimal(repr(inner)) / 100)  # 33.3% is 0.333, not 0.33299999999999996
+            return value, f"percentage {show(raw)} read as {value:.15g}"
         return None, None
-    if _MONEY.match(text):
-        negative = text.startswith("(") and text.endswith(")") or "-" in text
-        digits = re.sub(r"[^0-9.]", "", text)
-        try:
-            value = float(digits)
-        except ValueError:
-            return None, None
-        value = -value if negative else value
-        return value, f"money written as {raw!r} read as {value:g}"
+    match = _MONEY.match(text)
+    if match is None or bool(match["open"]) != bool(match["close"]):
+        return None, None
+    if match["sign"] and match["sign2"]:
+        return None, None
+    value = float(match["num"].replace(",", ""))
+    if not math.isfinite(value):
+        return None, None
+    if match["open"] or match["sign"] == "-" or match["sign2"]:
+        value = -value
+    return value, f"money written as {show(raw)} read as {value:.15g}"
+
+
+def parse_year(raw: str) -> tuple[int | None, str | None]:
+    """A plan year: 2025, or a financial year written "2025/26", "2025-26" or "FY2025/26" (warned)."""
+    text = raw.strip()
+    value, warning = parse_number(text)
+    if value is not None and warning is None:
+        return (int(value), None) if value == round(value) else (None, None)
+    match = _FIN_YEAR.match(text)
+    if match:
+        first, second = int(match[1]), int(match[2])
+        if second in (first + 1, (first + 1) % 100):
+            return first, f"financial year {show(raw)} read as {first} (the year it starts in)"
     return None, None
 
 
+def filled_mask(raw: pd.Series) -> np.ndarray:
+    """Which cells are not empty (cells are stripped strings; '' is falsy): fast."""
+    return raw.to_numpy(dtype=object).astype(bool)
+
+
+def _floats(cells: list[str]) -> np.ndarray | None:
+    """All cells as floats (NaN where empty) if every filled cell is a plain number, else None."""
+    try:
+        return np.array([float(c) if c else math.nan for c in cells], dtype=float)
+    except ValueError:
+        return None
+
+
 def number_column(
-    frame: pd.DataFrame, column: str, label: str, log: ProblemLog, *, integer: bool = False
+    frame: pd.DataFrame, column: str, label: str, log: ProblemLog, *,
+    integer: bool = False, year: bool = False, expected: str | None = None,
 ) -> pd.Series:
-    """Parse one column to numbers (NaN where empty), logging each bad cell with its row."""
+    """Parse one column to floats (NaN where empty or bad), logging each bad cell with its row.
+
+    The fast path reads the whole column at once; only cells it refuses are read one by one,
+    leniently (money, percent, financial years when `year`), with a warning for each lenient
+    reading. `expected` replaces "a number" in the message of a bad cell.
+    """
     raw = frame[column]
-    values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
-    bad = values.isna() & (raw != "")
-    for row in raw.index[bad.to_numpy()]:
-        cell = raw.at[row]
-        value, warning = parse_number(cell)
+    cells = raw.tolist()
+    filled = filled_mask(raw)
+    values = _floats(cells)
+    if values is None:
+        values = pd.to_numeric(raw.where(filled), errors="coerce").to_numpy(dtype=float, copy=True)
+    bad = filled & ~np.isfinite(values)
+    if integer or year:
+        kind = expected or ("a year such as 2025" if year else "a whole number")
+    else:
+        kind = expected or "a number"
+    rows = raw.index
+    for i in np.flatnonzero(bad):
+        cell = cells[i]
+        value, warning = parse_year(cell) if year else parse_number(cell)
+        values[i] = math.nan if value is None else value
         if value is None:
-            kind = "a whole number" if integer else "a number"
-            log.error(label, f"{cell!r} is not {kind}", row=int(row), column=column)
-            continue
-        values.at[row] = value
-        if warning:
-            log.warn(label, warning, row=int(row), column=column)
-    infinite = values.isin([math.inf, -math.inf])
-    for row in values.index[infinite.to_numpy()]:
-        log.error(label, f"{raw.at[row]!r} is not a finite number", row=int(row), column=column)
-        values.at[row] = math.nan
-    if integer:
-        fractional = values.notna() & (values != values.round())
-        for row in values.index[fractional.to_numpy()]:
-            log.error(label, f"{raw.at[row]!r} is not a whole number", row=int(row), column=column)
-            values.at[row] = math.nan
-    return values
+            log.error(label, f"{show(cell)} is not {kind}", row=int(rows[i]), column=column)
+        elif warning:
+            log.warn(label, warning, row=int(rows[i]), column=column)
+    if integer or year:
+        fractional = ~np.isnan(values) & (values != np.round(values))
+        for i in np.flatnonzero(fractional):
+            log.error(label, f"{show(cells[i])} is not {kind}", row=int(rows[i]), column=column)
+        values[fractional] = math.nan
+    return pd.Series(values, index=rows, name=column)
 
 
 def bool_column(frame: pd.DataFrame, column: str, label: str, log: ProblemLog) -> pd.Series:
-    out = {}
-    for row, cell in frame[column].items():
-        if cell == "":
-            continue
-        value = parse_bool(cell)
-        if value is None:
-            log.error(label, f"{cell!r} is not true/false (also yes/no, 1/0)", row=int(row), column=column)
-        else:
-            out[row] = value
-    return pd.Series(out, dtype=object).reindex(frame.index)
+    """true/false, yes/no, 1/0, y/n, t/f in any case; None where empty or bad (bad ones logged)."""
+    raw = frame[column]
+    values = raw.str.lower().map(_BOOLS)
+    bad = values.isna().to_numpy() & filled_mask(raw)
+    for row in raw.index[bad]:
+        log.error(label, f"{show(raw.at[row])} is not true or false (yes/no and 1/0 are read too)",
+                  row=int(row), column=column)
+    return values.astype(object).where(values.notna(), None)
 
 
 def is_numeric_column(frame: pd.DataFrame, column: str) -> bool:
+    """Every filled cell reads as a number (plainly or leniently) and at least one is filled."""
     raw = frame[column]
     filled = raw[raw != ""]
     if filled.empty:
         return False
-    return bool(pd.to_numeric(filled, errors="coerce").notna().all())
+    parsed = pd.to_numeric(filled, errors="coerce")
+    rest = filled[parsed.isna().to_numpy()]
+    return all(parse_number(c)[0] is not None for c in rest)

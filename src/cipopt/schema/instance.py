@@ -7,6 +7,7 @@ in `cipopt.schema.validate`, so that every problem is reported at once with its 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from typing import Literal
@@ -123,6 +124,8 @@ class Scheme(Frozen):
     access: int = Field(default=0, ge=-2, le=2)
     qia_risk: float = Field(default=1, ge=1, le=25)
     qia_approved: bool = False
+    excluded: bool = False
+    """The scheme may not be selected: a decision already taken, or a what-if (`force_out`)."""
     metrics: dict[str, float] = {}
     """Custom numeric columns: the value in every active year."""
     labels: dict[str, str] = {}
@@ -132,7 +135,9 @@ class Scheme(Frozen):
     @classmethod
     def _known_category(cls, v: str) -> str:
         if v not in CATEGORIES:
-            raise ValueError(f"unknown category {v!r}; expected one of {', '.join(CATEGORIES)}")
+            close = difflib.get_close_matches(v, CATEGORIES, n=1, cutoff=0.75)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown category {v!r}{hint}: expected one of {', '.join(CATEGORIES)}")
         return v
 
     def domain_score(self, domain: str) -> float:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def show(value: object, most: int = 60) -> str:
+    """A value as a message quotes it: repr, cut short if long (a whole file can end up in a cell)."""
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 4] + "...'"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong (or suspicious) in the input, located as a spreadsheet user sees it."""
