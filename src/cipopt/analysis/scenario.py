@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from cipopt.coefficients import qia_ineligibility
-from cipopt.io.load import describe_error
+from cipopt.io.load import describe_error, load_yaml
 from cipopt.io.text import read_text
 from cipopt.schema.instance import (
     CATEGORIES,
@@ -155,28 +154,6 @@ class Applied:
 
 # -- reading -------------------------------------------------------------------------------------
 
-class _SafeUniqueLoader(yaml.SafeLoader):
-    """YAML safe loading that refuses duplicate keys instead of silently keeping the last."""
-
-
-def _mapping(loader: _SafeUniqueLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a key is not a plain value (a list or mapping cannot be a key)",
-                key_node.start_mark) from None
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice (also at line {seen[key] + 1})", key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_SafeUniqueLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
 def scenario_files(instance_folder: str | Path) -> list[Path]:
@@ -212,18 +189,8 @@ def read_scenario(path: str | Path, log: ProblemLog) -> Scenario | None:
     text = read_text(path, label, log)
     if text is None:
         return None
-    try:
-        data = yaml.load(text, Loader=_SafeUniqueLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        if "'\\t'" in str(what):
-            what += "; YAML indents with spaces, not tabs"
-        log.error(label, f"is not valid YAML{where}: {what}")
-        return None
-    except RecursionError:
-        log.error(label, "is not valid YAML: it is nested too deeply")
+    ok, data = load_yaml(text, label, log)
+    if not ok:
         return None
     return parse_scenario(data, path.stem, label, log)
 

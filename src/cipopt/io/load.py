@@ -149,10 +149,10 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
-def parse_yaml(text: str, label: str, log: ProblemLog) -> dict[str, Any] | None:
-    """The mapping of instance.yaml, or None with the line of the first YAML error logged."""
+def load_yaml(text: str, label: str, log: ProblemLog) -> tuple[bool, Any]:
+    """Untrusted YAML, safely: (True, data), or (False, None) with the first error's line logged."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return True, yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -164,9 +164,16 @@ def parse_yaml(text: str, label: str, log: ProblemLog) -> dict[str, Any] | None:
         if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
             what += "; YAML indents with spaces, not tabs"
         log.error(label, f"is not valid YAML{where}: {what}")
-        return None
+        return False, None
     except RecursionError:
         log.error(label, "is not valid YAML: it is nested too deeply")
+        return False, None
+
+
+def parse_yaml(text: str, label: str, log: ProblemLog) -> dict[str, Any] | None:
+    """The mapping of instance.yaml, or None with the problem logged."""
+    ok, data = load_yaml(text, label, log)
+    if not ok:
         return None
     if data is None:
         log.error(label, "is empty: expected the plan context (format_version, years, targets, ...)")
