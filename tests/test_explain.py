@@ -78,3 +78,17 @@ def test_explain_command_writes_tables(tmp_path):
     assert result.exit_code == 0, result.output
     assert "skill-mix" in result.output and "ineligible" in result.output
     assert (tmp_path / "x" / "explain_schemes.csv").exists() and (tmp_path / "x" / "explain_rules.csv").exists()
+
+
+def test_explain_and_alternatives_on_an_infeasible_instance_say_why(tmp_path):
+    import shutil
+
+    inst = tmp_path / "inst"
+    shutil.copytree("instances/tiny", inst)
+    text = (inst / "instance.yaml").read_text().replace("hard: false", "hard: true")
+    (inst / "instance.yaml").write_text(text.replace("values: {2025: 100, 2026: 200, 2027: 300}", "values: {2025: 1000}"))
+    for command, headline in ((["explain", str(inst), "--quiet"], "nothing to explain: infeasible"),
+                              (["alternatives", str(inst), "--quiet"], "no plan to start from: infeasible")):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 3
+        assert headline in result.output and "hard target underlying needs 1,000" in result.output

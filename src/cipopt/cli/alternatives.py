@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
-from cipopt.cli.base import guarded, load, main
+from cipopt.cli.base import exit_without_plan, guarded, load, main
 from cipopt.cli.explain import counted
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
@@ -50,10 +49,7 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
                                    progress=counted(line, count + len(inst.schemes)))
     except NoOptimum as exc:
         line.close()
-        click.echo(f"no plan to start from: {exc.outcome.status.value}")
-        for message in exc.outcome.messages:
-            click.echo(f"  {message}")
-        sys.exit(exc.outcome.status.exit_code)
+        exit_without_plan("no plan to start from", exc.outcome)
     line.close()
     unit = inst.money_unit
     click.echo(f"{inst.name}: {len(result.plans)} plan(s) within {within:g}% of the optimum, each differing "

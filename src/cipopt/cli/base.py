@@ -90,3 +90,9 @@ def main(debug: bool) -> None:
     """
 
 
+def exit_without_plan(headline: str, outcome) -> None:
+    """An analysis had no plan to start from: say why (the solve's messages) and exit with its code."""
+    click.echo(f"{headline}: {outcome.status.value}")
+    for message in outcome.messages:
+        click.echo(f"  {message}")
+    sys.exit(outcome.status.exit_code)

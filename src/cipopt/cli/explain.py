@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from cipopt.cli.base import echo_problems, guarded, load, main
+from cipopt.cli.base import echo_problems, exit_without_plan, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import ProblemLog
@@ -69,10 +68,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet):
                              progress=counted(line, total))
     except NothingToExplain as exc:
         line.close()
-        click.echo(f"nothing to explain: {exc.outcome.status.value}")
-        for message in exc.outcome.messages:
-            click.echo(f"  {message}")
-        sys.exit(exc.outcome.status.exit_code)
+        exit_without_plan("nothing to explain", exc.outcome)
     line.close()
     ref = result.reference
     click.echo(f"{inst.name}: explaining {reference_note} (objective {ref.objective:,.1f} {inst.money_unit})")
