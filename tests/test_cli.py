@@ -19,7 +19,7 @@ import cipopt.pipeline
 from cipopt.cli import main
 from cipopt.solve.highs import HighsSession, RawSolution, SolveInterrupted
 from cipopt.solve.status import SolveStatus
-from test_orlib import PROBLEMS, write_instance
+from test_orlib import hard_knapsack, write_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
@@ -123,7 +123,7 @@ def test_infeasible_exit_3_with_reason_and_no_plan(tmp_path):
 
 
 def test_time_limit_with_an_incumbent_is_feasible_with_its_gap(tmp_path):
-    hard = next(p for p in PROBLEMS if p["name"] == "cb5.100-00")
+    hard = hard_knapsack()
     folder = write_instance(hard, tmp_path / "cb")
     out = tmp_path / "out"
     result = run("solve", folder, "--out", out, "--time-limit", "1", "--gap", "0")
@@ -187,7 +187,7 @@ def test_a_plan_the_checker_rejects_is_never_reported(monkeypatch):
 
 
 def test_ctrl_c_during_a_long_solve(tmp_path):
-    hard = next(p for p in PROBLEMS if p["name"] == "cb5.100-00")
+    hard = hard_knapsack()
     folder = write_instance(hard, tmp_path / "cb")
     out = tmp_path / "out"
     exe = Path(sys.executable).parent / "cipopt"
