@@ -29,7 +29,7 @@ from cipopt.io.text import (
     read_csv_table, read_text,
 )
 from cipopt.schema.instance import (
-    Criterion, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, Scheme,
+    Criterion, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup, Scheme,
     Score, Share, SolverOptions, Target,
 )
 from cipopt.schema.problems import InputError, ProblemLog, show
@@ -66,6 +66,8 @@ TABLES: dict[str, TableSpec] = {
             "double_running_cost": _F, "double_running_years": _I,
             "safety": _I, "effectiveness": _I, "experience": _I, "access": _I,
             "qia_risk": _F, "qia_approved": _B, "excluded": _B,
+            "delivery_low": _F, "delivery_likely": _F, "delivery_high": _F,
+            "delivery_distribution": Column(word=True), "slip_probability": _F, "risk_group": Column(),
         },
         required=True,
         custom_columns=True,
@@ -97,6 +99,7 @@ _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
     "organisations": (Organisation, True), "targets": (Target, True), "limits": (Limit, True),
     "quality": (Quality, False), "objective": (Objective, False),
     "solver": (SolverOptions, False), "criteria": (Criterion, True),
+    "risk_groups": (RiskGroup, True),
 }
 _LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
 _TABLE_FIELDS = set(TABLES)
@@ -523,6 +526,20 @@ class _Context:
                             c[name] = self._number(c[name], f"criteria[{i}].{name}")
         if isinstance(d.get("criteria_order"), list):
             d["criteria_order"] = [self._text(c) for c in d["criteria_order"]]
+        if isinstance(d.get("risk_groups"), list):
+            for i, g in enumerate(d["risk_groups"]):
+                if isinstance(g, dict):
+                    if "id" in g:
+                        g["id"] = self._text(g["id"])
+                    if "correlation" in g:
+                        g["correlation"] = self._number(g["correlation"], f"risk_groups[{i}].correlation")
+        objective = d.get("objective")
+        if isinstance(objective, dict):
+            for name in ("alpha", "cvar_max", "cvar_penalty", "chance_probability"):
+                if name in objective:
+                    objective[name] = self._number(objective[name], f"objective.{name}")
+            if "chance_target" in objective:
+                objective["chance_target"] = self._text(objective["chance_target"])
 
     # validation with recovery ------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
@@ -576,6 +593,8 @@ class _Context:
                 self.gaps.quality = True
             elif top == "objective":
                 self.gaps.objective = True
+            elif top == "risk_groups":
+                self.gaps.risk_groups = True
             return
         kept = []
         for i, item in enumerate(d[top]):
@@ -593,6 +612,8 @@ class _Context:
                     self.gaps.rejected_criteria.add(ident)
                 else:
                     self.gaps.criteria = True
+            elif top == "risk_groups":
+                self.gaps.risk_groups = True
         d[top] = kept
 
 
