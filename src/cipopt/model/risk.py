@@ -85,7 +85,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     o = ctx.instance.objective
     if o.risk not in ("cvar", "chance"):
         return
-    m.SCENARIOS = pyo.RangeSet(0, o.draws - 1)
+    m.SCENARIOS = pyo.Set(ordered=True, initialize=range(o.draws))
     if o.risk == "cvar":
         _cvar(m, ctx)
     else:
