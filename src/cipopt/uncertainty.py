@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaincinv, ndtri
+from scipy.special import ndtri
 
 from cipopt.coefficients import Coefficients
 from cipopt.schema.instance import Instance
@@ -91,39 +91,49 @@ def batch_generator(seed: int, batch: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(batch,))))
 
 
-def multipliers(risk: SchemeRisk, u: np.ndarray) -> np.ndarray:
-    """The multiplier at probability u (N, S): the inverse distribution function, triangular or PERT."""
-    a, m, b = risk.low, risk.likely, risk.high
-    width = b - a
-    flat = width <= 0
-    safe = np.where(flat, 1.0, width)
-    mode_at = np.where(flat, 0.0, (m - a) / safe)
-    left = a + np.sqrt(u * safe * (m - a))
-    right = b - np.sqrt((1.0 - u) * safe * (b - m))
-    out = np.where(u < mode_at, left, right)
-    if risk.pert.any():
-        cols = np.flatnonzero(risk.pert & ~flat)
-        alpha = 1.0 + 4.0 * (m[cols] - a[cols]) / width[cols]
-        beta = 1.0 + 4.0 * (b[cols] - m[cols]) / width[cols]
-        out[:, cols] = a[cols] + width[cols] * betaincinv(alpha, beta, u[:, cols])
-    return np.where(flat, a, out)
+def columns(risk: SchemeRisk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The schemes (instance order) that draw a triangular multiplier, a PERT one, and a slip."""
+    ranged = risk.high > risk.low
+    return (np.flatnonzero(ranged & ~risk.pert), np.flatnonzero(ranged & risk.pert),
+            np.flatnonzero(risk.slip > 0))
+
+
+def triangular(low: np.ndarray, likely: np.ndarray, high: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The triangular multiplier at probability u (N, k), low < high: its inverse distribution function."""
+    width = high - low
+    left = u < (likely - low) / width
+    root = np.where(left, u * (width * (likely - low)), (1.0 - u) * (width * (high - likely)))
+    np.sqrt(root, out=root)
+    return np.where(left, low + root, high - root)
 
 
 def sample_batch(risk: SchemeRisk, seed: int, batch: int, size: int) -> Draws:
     """One batch of draws, exactly as docs/risk.md says (the order of the calls is part of it)."""
     rng = batch_generator(seed, batch)
-    n_schemes = len(risk.confidence)
+    tri, pert, slips = columns(risk)
     factor = rng.standard_normal((size, risk.n_groups))
-    own = rng.standard_normal((size, n_schemes))
-    u_multiplier = rng.random((size, n_schemes))
-    u_slip = rng.random((size, n_schemes))
-    rho = risk.correlation
-    shared = factor[:, np.clip(risk.group, 0, None)] if risk.n_groups else np.zeros((size, n_schemes))
-    latent = np.sqrt(rho) * np.where(risk.group >= 0, shared, 0.0) + np.sqrt(1.0 - rho) * own
+    latent = rng.standard_normal((size, len(risk.confidence)))
+    u_multiplier = rng.random((size, len(tri)))
+    a, m, b = risk.low[pert], risk.likely[pert], risk.high[pert]
+    gamma_a = rng.standard_gamma(1.0 + 4.0 * (m - a) / (b - a), size=(size, len(pert)))
+    gamma_b = rng.standard_gamma(1.0 + 4.0 * (b - m) / (b - a), size=(size, len(pert)))
+    u_slip = rng.random((size, len(slips)))
+    if risk.n_groups:  # grouped: sqrt(rho) x its group's factor + sqrt(1 - rho) x its own (in place)
+        latent *= np.sqrt(1.0 - risk.correlation)  # x 1 exactly for the ungrouped
+        shared = np.take(np.c_[factor, np.zeros(size)], risk.group, axis=1)  # group -1: the zero column
+        shared *= np.sqrt(risk.correlation)
+        latent += shared  # + 0 exactly for the ungrouped
     with np.errstate(divide="ignore"):
         threshold = ndtri(risk.confidence)  # -inf at confidence 0, +inf at 1
-    return Draws(delivered=latent < threshold, multiplier=multipliers(risk, u_multiplier),
-                 slipped=u_slip < risk.slip)
+    multiplier = np.empty(latent.shape)
+    multiplier[:] = risk.low  # no range: the multiplier is delivery_low (= likely = high)
+    if len(tri):
+        multiplier[:, tri] = triangular(risk.low[tri], risk.likely[tri], risk.high[tri], u_multiplier)
+    if len(pert):
+        multiplier[:, pert] = a + (b - a) * (gamma_a / (gamma_a + gamma_b))
+    slipped = np.zeros(latent.shape, dtype=bool)
+    slipped[:, slips] = u_slip < risk.slip[slips]
+    return Draws(delivered=latent < threshold, multiplier=multiplier, slipped=slipped)
 
 
 def sample(instance: Instance, seed: int, draws: int) -> Draws:
@@ -163,9 +173,19 @@ class NetTerms:
 
     def total(self, draws: Draws) -> np.ndarray:
         """(N, T): the items' summed net saving in each draw (for a plan: two matrix products)."""
-        amount = draws.amount[:, self.schemes]
-        slipped = draws.slipped[:, self.schemes]
-        return (amount * ~slipped) @ self.on_time + (amount * slipped) @ self.late + self.fixed.sum(axis=0)
+        return self.total_of(*split_by_slip(draws, self.schemes))
+
+    def total_of(self, on_time: np.ndarray, late: np.ndarray) -> np.ndarray:
+        """`total` from `split_by_slip(draws, self.schemes)`, which several rows may share."""
+        return on_time @ self.on_time + late @ self.late + self.fixed.sum(axis=0)
+
+
+def split_by_slip(draws: Draws, schemes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, n) twice: the delivered share of each item's savings on time, and a year late."""
+    amount = np.where(draws.delivered[:, schemes], draws.multiplier[:, schemes], 0.0)
+    slipped = draws.slipped[:, schemes]
+    late = np.where(slipped, amount, 0.0)
+    return amount - late, late
 
 
 def net_terms(coef: Coefficients, basis: str, org: str | None, schemes: np.ndarray, starts: np.ndarray) -> NetTerms:

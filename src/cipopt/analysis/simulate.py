@@ -19,7 +19,7 @@ from cipopt.analysis.sweep import IN_PROCESS, Progress, Sweep, run_sweep
 from cipopt.check import check_plan
 from cipopt.coefficients import build_coefficients
 from cipopt.schema.instance import Instance
-from cipopt.uncertainty import BATCH_SIZE, SchemeRisk, batches, cvar, net_terms, sample_batch
+from cipopt.uncertainty import BATCH_SIZE, SchemeRisk, batches, cvar, net_terms, sample_batch, split_by_slip
 
 BASES = ("recurrent", "in_year")
 MEASURE = {"recurrent": "recurrent_net_saving", "in_year": "in_year_net_saving"}
@@ -34,7 +34,16 @@ class _State:
     """What every batch needs: the scheme risk vectors and the plan's net-saving terms per scope."""
 
     risk: SchemeRisk
+    schemes: np.ndarray  # the plan's schemes (indices), the items of every NetTerms below
     terms: dict[tuple[str | None, str], Any]
+    years: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        """The scopes' terms side by side, so a batch takes two matrix products for all of them."""
+        terms = list(self.terms.values())
+        self.on_time = np.hstack([t.on_time for t in terms])
+        self.late = np.hstack([t.late for t in terms])
+        self.fixed = np.hstack([t.fixed.sum(axis=0) for t in terms])
 
 
 def setup(payload: tuple[Instance, dict[str, int | None]]) -> _State:
@@ -46,14 +55,17 @@ def setup(payload: tuple[Instance, dict[str, int | None]]) -> _State:
     starts = np.array([c[1] for c in chosen], dtype=np.int64)
     scopes = _scopes(instance)
     terms = {(org, basis): net_terms(coef, basis, org, schemes, starts) for org in scopes for basis in BASES}
-    return _State(risk=SchemeRisk.of(instance), terms=terms)
+    return _State(risk=SchemeRisk.of(instance), schemes=schemes, terms=terms, years=instance.years)
 
 
 def work(state: _State, task: tuple[int, int, int]) -> dict[tuple[str | None, str], np.ndarray]:
     """One batch (seed, batch index, size): each scope's net saving per draw and year."""
     seed, batch, size = task
     draws = sample_batch(state.risk, seed, batch, size)
-    return {key: t.total(draws) for key, t in state.terms.items()}
+    on_time, late = split_by_slip(draws, state.schemes)  # every scope has the plan's schemes, in order
+    joined = on_time @ state.on_time + late @ state.late + state.fixed  # all scopes in two products
+    width = len(state.years)
+    return {key: joined[:, k * width:(k + 1) * width] for k, key in enumerate(state.terms)}
 
 
 def _scopes(instance: Instance) -> list[str | None]:

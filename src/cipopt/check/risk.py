@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import betaincinv, ndtri
+from scipy.special import ndtri
 
 from cipopt.check.figures import NOT_SELECTED, PlanFigures
 from cipopt.check.report import Violation, fmt
@@ -20,31 +20,42 @@ from cipopt.schema.instance import Instance
 BATCH = 10_000  # docs/risk.md: draws come in batches of 10,000
 
 
-def _multiplier(s, u: np.ndarray) -> np.ndarray:
-    """docs/risk.md: the inverse distribution function of the scheme's multiplier at u."""
+def _triangular(s, u: np.ndarray) -> np.ndarray:
+    """docs/risk.md: the inverse distribution function of the triangular multiplier at u."""
     a, m, b = s.delivery_low, s.delivery_likely, s.delivery_high
-    if b <= a:
-        return np.full(u.shape, a)
-    if s.delivery_distribution == "pert":
-        return a + (b - a) * betaincinv(1 + 4 * (m - a) / (b - a), 1 + 4 * (b - m) / (b - a), u)
     cut = (m - a) / (b - a)
     return np.where(u < cut, a + np.sqrt(u * (b - a) * (m - a)), b - np.sqrt((1 - u) * (b - a) * (b - m)))
+
+
+def _pert(s) -> bool:
+    return s.delivery_distribution == "pert" and s.delivery_high > s.delivery_low
 
 
 def draws(instance: Instance, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(amount, slipped), each (n, schemes): the share of planned savings delivered, and the slips."""
     schemes = instance.schemes
     groups = {g.id: (i, g.correlation) for i, g in enumerate(instance.risk_groups)}
-    amounts, slips = [], []
+    amounts, slip_parts = [], []
     for b in range(math.ceil(n / BATCH)):
         size = min(BATCH, n - b * BATCH)
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(b + 1)[b])
+        tri = [j for j, s in enumerate(schemes) if s.delivery_high > s.delivery_low and not _pert(s)]
+        pert = [j for j, s in enumerate(schemes) if _pert(s)]
+        slips = [j for j, s in enumerate(schemes) if s.slip_probability > 0]
         factor = rng.standard_normal((size, len(groups)))
         own = rng.standard_normal((size, len(schemes)))
-        u_mult = rng.random((size, len(schemes)))
-        u_slip = rng.random((size, len(schemes)))
+        u_mult = rng.random((size, len(tri)))
+        shape_a, shape_b = [], []
+        for j in pert:
+            s = schemes[j]
+            shape_a.append(1 + 4 * (s.delivery_likely - s.delivery_low) / (s.delivery_high - s.delivery_low))
+            shape_b.append(1 + 4 * (s.delivery_high - s.delivery_likely) / (s.delivery_high - s.delivery_low))
+        gamma_a = rng.standard_gamma(np.array(shape_a), size=(size, len(pert)))
+        gamma_b = rng.standard_gamma(np.array(shape_b), size=(size, len(pert)))
+        u_slip = rng.random((size, len(slips)))
         amount = np.zeros((size, len(schemes)))
         slipped = np.zeros((size, len(schemes)), dtype=bool)
+        tri_at, pert_at, slip_at = ({j: k for k, j in enumerate(c)} for c in (tri, pert, slips))
         for j, s in enumerate(schemes):
             if s.risk_group in groups:
                 g, rho = groups[s.risk_group]
@@ -53,11 +64,20 @@ def draws(instance: Instance, seed: int, n: int) -> tuple[np.ndarray, np.ndarray
                 latent = own[:, j]
             with np.errstate(divide="ignore"):
                 delivers = latent < ndtri(s.confidence)
-            amount[:, j] = np.where(delivers, _multiplier(s, u_mult[:, j]), 0.0)
-            slipped[:, j] = u_slip[:, j] < s.slip_probability
+            if j in pert_at:  # PERT: low + width x Beta, the Beta as a ratio of two gamma draws
+                k = pert_at[j]
+                got = s.delivery_low + (s.delivery_high - s.delivery_low) * (
+                    gamma_a[:, k] / (gamma_a[:, k] + gamma_b[:, k]))
+            elif j in tri_at:
+                got = _triangular(s, u_mult[:, tri_at[j]])
+            else:
+                got = np.full(size, s.delivery_low)
+            amount[:, j] = np.where(delivers, got, 0.0)
+            if j in slip_at:
+                slipped[:, j] = u_slip[:, slip_at[j]] < s.slip_probability
         amounts.append(amount)
-        slips.append(slipped)
-    return np.concatenate(amounts), np.concatenate(slips)
+        slip_parts.append(slipped)
+    return np.concatenate(amounts), np.concatenate(slip_parts)
 
 
 def scenario_net_savings(instance: Instance, fig: PlanFigures, starts: np.ndarray, target,
