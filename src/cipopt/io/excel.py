@@ -14,6 +14,7 @@ The `context` sheet (docs/reports.md) holds instance.yaml as blocks, each under 
     limits          id | org | metric | sense | <one column per year>
     quality         domain | scheme_min | portfolio_min
     criteria        id | weight | weight_min | weight_max
+    risk_groups     id | correlation                (docs/risk.md)
 
 Writing: `instance_workbook` (an instance, or a blank annotated template when None) and
 `results_workbook` (plan, targets, years, summary and reasons of a solve), both as bytes for an
@@ -41,7 +42,7 @@ from cipopt.schema.problems import InputError, ProblemLog
 
 CONTEXT_SHEET = "context"
 README_SHEET = "README"
-SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria")
+SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria", "risk_groups")
 _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "settings": ("key", "value"),
     "organisations": ("id", "name", "sector"),
@@ -49,6 +50,7 @@ _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "limits": ("id", "org", "metric", "sense"),
     "quality": ("domain", "scheme_min", "portfolio_min"),
     "criteria": ("id", "weight", "weight_min", "weight_max"),
+    "risk_groups": ("id", "correlation"),
 }
 _YEAR_SECTIONS = ("targets", "limits")
 _LIST_SETTINGS = ("years", "quality.domains", "criteria_order")
@@ -59,7 +61,8 @@ SETTINGS_KEYS: tuple[tuple[str, str], ...] = (
     ("years", "the plan's financial years, by the calendar year each starts in: 2025, 2026, 2027"),
     ("discount_rate", "present values discount year y by (1+r)^-(y - first year); default 0.035 (Green Book)"),
     ("objective.mode", "net_present_value (default), savings or weighted_score"),
-    ("objective.risk", "expected (default: savings count at confidence x value) or none (face value)"),
+    ("objective.risk", "expected (default: savings count at confidence x value), none (face value), cvar or "
+                       "chance (docs/risk.md)"),
     ("quality.max_risk", "a scheme whose qia_risk exceeds this is ineligible unless its QIA is approved"),
     ("quality.hard_max_risk", "above this a scheme is ineligible even if approved"),
     ("solver.time_limit", "seconds the solver may take (empty: no limit)"),
@@ -77,7 +80,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sense": ("<=", ">=", "=="),
     "sector": ("acute", "community", "mental_health", "primary_care", "commissioner", "ambulance", "other"),
     "objective.mode": ("net_present_value", "savings", "weighted_score"),
-    "objective.risk": ("expected", "none"),
+    "objective.risk": ("expected", "none", "cvar", "chance"),
+    "delivery_distribution": ("triangular", "pert"),
     **{c: ("true", "false") for c in BOOLEAN_COLUMNS},
 }
 
@@ -106,6 +110,12 @@ COLUMN_NOTES: dict[str, dict[str, str]] = {
         "qia_risk": "Residual quality risk, likelihood (1-5) x consequence (1-5); default 1.",
         "qia_approved": "true: the medical and nursing directors signed off the QIA with mitigations.",
         "excluded": "true: the scheme may not be selected (a decision already taken).",
+        "delivery_low": "If it delivers: the lowest multiplier of its savings (default 1; docs/risk.md).",
+        "delivery_likely": "If it delivers: the most likely multiplier of its savings (default 1).",
+        "delivery_high": "If it delivers: the highest multiplier of its savings (default 1).",
+        "delivery_distribution": "triangular (default) or pert: the multiplier's shape between low and high.",
+        "slip_probability": "Probability that its savings start one year late, 0 to 1 (default 0).",
+        "risk_group": "A risk group of the context sheet: its members succeed or fail together.",
     },
     "profiles": {
         "scheme": "Scheme id.", "offset": "Years after the start year (0 = the start year).",
@@ -122,6 +132,10 @@ COLUMN_NOTES: dict[str, dict[str, str]] = {
         "scheme": "Scheme id.", "org": "Organisation id.",
         "saving_share": "Share of the savings this organisation gets, 0 to 1 (a scheme's shares sum to 1).",
         "cost_share": "Share of the costs this organisation pays, 0 to 1 (a scheme's shares sum to 1).",
+    },
+    "risk_groups": {
+        "id": "Id that the schemes sheet's risk_group names.",
+        "correlation": "0 to 1: how strongly its members succeed or fail together (1: all or nothing).",
     },
     "scores": {
         "scheme": "Scheme id.", "criterion": "Criterion id (listed in the context sheet's criteria block).",
@@ -382,6 +396,9 @@ class _ContextReader:
     def _criteria(self, values, row, header, header_row) -> None:
         self._item("criteria", values, row)
 
+    def _risk_groups(self, values, row, header, header_row) -> None:
+        self._item("risk_groups", values, row)
+
     def _targets(self, values, row, header, header_row) -> None:
         self._rule("targets", values, row)
 
@@ -425,9 +442,9 @@ class _ContextReader:
                               row=row, column=column)
 
 
-_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria")
+_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria", "risk_groups")
 _SECTION_KEY = {"settings": "", "organisations": "organisations", "targets": "targets", "limits": "limits",
-                "quality": "quality", "criteria": "criteria"}
+                "quality": "quality", "criteria": "criteria", "risk_groups": "risk_groups"}
 _KNOWN_FIELDS = {"targets": ("values",), "limits": ("values",)}
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -795,6 +812,9 @@ def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank:
     if criteria or blank:
         block("criteria", ["id", "weight", "weight_min", "weight_max"],
               [[c.get("id"), c.get("weight"), c.get("weight_min"), c.get("weight_max")] for c in criteria], spare)
+    risk_groups = context.get("risk_groups", [])
+    if risk_groups:
+        block("risk_groups", ["id", "correlation"], [[g.get("id"), g.get("correlation")] for g in risk_groups], 0)
     w.widths(ws, {1: 24, 2: 34, 3: 14, 4: 10, 5: 18})
     for c in range(6, 6 + len(years)):
         w.widths(ws, {c: 11})
@@ -805,7 +825,7 @@ def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
     """The settings block's keys of a context: scalars, dotted for nested ones; lists as text."""
     flat: dict[str, Any] = {}
     for key, value in context.items():
-        if key in ("organisations", "targets", "limits", "criteria"):
+        if key in ("organisations", "targets", "limits", "criteria", "risk_groups"):
             continue
         if key == "quality":
             for name, v in value.items():
