@@ -224,3 +224,14 @@ def test_incomplete_risk_settings_are_bad_input(tmp_path, objective, message):
     result = run("solve", folder, "--no-store")
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_an_unreachable_probability_is_infeasible_and_says_how_far_it_can_go():
+    inst = tiny(u=(20.0, 85.0), risk="chance", draws=30, chance_target="u", chance_probability=1.0)
+    outcome = Planner(inst).solve(EXACT)
+    assert outcome.status.value == "infeasible"
+    best = max(sum(not any(got < inst.targets[0].values[y] - 1e-9
+                           for y, got in zip(sorted(inst.targets[0].values), row))
+                   for row in scenario_achieved(inst, sample(inst, 7, 30), plan, inst.targets[0]))
+               for plan in plans(inst) if base_objective(inst, plan)[0])
+    assert f"target u can be met in at most {best} of the 30 scenarios" in " ".join(outcome.messages)

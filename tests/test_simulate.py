@@ -232,3 +232,21 @@ def test_uncertainty_columns_are_not_custom_metrics_and_round_trip(tmp_path):
     for name, content in instance_folder_files(inst).items():
         (again / name).write_text(content)
     assert load_instance(again).sha256() == inst.sha256()
+
+
+def test_the_workbook_form_carries_risk_groups_and_the_new_columns(tmp_path):
+    folder = tmp_path / "inst"
+    shutil.copytree(TINY, folder)
+    text = (folder / "schemes.csv").read_text().splitlines()
+    text[0] += ",delivery_low,delivery_distribution,slip_probability,risk_group"
+    text[1] += ",0.8,pert,0.1,wf"
+    (folder / "schemes.csv").write_text("\n".join(text) + "\n")
+    (folder / "instance.yaml").write_text((folder / "instance.yaml").read_text()
+                                          + "risk_groups:\n  - {id: wf, correlation: 0.5}\n")
+    book = tmp_path / "inst.xlsx"
+    assert run("convert", folder, "-o", book).exit_code == 0
+    back = tmp_path / "back"
+    result = run("convert", book, "-o", back)
+    assert result.exit_code == 0, result.output
+    assert load_instance(back).sha256() == load_instance(folder).sha256()
+    assert load_instance(back).risk_groups[0].correlation == 0.5
