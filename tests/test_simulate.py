@@ -189,6 +189,20 @@ def test_simulate_prints_and_writes_tidy_tables(tmp_path):
     assert (pd.read_csv(out / "simulation.csv")).equals(sim)
 
 
+def tiny_with(tmp_path, columns: str, cells: dict[int, str], context: str = "") -> Path:
+    """instances/tiny with extra schemes.csv columns (cells by data row, 1 = the first) and
+    instance.yaml lines."""
+    folder = tmp_path / "inst"
+    shutil.copytree(TINY, folder)
+    text = (folder / "schemes.csv").read_text().splitlines()
+    text[0] += "," + columns
+    for i in range(1, len(text)):
+        text[i] += "," + cells.get(i, "," * columns.count(","))
+    (folder / "schemes.csv").write_text("\n".join(text) + "\n")
+    (folder / "instance.yaml").write_text((folder / "instance.yaml").read_text() + context)
+    return folder
+
+
 def test_simulate_refuses_bad_input_with_exit_2(tmp_path):
     plan = tmp_path / "plan.csv"
     plan.write_text("scheme,selected,start_year\nno-such-scheme,true,2025\n")
@@ -197,13 +211,7 @@ def test_simulate_refuses_bad_input_with_exit_2(tmp_path):
     plan.write_text("scheme,selected,start_year\nagency-cap,true,2031\n")
     result = run("simulate", TINY, plan)
     assert result.exit_code == 2 and "outside the plan years" in result.output
-    bad = tmp_path / "bad"
-    shutil.copytree(TINY, bad)
-    text = (bad / "schemes.csv").read_text().splitlines()
-    text[0] += ",delivery_low,delivery_likely,risk_group"
-    text[1] += ",0.9,0.7,"
-    text[2] += ",,,nowhere"
-    (bad / "schemes.csv").write_text("\n".join(text) + "\n")
+    bad = tiny_with(tmp_path, "delivery_low,delivery_likely,risk_group", {1: "0.9,0.7,", 2: ",,nowhere"})
     plan.write_text("scheme,selected,start_year\nagency-cap,true,2025\n")
     result = run("simulate", bad, plan)
     assert result.exit_code == 2, result.output
@@ -213,14 +221,9 @@ def test_simulate_refuses_bad_input_with_exit_2(tmp_path):
 
 
 def test_uncertainty_columns_are_not_custom_metrics_and_round_trip(tmp_path):
-    folder = tmp_path / "inst"
-    shutil.copytree(TINY, folder)
-    text = (folder / "schemes.csv").read_text().splitlines()
-    text[0] += ",delivery_low,delivery_likely,delivery_high,delivery_distribution,slip_probability,risk_group"
-    text[1] += ",0.6,0.9,1.1,PERT,0.2,workforce"
-    (folder / "schemes.csv").write_text("\n".join(text) + "\n")
-    yaml_text = (folder / "instance.yaml").read_text()
-    (folder / "instance.yaml").write_text(yaml_text + "risk_groups:\n  - {id: workforce, correlation: 0.5}\n")
+    folder = tiny_with(tmp_path, "delivery_low,delivery_likely,delivery_high,delivery_distribution,slip_probability,"
+                                 "risk_group", {1: "0.6,0.9,1.1,PERT,0.2,workforce"},
+                       "risk_groups:\n  - {id: workforce, correlation: 0.5}\n")
     inst = load_instance(folder)
     s = inst.schemes[0]
     assert (s.delivery_low, s.delivery_likely, s.delivery_high, s.delivery_distribution, s.slip_probability,
@@ -235,14 +238,8 @@ def test_uncertainty_columns_are_not_custom_metrics_and_round_trip(tmp_path):
 
 
 def test_the_workbook_form_carries_risk_groups_and_the_new_columns(tmp_path):
-    folder = tmp_path / "inst"
-    shutil.copytree(TINY, folder)
-    text = (folder / "schemes.csv").read_text().splitlines()
-    text[0] += ",delivery_low,delivery_distribution,slip_probability,risk_group"
-    text[1] += ",0.8,pert,0.1,wf"
-    (folder / "schemes.csv").write_text("\n".join(text) + "\n")
-    (folder / "instance.yaml").write_text((folder / "instance.yaml").read_text()
-                                          + "risk_groups:\n  - {id: wf, correlation: 0.5}\n")
+    folder = tiny_with(tmp_path, "delivery_low,delivery_distribution,slip_probability,risk_group",
+                       {1: "0.8,pert,0.1,wf"}, "risk_groups:\n  - {id: wf, correlation: 0.5}\n")
     book = tmp_path / "inst.xlsx"
     assert run("convert", folder, "-o", book).exit_code == 0
     back = tmp_path / "back"

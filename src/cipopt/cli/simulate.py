@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from cipopt.cli.base import echo_problems, guarded, load, main
+from cipopt.cli.base import guarded, load, load_plan, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.schema.problems import InputError, Problem, ProblemLog
+from cipopt.schema.problems import InputError, Problem
 
 
 def _money(value: float) -> str:
@@ -46,16 +45,11 @@ def simulate(instance, plan, draws, seed, out, force):
       cipopt simulate instances/holby out/holby/plan.csv --draws 100000 --seed 7 --out out/holby-risk
     """
     from cipopt.analysis.simulate import simulate_plan
-    from cipopt.io.plan import read_plan
 
     if out:
         check_output_dir(out, force)
     inst = load(instance)
-    log = ProblemLog()
-    try:
-        chosen = read_plan(Path(plan), inst, log)
-    finally:
-        echo_problems(log.warnings)
+    chosen = load_plan(plan, inst)
     outside = [f"scheme {s} starts in {y}, outside the plan years {inst.years[0]}-{inst.years[-1]}"
                for s, y in chosen.items() if y is not None and y not in inst.years]
     if outside:
