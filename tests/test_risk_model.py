@@ -189,7 +189,10 @@ def test_a_variant_with_other_risk_settings_or_targets_is_rebuilt():
     moved = planner.solve(EXACT, variant=harder)
     assert moved.objective == pytest.approx(Planner(harder).solve(EXACT).objective, abs=1e-6)
     assert moved.objective < base.objective
-    assert planner.rebuilds == 4
+    independent = inst.model_copy(update={"risk_groups": (inst.risk_groups[0].model_copy(update={"correlation": 0.0}),)})
+    assert planner.solve(EXACT, variant=independent).objective == pytest.approx(
+        Planner(independent).solve(EXACT).objective, abs=1e-6)
+    assert planner.rebuilds == 5
 
 
 def test_the_checker_values_the_risk_term_like_the_model():
