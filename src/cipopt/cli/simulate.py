@@ -18,7 +18,7 @@ def _money(value: float) -> str:
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.argument("plan", type=click.Path())
-@click.option("--draws", type=click.IntRange(min=1, max=10_000_000), default=10_000, show_default=True,
+@click.option("--draws", type=click.IntRange(min=1, max=2_000_000), default=10_000, show_default=True,
               help="How many delivery scenarios to draw.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed of the draws (default: instance.yaml objective.seed, 0 unless set); the same seed "
