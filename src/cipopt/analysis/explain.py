@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cipopt.analysis.sweep import (
-    IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
+    IN_PROCESS, Sweep, VariantTask, cluster, planner_setup, run_sweep, solve_variant, solver_threads,
 )
 from cipopt.model.context import fmt
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
@@ -232,8 +232,9 @@ def explain(planner: Planner, options: SolveOptions = SolveOptions(), *, plan: P
     reference = planner.solve(options) if plan is None else planner.evaluate(plan)
     if not reference.status.has_plan:
         raise NothingToExplain(reference)
-    return Explanation(
-        reference=reference,
-        schemes=explain_schemes(planner, reference, options, progress, sweep),
-        rules=explain_rules(planner, reference, options, progress, sweep),
-    )
+    with cluster(sweep):  # one cluster, and one build per worker, for both sweeps
+        return Explanation(
+            reference=reference,
+            schemes=explain_schemes(planner, reference, options, progress, sweep),
+            rules=explain_rules(planner, reference, options, progress, sweep),
+        )

@@ -212,12 +212,32 @@ def dask_client(sweep: Sweep):
                 cluster.close()
 
 
+_OPEN: dict[Sweep, Any] = {}
+
+
+@contextlib.contextmanager
+def cluster(sweep: Sweep):
+    """Keep the sweep's cluster (and its workers' built states) for every sweep run inside the
+    block, instead of starting one per sweep: `with cluster(sweep): run_sweep(...); run_sweep(...)`.
+    Does nothing in process."""
+    if sweep.in_process or sweep in _OPEN:
+        yield
+        return
+    with dask_client(sweep) as client:
+        _OPEN[sweep] = client
+        try:
+            yield
+        finally:
+            del _OPEN[sweep]
+
+
 def _run_on_dask(setup, payload, work, tasks, sweep: Sweep, progress: Progress | None, labels) -> list:
     from distributed import as_completed
 
     total = len(tasks)
     key = payload_key(setup, payload)
-    with dask_client(sweep) as client:
+    with cluster(sweep):
+        client = _OPEN[sweep]
         slots = sum(client.nthreads().values()) or 1
         sizes = chunk_sizes(total, slots)
         if progress:
@@ -247,7 +267,6 @@ def _run_on_dask(setup, payload, work, tasks, sweep: Sweep, progress: Progress |
     if progress:
         progress(total, total, "done")
     return results
-
 
 
 # -- the sweep most analyses run: variants of one instance, re-solved in one built model ----------
