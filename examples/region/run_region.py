@@ -69,8 +69,10 @@ def scenarios_for(org: str) -> dict[str, dict]:
         "optimism-bias": {"description": "capital of builds and systems +24% (optimism bias)",
                           "scale": [{"metric": "capital_cost", "category": ["estates", "digital", "transformation"],
                                      "factor": 1.24}]},
-        "digital-late": {"description": "digital schemes a year late", "delay": [{"category": "digital", "years": 1}]},
-        "estates-late": {"description": "estates schemes a year late", "delay": [{"category": "estates", "years": 1}]},
+        "procurement-late": {"description": "procurement schemes a year late",
+                             "delay": [{"category": "procurement", "years": 1}]},
+        "medicines-late": {"description": "medicines schemes a year late",
+                           "delay": [{"category": "medicines", "years": 1}]},
         "savings-down-10": {"description": "every saving 10% lower",
                             "scale": [{"metric": "saving", "factor": 0.9}]},
         "running-costs-up": {"description": "running costs 30% higher",
@@ -131,6 +133,10 @@ def _region_task(region: dict, task: tuple[str, SolveOptions]) -> pd.DataFrame:
     return whatif_table(region, org, options)
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -138,8 +144,7 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, load average {load}"
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, load average {_load()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,16 +179,18 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             serial = [whatif_table(region, org, options) for org in orgs]
             serial_s = time.perf_counter() - started
-            print(f"serial, in this process:          {serial_s:7.1f} s")
+            print(f"serial, in this process:          {serial_s:7.1f} s   (load average now {_load()})")
 
         sweep = Sweep(scheduler=args.scheduler) if args.scheduler else Sweep(workers=args.workers)
         started = time.perf_counter()
         with cluster(sweep):
             up_s = time.perf_counter() - started
-            spread = run_sweep(_region_state, region, _region_task, [(org, options) for org in orgs], sweep=sweep)
+            # one HiGHS thread per worker, as cipopt's own sweeps do, so the workers share the cores
+            on_workers = SolveOptions(threads=1)
+            spread = run_sweep(_region_state, region, _region_task, [(org, on_workers) for org in orgs], sweep=sweep)
         spread_s = time.perf_counter() - started
-        print(f"Dask, {sweep.describe()[3:]}: {spread_s:7.1f} s "
-              f"(of which {up_s:.1f} s starting or reaching the cluster)")
+        print(f"Dask, {sweep.describe()[3:]}: {spread_s:7.1f} s   (load average now {_load()}; "
+              f"{up_s:.1f} s of it starting or reaching the cluster)")
         if serial is not None:
             same = all(a.equals(b) for a, b in zip(serial, spread))
             print(f"speed-up: {serial_s / spread_s:.2f}x; results identical to the serial path: "

@@ -252,15 +252,18 @@ def _run_on_dask(setup, payload, work, tasks, sweep: Sweep, progress: Progress |
             starts[future.key] = (first, size)
             first += size
         results: list = [None] * total
-        done = 0
+        finished = [False] * total
+        done = waiting = 0  # waiting: the first task in order not yet finished, shown as under way
         try:
             for future in as_completed(futures):
                 begin, size = starts[future.key]
                 results[begin:begin + size] = future.result()  # a worker's exception is raised here
+                finished[begin:begin + size] = [True] * size
                 done += size
+                while waiting < total and finished[waiting]:
+                    waiting += 1
                 if progress and done < total:
-                    last = begin + size - 1
-                    progress(done, total, labels[last] if labels else f"{last + 1}")
+                    progress(done, total, labels[waiting] if labels else f"{waiting + 1}")
         finally:
             for future in futures:
                 future.cancel()
