@@ -183,3 +183,16 @@ def test_bad_cluster_options_are_one_line_errors(monkeypatch, tmp_path):
     assert not (tmp_path / "w").exists()
     with pytest.raises(SweepUnavailable):
         run_sweep(_setup, 1, _work, [1], sweep=Sweep(scheduler="tcp://127.0.0.1:9"))
+
+
+def test_an_error_in_a_workers_setup_is_raised_here_too(two_workers):
+    with pytest.raises(ZeroDivisionError):
+        run_sweep(_broken_setup, 0, _work, [1, 2], sweep=two_workers)
+    with pytest.raises(ValueError, match="not both"):
+        Sweep(workers=2, scheduler="tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="at least 1 worker"):
+        Sweep(workers=0)
+
+
+def _broken_setup(payload: int) -> dict:
+    return {"base": 1 / payload}

@@ -55,6 +55,12 @@ class Sweep:
     workers: int | None = None
     scheduler: str | None = None
 
+    def __post_init__(self):
+        if self.workers is not None and self.scheduler is not None:
+            raise ValueError("a sweep runs on a local cluster (workers) or an existing one (scheduler), not both")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"a local cluster needs at least 1 worker, not {self.workers}")
+
     @property
     def in_process(self) -> bool:
         return self.workers is None and self.scheduler is None
@@ -134,8 +140,8 @@ def _state_for(key: str, setup: Callable, payload: Any):
 
 def _run_chunk(setup: Callable, work: Callable, key: str, payload: Any, chunk: list) -> list:
     """On a worker: the results of consecutive tasks, with the worker's state for this payload."""
-    state = _state_for(key, setup, payload)
     try:
+        state = _state_for(key, setup, payload)
         return [work(state, task) for task in chunk]
     except Exception as exc:
         raise _portable(exc) from None
