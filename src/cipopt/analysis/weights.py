@@ -1,0 +1,185 @@
+"""The set of criteria weights a panel has not ruled out, and uniform samples from it.
+
+A panel that disputes its weights states what it agrees on: a range per criterion
+(`weight_min`..`weight_max`), an order of importance (`criteria_order`), or both. The feasible
+weight set is
+
+    W = { w : sum_c w_c = 1,  lo_c <= w_c <= hi_c,  w_o1 >= w_o2 >= ... (criteria_order) }
+
+where a criterion with a range has `lo, hi = weight_min, weight_max` (defaults 0 and 1), and a
+criterion with only an exact `weight` is fixed at it (`lo = hi = weight`) unless a
+`criteria_order` is given, which then states the disagreement (exact weights become the panel's
+central view only). When every criterion has an exact weight and there is no range and no order,
+W is that one point and nothing is sampled.
+
+Sampling is exact, not approximate: the free weights are drawn from the flat Dirichlet(1)
+distribution scaled to the mass the fixed weights leave (uniform on that simplex); the members
+of `criteria_order` that are free are sorted into the order (a measure-preserving fold of a
+symmetric distribution, so still uniform on the ordered part); a draw outside a range, or one
+breaking an order relation with a fixed weight, is rejected. What is accepted is uniform on W.
+docs/ranking.md states the method; tests check that samples lie in W and look uniform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cipopt.schema.instance import Criterion, Instance
+from cipopt.schema.problems import InputError, Problem
+
+TOL = 1e-9
+MAX_DRAWS = 4_000_000
+"""Rejection draws allowed in all before the set is declared too small to sample."""
+CENTRE_SAMPLES = 20_000
+CENTRE_SEED = 0
+
+
+@dataclass(frozen=True)
+class WeightSet:
+    ids: tuple[str, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    order: tuple[int, ...]  # indices into ids, most important first
+    exact: np.ndarray | None  # every criterion's exact weight, when all have one
+
+    @property
+    def fixed(self) -> np.ndarray:
+        return self.hi - self.lo <= TOL
+
+    @property
+    def is_point(self) -> bool:
+        return bool(self.fixed.all()) and not self.order
+
+    def contains(self, w: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+        """(n,) whether each row of `w` (n x criteria) lies in W."""
+        w = np.atleast_2d(w)
+        ok = (w >= self.lo - tol).all(axis=1) & (w <= self.hi + tol).all(axis=1)
+        if not self.is_point:
+            ok &= np.abs(w.sum(axis=1) - 1.0) <= tol
+        for a, b in zip(self.order, self.order[1:]):
+            ok &= w[:, a] >= w[:, b] - tol
+        return ok
+
+    def describe(self) -> str:
+        if self.is_point:
+            return "exact weights: " + ", ".join(f"{c} {v:g}" for c, v in zip(self.ids, self.lo))
+        parts = []
+        for c, lo, hi in zip(self.ids, self.lo, self.hi):
+            parts.append(f"{c} {lo:g}" if hi - lo <= TOL else f"{c} {lo:g}..{hi:g}")
+        text = "weights summing to 1 with " + ", ".join(parts)
+        if self.order:
+            text += "; in the order " + " >= ".join(self.ids[i] for i in self.order)
+        return text
+
+
+def weight_set(instance: Instance) -> WeightSet:
+    """The feasible weight set the instance states (see the module docstring)."""
+    criteria = list(instance.criteria)
+    known = {c.id for c in criteria}
+    criteria += [Criterion(id=c) for c in (instance.criteria_order or ()) if c not in known]
+    ids = tuple(c.id for c in criteria)
+    ordered = bool(instance.criteria_order)
+    lo, hi = np.zeros(len(ids)), np.ones(len(ids))
+    for i, c in enumerate(criteria):
+        ranged = c.weight_min is not None or c.weight_max is not None
+        if ranged:
+            lo[i] = c.weight_min if c.weight_min is not None else 0.0
+            hi[i] = c.weight_max if c.weight_max is not None else 1.0
+        elif c.weight is not None and not ordered:
+            lo[i] = hi[i] = c.weight
+    exact = np.array([c.weight for c in criteria], dtype=float) if all(c.weight is not None for c in criteria) else None
+    index = {c: i for i, c in enumerate(ids)}
+    order = tuple(index[c] for c in (instance.criteria_order or ()))
+    return WeightSet(ids, lo, hi, order, exact)
+
+
+def feasibility_problem(ws: WeightSet) -> str | None:
+    """Why W is empty, in words, or None. Found by a small LP (scipy's HiGHS)."""
+    if ws.is_point:
+        return None
+    if ws.lo.sum() > 1 + TOL:
+        return f"the criteria's weight_min values sum to {ws.lo.sum():g}, above 1"
+    if ws.hi.sum() < 1 - TOL:
+        return f"the criteria's weight_max values sum to {ws.hi.sum():g}, below 1"
+    from scipy.optimize import linprog
+
+    n = len(ws.ids)
+    a_ub = []
+    for a, b in zip(ws.order, ws.order[1:]):
+        row = np.zeros(n)
+        row[a], row[b] = -1.0, 1.0
+        a_ub.append(row)
+    res = linprog(np.zeros(n), A_ub=np.array(a_ub) if a_ub else None, b_ub=np.zeros(len(a_ub)) if a_ub else None,
+                  A_eq=np.ones((1, n)), b_eq=[1.0], bounds=list(zip(ws.lo, ws.hi)), method="highs")
+    if res.status != 0:
+        return "no weights summing to 1 keep every weight range and the order of importance together"
+    return None
+
+
+def require_feasible(ws: WeightSet) -> None:
+    problem = feasibility_problem(ws)
+    if problem:
+        raise InputError([Problem("instance.yaml", problem, key="criteria")])
+
+
+def sample_weights(ws: WeightSet, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n x criteria) weight vectors drawn uniformly from W (exact rejection sampling)."""
+    if ws.is_point:
+        return np.repeat(ws.lo[None, :], n, axis=0)
+    require_feasible(ws)
+    fixed = ws.fixed
+    free = np.flatnonzero(~fixed)
+    mass = 1.0 - ws.lo[fixed].sum()
+    chain_free = [i for i in ws.order if not fixed[i]]
+    out: list[np.ndarray] = []
+    have, drawn = 0, 0
+    batch = max(1024, 4 * n)
+    while have < n:
+        if drawn >= MAX_DRAWS:
+            raise InputError([Problem("instance.yaml", (
+                f"the weight ranges and order leave too small a set to sample: {have} of {n} weight vectors "
+                f"found in {drawn:,} draws; widen the ranges"), key="criteria")])
+        w = np.empty((batch, len(ws.ids)))
+        w[:, fixed] = ws.lo[fixed]
+        if len(free):
+            w[:, free] = rng.dirichlet(np.ones(len(free)), size=batch) * mass
+        if len(chain_free) > 1:
+            w[:, chain_free] = -np.sort(-w[:, chain_free], axis=1)  # into the order, most important first
+        keep = w[ws.contains(w, tol=TOL)]
+        out.append(keep)
+        have += len(keep)
+        drawn += batch
+        batch = min(batch * 2, 1_000_000)
+    return np.concatenate(out)[:n]
+
+
+def central_weights(ws: WeightSet) -> tuple[np.ndarray, str]:
+    """The weights of the panel's central view, and how they were found.
+
+    Exact weights when every criterion has one; for an order of importance alone, the
+    rank-order centroid (w_i = (1/n) sum_{k>=i} 1/k, the centre of the ordered simplex); else the
+    mean of CENTRE_SAMPLES uniform samples (seed 0, so the same instance gives the same centre).
+    """
+    if ws.exact is not None:
+        return ws.exact.copy(), "the exact weights of instance.yaml"
+    n = len(ws.ids)
+    if ws.order and len(ws.order) == n and not ws.fixed.any() and (ws.lo <= TOL).all() and (ws.hi >= 1 - TOL).all():
+        roc = np.array([sum(1.0 / k for k in range(i + 1, n + 1)) / n for i in range(n)])
+        w = np.zeros(n)
+        w[list(ws.order)] = roc
+        return w, "the rank-order centroid of criteria_order"
+    rng = np.random.default_rng(CENTRE_SEED)
+    return sample_weights(ws, CENTRE_SAMPLES, rng).mean(axis=0), \
+        f"the centre of the feasible weight set (mean of {CENTRE_SAMPLES:,} uniform samples, seed {CENTRE_SEED})"
+
+
+def with_weights(instance: Instance, ids: tuple[str, ...], w: np.ndarray) -> Instance:
+    """The instance with exact weights `w` for criteria `ids` (ranges kept; criteria named only in
+    the order added), for the objective weighted_score."""
+    by_id = {c.id: c for c in instance.criteria}
+    criteria = tuple(
+        (by_id[c].model_copy(update={"weight": float(v)}) if c in by_id else Criterion(id=c, weight=float(v)))
+        for c, v in zip(ids, w))
+    return instance.model_copy(update={"criteria": criteria})
