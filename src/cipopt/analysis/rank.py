@@ -544,12 +544,13 @@ class RankResult:
                        f"(seed {self.seed})")
         out.append("")
         bids = self.bids()
-        header = f"{'rank':>4}  {'bid':<24} {'org':<12} {'score':>6} {'fund cost':>10} {'score/£m':>9} " \
+        per, scale = ("score/£m", 1000.0) if unit == "GBP thousand" else ("score/unit", 1.0)
+        header = f"{'rank':>4}  {'bid':<24} {'org':<12} {'score':>6} {'fund cost':>10} {per:>9} " \
                  f"{'greedy':>6} {'entry budget':>13} {'stays':>5}  {'core':>5} {'class':<10}"
         out.append(header)
         for r in bids.itertuples():
             vfm = "-" if r.value_for_money is None or pd.isna(r.value_for_money) else \
-                ("free" if math.isinf(r.value_for_money) else f"{r.value_for_money * 1000:,.2f}")
+                ("free" if math.isinf(r.value_for_money) else f"{r.value_for_money * scale:,.2f}")
             entry = "never" if pd.isna(r.entry_budget) else f"{money(r.entry_budget)} ({r.entry_fraction:.0%})"
             stays = "" if r.stays_in is None or pd.isna(r.stays_in) else ("yes" if r.stays_in else "NO")
             core = "" if r.core_index is None or pd.isna(r.core_index) else f"{r.core_index:.2f}"
