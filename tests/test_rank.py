@@ -219,7 +219,11 @@ def test_fixed_weights_stay_fixed_and_empty_sets_are_refused():
     w = sample_weights(weight_set(inst), 500, np.random.default_rng(0))
     assert np.allclose(w[:, 0], 0.5) and ((w[:, 1] >= 0.1 - 1e-12) & (w[:, 1] <= 0.4 + 1e-12)).all()
     assert np.allclose(w.sum(axis=1), 1.0)
-    empty = _instance_with([Criterion(id="a", weight_min=0.6), Criterion(id="b", weight_min=0.6)])
+    from cipopt.schema.instance import Instance
+
+    # the validator refuses this set (test below); the sampler refuses it too, for callers that skip it
+    empty = Instance(years=(2025,), schemes=(scheme("a"),),
+                     criteria=(Criterion(id="a", weight_min=0.6), Criterion(id="b", weight_min=0.6)))
     with pytest.raises(InputError, match="sum to 1.2, above 1"):
         sample_weights(weight_set(empty), 10, np.random.default_rng(0))
 
@@ -260,3 +264,19 @@ def test_rank_without_scores_is_bad_input():
     result = run("rank", ROOT / "instances" / "tiny")
     assert result.exit_code == 2
     assert "scores.csv" in result.output
+
+
+def test_validator_refuses_weight_ranges_that_cannot_sum_to_one():
+    from instances_factory import validated
+
+    _, log = validated(schemes=(scheme("a"),), criteria=(Criterion(id="a", weight_min=0.7),
+                                                       Criterion(id="b", weight_min=0.4, weight_max=0.5)))
+    assert any("lowest weights sum to 1.1" in str(p) for p in log.errors)
+    _, log = validated(schemes=(scheme("a"),), criteria=(Criterion(id="a", weight_max=0.3),
+                                                       Criterion(id="b", weight=0.2)))
+    assert any("highest weights sum to 0.5" in str(p) for p in log.errors)
+    _, log = validated(schemes=(scheme("a"),), criteria=(Criterion(id="a", weight=0.2), Criterion(id="b", weight=0.8)),
+                       criteria_order=("a", "b"))
+    assert not log.errors and any("smaller weight" in str(p) for p in log.warnings)
+    _, log = validated(schemes=(scheme("a"),), criteria=(Criterion(id="a", weight=2.0), Criterion(id="b", weight=1.0)))
+    assert not log.problems  # exact weights alone need not sum to 1

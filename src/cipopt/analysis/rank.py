@@ -539,7 +539,9 @@ class RankResult:
                f"({money(self.fund_total)} {unit} over {len(self._fund_years())} years), "
                f"{len(self.fractions) - 1} budget steps",
                f"weights: {self.centre_how}: " + ", ".join(f"{c} {v:.3f}" for c, v in zip(self.weight_set.ids, self.centre))]
-        if not self.weight_set.is_point:
+        if not self.weight_set.is_point and not len(self.samples):
+            out.append("robust view: not computed (--samples 0)")
+        elif not self.weight_set.is_point:
             out.append(f"robust view: {len(self.samples)} weight vectors, uniform on {self.weight_set.describe()} "
                        f"(seed {self.seed})")
         out.append("")

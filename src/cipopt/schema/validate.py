@@ -298,6 +298,7 @@ class _Checks:
                 if inst.criteria and c not in seen and not self.gaps.criterion_may_exist(c):
                     self.log.error(self.ctx, f"unknown criterion {c!r}{suggestion(c, seen)}: expected "
                                              f"{_choices(seen)}", key=f"criteria_order[{i}]")
+        self._criteria_ranges()
         if self.gaps.objective or inst.objective.mode != "weighted_score":
             return
         if not inst.criteria and not self.gaps.criteria:
@@ -308,6 +309,38 @@ class _Checks:
                 self.log.error(self.ctx, f"objective mode weighted_score needs an exact weight for criterion "
                                          f"{c.id!r} (ranges and orders of importance are for ranking)",
                                key=f"criteria[{i}].weight")
+
+    def _criteria_ranges(self) -> None:
+        """Ranges and orders state weights that sum to 1 (docs/ranking.md): the set must not be empty."""
+        inst = self.inst
+        ordered = bool(inst.criteria_order)
+        if self.gaps.criteria or not (ordered or any(c.weight_min is not None or c.weight_max is not None
+                                                     for c in inst.criteria)):
+            return
+        lo = hi = 0.0
+        for c in inst.criteria:
+            if c.weight_min is not None or c.weight_max is not None:
+                lo += c.weight_min or 0.0
+                hi += 1.0 if c.weight_max is None else c.weight_max
+            elif c.weight is not None and not ordered:
+                lo += c.weight
+                hi += c.weight
+            else:
+                hi += 1.0
+        known = {c.id for c in inst.criteria}
+        hi += sum(1.0 for c in (inst.criteria_order or ()) if c not in known)
+        if lo > 1 + 1e-9:
+            self.log.error(self.ctx, f"the criteria's weight ranges cannot sum to 1: their lowest weights sum to "
+                                     f"{lo:g} (weights with ranges are shares of 1)", key="criteria")
+        elif hi < 1 - 1e-9:
+            self.log.error(self.ctx, f"the criteria's weight ranges cannot sum to 1: their highest weights sum to "
+                                     f"{hi:g} (weights with ranges are shares of 1)", key="criteria")
+        weights = {c.id: c.weight for c in inst.criteria if c.weight is not None}
+        chain = [c for c in (inst.criteria_order or ()) if c in weights]
+        for a, b in zip(chain, chain[1:]):
+            if weights[a] < weights[b]:
+                self.log.warn(self.ctx, f"criterion {a!r} comes before {b!r} in criteria_order but has the smaller "
+                                        f"weight ({weights[a]:g} < {weights[b]:g})", key="criteria_order")
 
     # -- schemes.csv --------------------------------------------------------------------------
     def schemes(self) -> None:
