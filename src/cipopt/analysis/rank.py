@@ -29,6 +29,8 @@ from cipopt.analysis.weights import (
     WeightSet, central_weights, require_feasible, sample_weights, weight_set, with_weights,
 )
 from cipopt.check import check_plan
+from cipopt.model.context import ModelContext
+from cipopt.model.fairness import share_row
 from cipopt.pipeline import Planner, SolveOptions
 from cipopt.report.text import money
 from cipopt.schema.instance import Instance
@@ -154,6 +156,14 @@ def _rules_rows(instance: Instance, coef, fund: str) -> Rows:
             add(coef.target_matrix(t.basis, t.org, expected), t.values, False)
     for d, floor in instance.quality.portfolio_min.items():
         add(coef.matrix(d), {y: floor for y in instance.years}, False)
+    if instance.fair_shares:
+        ctx = ModelContext(instance=instance, coef=coef)
+        for rule in instance.fair_shares:
+            row = share_row(ctx, rule).toarray().reshape(-1)
+            mats.append(row)
+            bounds.append(0.0)
+            upper.append(False)
+            is_fund.append(False)
     n = coef.n_pairs
     return Rows(np.array(mats).reshape(len(mats), n), np.array(bounds), np.array(upper, dtype=bool),
                 np.array(is_fund, dtype=bool))

@@ -37,7 +37,7 @@ from cipopt.io.export import SCHEME_COLUMNS, TABLE_COLUMNS, instance_context, in
 from cipopt.io.load import TABLES, RawInstance, parse_raw, suggestion_text, _bulk
 from cipopt.io.text import parse_bool, parse_year
 from cipopt.schema.instance import CATEGORIES, Instance
-from cipopt.schema.problems import InputError, ProblemLog
+from cipopt.schema.problems import InputError, Problem, ProblemLog
 
 CONTEXT_SHEET = "context"
 README_SHEET = "README"
@@ -661,6 +661,9 @@ def instance_workbook(instance: Instance | None = None) -> bytes:
     """An instance as an annotated workbook, or with None a blank template to fill in."""
     from openpyxl.utils import get_column_letter
 
+    if instance is not None and instance.fair_shares:  # refuse rather than drop a rule silently
+        raise InputError([Problem("instance.yaml", "the workbook form has no place for fair_shares yet: keep "
+                                                   "this instance as a folder", key="fair_shares")])
     w = _Sheets()
     _readme(w.sheet(README_SHEET), blank=instance is None)
     context = instance_context(instance) if instance is not None else {}

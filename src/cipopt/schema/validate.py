@@ -130,6 +130,7 @@ def validate_instance(
         check.years()
         check.organisations()
         check.targets_and_limits()
+        check.fair_shares()
         check.quality()
         check.criteria()
     check.schemes()
@@ -245,6 +246,37 @@ class _Checks:
                         f"unknown metric {rule.metric!r}{suggestion(rule.metric, metrics)}: expected a "
                         f"built-in metric ({', '.join(BUILTIN_METRICS)}), a QIA domain, a numeric column "
                         "of schemes.csv or a metric of profiles.csv", key=f"{key}.metric")
+
+    def fair_shares(self) -> None:
+        """Fairness rules (format extension): ids unique, the group known, metric known, years in the plan."""
+        metrics = known_metrics(self.inst) | self.gaps.metrics
+        metrics_known = "schemes" not in self.gaps.tables and "profiles" not in self.gaps.tables
+        rule_ids = {r.id for r in self.inst.targets} | {r.id for r in self.inst.limits}
+        sectors = {o.sector for o in self.inst.organisations}
+        seen: set[str] = set()
+        for i, rule in enumerate(self.inst.fair_shares):
+            key = f"fair_shares[{i}]"
+            if rule.id in seen or rule.id in rule_ids:
+                self.log.error(self.ctx, f"duplicate id {rule.id!r} (fair share, target and limit ids must be "
+                                         "unique)", key=f"{key}.id")
+            seen.add(rule.id)
+            if rule.org is not None and not self._org_ok(rule.org):
+                self.log.error(self.ctx, self._unknown_org(rule.org), key=f"{key}.org")
+            if rule.sector is not None and rule.sector not in sectors and not self.gaps.organisations:
+                self.log.error(self.ctx, f"no organisation has sector {rule.sector!r}{suggestion(rule.sector, sectors)}: "
+                                         f"expected {_choices(sectors)}", key=f"{key}.sector")
+            if metrics_known and rule.metric not in metrics:
+                self.log.error(self.ctx, f"unknown metric {rule.metric!r}{suggestion(rule.metric, metrics)}: expected "
+                                         f"a built-in metric ({', '.join(BUILTIN_METRICS)}), a QIA domain, a numeric "
+                                         "column of schemes.csv or a metric of profiles.csv", key=f"{key}.metric")
+            if self.years_ok:
+                for j, y in enumerate(rule.years or ()):
+                    if y not in self.year_set:
+                        self.log.error(self.ctx, f"year {y} is outside the plan years {self._span()}",
+                                       key=f"{key}.years[{j}]")
+                if rule.years is not None and not rule.years:
+                    self.log.error(self.ctx, "names no year: leave years out to mean every plan year",
+                                   key=f"{key}.years")
 
     def quality(self) -> None:
         """Domains must be score columns; minimums must name domains; hard_max_risk >= max_risk."""
