@@ -41,6 +41,7 @@ DEFAULT_SAMPLES = 200
 DEFAULT_SEED = 1
 FUND_WORDS = ("fund", "pot", "budget")
 ROW_TOL = 1e-6
+NESTED_SHOWN = 10
 Progress = Callable[[int, int, str], None]
 
 
@@ -584,7 +585,9 @@ class RankResult:
         out.append("")
         if nn:
             out.append("The optimal portfolios are NOT nested: a bid in at one budget leaves at a larger one:")
-            out += [f"  {b}: in at {money(i)}, out again at {money(o)}" for b, i, o in nn]
+            out += [f"  {b}: in at {money(i)}, out again at {money(o)}" for b, i, o in nn[:NESTED_SHOWN]]
+            if len(nn) > NESTED_SHOWN:
+                out.append(f"  ... and {len(nn) - NESTED_SHOWN} more (bids.csv stays_in, portfolios.csv)")
         else:
             out.append("The optimal portfolios are nested: a bid in at a budget stays in at every larger budget.")
         out += self.notes
