@@ -418,7 +418,7 @@ class RankResult:
         return out
 
     def budget(self, k: int) -> float:
-        return self.fractions[k] * self.fund_total
+        return round(self.fractions[k] * self.fund_total, 9)
 
     def bids(self) -> pd.DataFrame:
         coef = self.data.coef
@@ -529,7 +529,8 @@ class RankResult:
             "weight_set": self.weight_set.describe(),
             "samples": len(self.samples), "seed": self.seed,
             "sampling": None if self.weight_set.is_point else
-            "flat Dirichlet on the free weights, sorted into criteria_order, rejection outside the ranges",
+            "flat Dirichlet(1) on the free weights" + (", sorted into criteria_order" if self.weight_set.order else "")
+            + ", rejection outside the ranges (uniform on the feasible weight set)",
             "optimal_value_at_full_budget": _num(lv["optimal_value"].iloc[-1]),
             "greedy_value_at_full_budget": _num(lv["greedy_value"].iloc[-1]),
             "greedy_loss_at_full_budget": _num(lv["greedy_loss"].iloc[-1]),
