@@ -127,8 +127,8 @@ def test_greedy_keeps_relations_and_funds_together_groups_as_one():
     data = greedy_data(base, build_coefficients(base), "fund")
     plan = greedy_plan(data, 1.0)
     chosen = {s for s, y in plan.items() if y is not None}
-    # order: z 9, v 7.5, x+y 6.67, w 1. Pass 1: z needs w (not in), v (4), x+y (6 > 5 left) no, w (2).
-    # Pass 2: z (1) now fits with w in. Total cost 4 + 2 + 1 = 7.
+    # order: z 9, v 7.5, x+y 6.67, w 1. Step 1: z needs w (not in), so v (4). Step 2: z still waits,
+    # x+y (6 > 5 left) does not fit, w (2). Step 3: z (1) now that w is in. x+y never fits: 4+2+1 = 7.
     assert chosen == {"v", "w", "z"}
     assert check_plan(base, plan).ok
 

@@ -240,10 +240,11 @@ def greedy_plan(data: GreedyData, fraction: float) -> dict[str, int | None]:
     at this level included) still holds in every year, no `>=` limit, hard target or quality
     floor that held is broken, and its relations hold with the bids already funded (`requires`:
     the other bid is in and starts early enough; `excludes`: the other is not in; `precedes`:
-    the start order). Bids of no value are not funded. Passes down the list repeat until nothing
-    more fits, so a bid that requires one lower in the list gets its chance. What the greedy
-    cannot steer towards (a hard target, a `>=` limit not yet met) is judged at the end by the
-    independent checker.
+    the start order). Bids of no value are not funded. Each step funds the best-placed bid that
+    can be funded now, until none can: a bid held back by a rule (the bid it requires not yet in,
+    a fair share that would fall short) gets its turn as soon as the rule allows, ahead of every
+    bid below it. What the greedy cannot steer towards (a hard target, a `>=` limit not yet met)
+    is judged at the end by the independent checker.
     """
     coef, rows = data.coef, data.rows
     bound = np.where(rows.fund, rows.bound * fraction, rows.bound)
@@ -289,16 +290,13 @@ def greedy_plan(data: GreedyData, fraction: float) -> dict[str, int | None]:
         if unit.mandatory:
             place(unit, force=True)
             funded.add(k)
-    changed = True
-    while changed:
-        changed = False
+    while True:  # each step funds the best-placed bid that can be funded now
         for k, unit in enumerate(data.units):
-            if k in funded or unit.value <= 0:
-                continue
-            if place(unit, force=False):
+            if k not in funded and unit.value > 0 and place(unit, force=False):
                 funded.add(k)
-                changed = True
-    return {sid: starts.get(sid) for sid in ids}
+                break
+        else:
+            return {sid: starts.get(sid) for sid in ids}
 
 
 # -- the sweep: setup once, one task per solve ----------------------------------------------------
