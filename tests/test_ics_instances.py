@@ -100,3 +100,18 @@ def test_fund_optimum_and_mental_health_share(fund):
     total = award[award["org"] == "all"]["value"].sum()
     mh = award[award["org"] == "anytown-mh"]["value"].sum()
     assert mh >= 0.15 * total - 1e-6
+
+
+def test_fund_ranking_figures_quoted_in_the_example():
+    from cipopt.analysis.rank import run_rank
+
+    result = run_rank(_load(FUND), steps=20, samples=0)
+    summary = result.summary()
+    assert summary["greedy_loss_at_full_budget"] == pytest.approx(53.5)
+    assert summary["largest_greedy_loss"] == pytest.approx(118.25)
+    assert summary["largest_greedy_loss_budget"] == pytest.approx(8400)
+    assert summary["nested"] is False
+    bids = result.bids().set_index("bid")
+    assert bids.loc["virtual-fracture-clinic", "entry_budget"] == 1200 and bids.loc["virtual-fracture-clinic", "stays_in"]
+    assert bids.loc["cdc-hospital-site", "entry_budget"] == 21600
+    assert bids.loc["elective-hub", "entry_budget"] != bids.loc["elective-hub", "entry_budget"]  # never: NaN

@@ -280,3 +280,20 @@ def test_validator_refuses_weight_ranges_that_cannot_sum_to_one():
     assert not log.errors and any("smaller weight" in str(p) for p in log.warnings)
     _, log = validated(schemes=(scheme("a"),), criteria=(Criterion(id="a", weight=2.0), Criterion(id="b", weight=1.0)))
     assert not log.problems  # exact weights alone need not sum to 1
+
+
+def test_sweep_tasks_are_picklable_and_a_fresh_setup_gives_the_same_answers():
+    """What a distributed run_sweep needs: a picklable payload and tasks, module-level setup/work."""
+    import pickle
+
+    from cipopt.analysis import rank as rank_module
+    from cipopt.pipeline import SolveOptions
+
+    base, *_ = ranking_instance(golden_fund())
+    payload = pickle.loads(pickle.dumps(rank_module.RankPayload(base, "fund", SolveOptions(mip_gap=0.0))))
+    tasks = pickle.loads(pickle.dumps([rank_module.LevelTask(8, 0.8), rank_module.WeightTask(0, (1.0,))]))
+    state = rank_module.setup(payload)
+    level, weights = (rank_module.work(state, t) for t in tasks)
+    assert {s for s, y in level["plan"].items() if y is not None} == {"b", "c"}
+    assert level["greedy_value"] == pytest.approx(55.0)
+    assert weights["objective"] == pytest.approx(80.0)
