@@ -29,7 +29,7 @@ from cipopt.analysis.weights import central_weights, sample_weights, weight_set
 from cipopt.check import check_plan
 from cipopt.cli import main
 from cipopt.coefficients import build_coefficients
-from cipopt.schema.instance import Criterion, Limit, Objective, Relation, Score
+from cipopt.schema.instance import Criterion, Limit, Objective, Relation, Score, Target
 from cipopt.schema.problems import InputError
 from instances_factory import make_instance, scheme
 
@@ -297,3 +297,25 @@ def test_sweep_tasks_are_picklable_and_a_fresh_setup_gives_the_same_answers():
     assert {s for s, y in level["plan"].items() if y is not None} == {"b", "c"}
     assert level["greedy_value"] == pytest.approx(55.0)
     assert weights["objective"] == pytest.approx(80.0)
+
+
+def test_rank_with_an_order_of_importance_only_and_a_hard_floor_at_low_budgets():
+    # criteria_order alone: the centre is the rank-order centroid (0.75, 0.25 for two criteria);
+    # a hard recurrent target of 10 needs at least one bid, so the budget-0 level has no plan
+    bids = {"p": (1.0, 80, 20), "q": (1.0, 20, 80)}
+    inst = golden_fund(
+        schemes=tuple(scheme(s, capital_cost=c, recurrent_saving=20.0) for s, (c, _, _) in bids.items()),
+        limits=(Limit(id="fund", metric="capital_cost", sense="<=", values={2025: 1.0}),),
+        targets=(Target(id="floor", basis="recurrent", hard=True, values={2025: 10.0}),),
+        criteria=(), criteria_order=("x", "y"),
+        scores=tuple(Score(scheme=s, criterion=c, score=float(v))
+                     for s, (_, vx, vy) in bids.items() for c, v in (("x", vx), ("y", vy))),
+        objective=Objective(risk="none"))
+    result = run_rank(inst, steps=1, samples=100, seed=4)
+    assert np.allclose(result.centre, [0.75, 0.25])
+    levels = result.levels_table()
+    assert levels.iloc[0]["status"] == "infeasible" and levels.iloc[1]["optimal_portfolio"] == "p"
+    assert not levels.iloc[0]["greedy_keeps_rules"] and "floor" in levels.iloc[0]["greedy_breaks"]
+    bids_table = result.bids().set_index("bid")
+    assert bids_table.loc["p", "core_index"] == 1.0  # w_x >= w_y always, so p (80 on x) always wins
+    assert bids_table.loc["q", "core_class"] == "exterior"
