@@ -319,3 +319,19 @@ def test_rank_with_an_order_of_importance_only_and_a_hard_floor_at_low_budgets()
     bids_table = result.bids().set_index("bid")
     assert bids_table.loc["p", "core_index"] == 1.0  # w_x >= w_y always, so p (80 on x) always wins
     assert bids_table.loc["q", "core_class"] == "exterior"
+
+
+def test_rank_command_exits_3_when_no_portfolio_keeps_the_rules_at_the_full_fund(tmp_path):
+    from cipopt.io.export import instance_folder_files
+
+    inst = golden_fund(schemes=tuple(scheme(s, capital_cost=float(c), recurrent_saving=1.0)
+                                     for s, (c, _) in GOLDEN_BIDS.items()),
+                       targets=(Target(id="impossible", hard=True, values={2025: 100.0}),))
+    folder = tmp_path / "fund"
+    folder.mkdir()
+    for name, text in instance_folder_files(inst).items():
+        (folder / name).write_text(text)
+    result = run("rank", folder, "--steps", 2, "--samples", 0, "--out", tmp_path / "out")
+    assert result.exit_code == 3
+    assert "no portfolio keeps the rules" in result.output and "impossible" in result.output
+    assert not (tmp_path / "out").exists()

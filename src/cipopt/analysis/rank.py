@@ -216,7 +216,7 @@ def greedy_data(instance: Instance, coef, fund: str) -> GreedyData:
     return GreedyData(coef, rows, units, tuple(instance.relations), value, cost)
 
 
-def _relations_allow(relations, ids, starts: dict[str, int], sid: str, t: int) -> bool:
+def _relations_allow(relations, starts: dict[str, int], sid: str, t: int) -> bool:
     for r in relations:
         if r.kind == "requires" and r.a == sid and not (r.b in starts and starts[r.b] <= t - r.lag):
             return False
@@ -270,7 +270,7 @@ def greedy_plan(data: GreedyData, fraction: float) -> dict[str, int | None]:
             for p in pairs:
                 t = int(coef.years[coef.pair_start[p]])
                 after = use + rows.matrix[:, p]
-                if _relations_allow(data.relations, ids, starts, ids[i], t) and fits(after):
+                if _relations_allow(data.relations, starts, ids[i], t) and fits(after):
                     chosen = (p, t, after)
                     break
             if chosen is None and force:
