@@ -130,9 +130,14 @@ def test_bad_fair_shares_are_located_errors(tmp_path, rule, message):
     assert message in text, text
 
 
-def test_the_workbook_form_refuses_fair_shares_rather_than_drop_them():
-    from cipopt.io.excel import instance_workbook
+def test_fair_shares_survive_the_workbook_form(tmp_path):
+    from cipopt.io.excel import instance_workbook, load_workbook_instance
 
-    inst = fund(FairShare(id="mh-share", org="mh", metric="capital_cost", min_share=0.15))
-    with pytest.raises(InputError, match="no place for fair_shares"):
-        instance_workbook(inst)
+    inst = fund(FairShare(id="mh-share", sector="mental_health", metric="capital_cost", min_share=0.15,
+                          years=(2025,)))
+    book = tmp_path / "fund.xlsx"
+    book.write_bytes(instance_workbook(inst))
+    log = ProblemLog()
+    again = load_workbook_instance(book, log)
+    assert [str(p) for p in log.problems] == []
+    assert again.fair_shares == inst.fair_shares and again.sha256() == inst.sha256()
