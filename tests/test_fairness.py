@@ -141,3 +141,17 @@ def test_fair_shares_survive_the_workbook_form(tmp_path):
     again = load_workbook_instance(book, log)
     assert [str(p) for p in log.problems] == []
     assert again.fair_shares == inst.fair_shares and again.sha256() == inst.sha256()
+
+
+def test_an_impossible_fair_share_is_diagnosed_in_words():
+    # mental health must get 90% of what is awarded, but its only bid costs 2 and the system must
+    # spend at least 8 (a >= limit on the fund): no plan keeps both
+    rule = FairShare(id="mh-share", sector="mental_health", metric="capital_cost", min_share=0.9)
+    inst = fund(rule, limits=(Limit(id="fund", metric="capital_cost", values={2025: 10.0}),
+                              Limit(id="spend", metric="capital_cost", sense=">=", values={2025: 8.0})))
+    outcome = Planner(inst).solve(SolveOptions(mip_gap=0))
+    assert outcome.status.value == "infeasible"
+    text = " ".join(outcome.messages)
+    # the smallest relative change: mental health short by 5.2 of its 90% (plan a + m: 2 - 0.9 x 8)
+    assert "fair share mh-share: sector mental_health cannot get 90% of capital_cost" in text, text
+    assert "short by 5.2" in text
