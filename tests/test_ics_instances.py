@@ -115,3 +115,21 @@ def test_fund_ranking_figures_quoted_in_the_example():
     assert bids.loc["virtual-fracture-clinic", "entry_budget"] == 1200 and bids.loc["virtual-fracture-clinic", "stays_in"]
     assert bids.loc["cdc-hospital-site", "entry_budget"] == 21600
     assert bids.loc["elective-hub", "entry_budget"] != bids.loc["elective-hub", "entry_budget"]  # never: NaN
+
+
+def test_system_shares_end_to_end_by_hand(system):
+    """The community trust's 2026/27 in-year position, worked by hand from the format page.
+
+    wch-estates (2025 start): 0.8 x 500 = 400; wch-digital (2025): 0.75 x 400 - 60 running = 240;
+    admission avoidance under the gain share (2026 start, first-year fraction 0.5): 40% of
+    0.7 x 2,400 x 0.5 = 336 of saving, all of the 900 running cost. 400 + 240 + 336 - 900 = 76.
+    """
+    _, outcome = system
+    years = outcome.years
+
+    def value(org, measure, year):
+        row = years[(years["org"] == org) & (years["measure"] == measure) & (years["year"] == year)]
+        return float(row["value"].iloc[0])
+    assert value("wch", "in_year_net_saving", 2026) == pytest.approx(76.0)
+    assert value("wch", "running_cost", 2026) == pytest.approx(900 + 60)
+    assert value("wch", "saving", 2026) == pytest.approx(500 + 400 + 0.4 * 2400 * 0.5)  # plan values
