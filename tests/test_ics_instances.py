@@ -133,3 +133,19 @@ def test_system_shares_end_to_end_by_hand(system):
     assert value("wch", "in_year_net_saving", 2026) == pytest.approx(76.0)
     assert value("wch", "running_cost", 2026) == pytest.approx(900 + 60)
     assert value("wch", "saving", 2026) == pytest.approx(500 + 400 + 0.4 * 2400 * 0.5)  # plan values
+
+
+def test_the_worked_example_shows_the_real_output(tmp_path):
+    """examples/fund-panel.md quotes `cipopt rank instances/fund --out out/fund-rank --quiet` verbatim."""
+    import re
+
+    from click.testing import CliRunner
+
+    from cipopt.cli import main
+
+    text = (ROOT / "examples" / "fund-panel.md").read_text()
+    block = re.search(r"\$ cipopt rank instances/fund --out out/fund-rank --quiet\n(.*?)\n```", text, re.S).group(1)
+    out = tmp_path / "fund-rank"
+    result = CliRunner().invoke(main, ["rank", str(FUND), "--out", str(out), "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.output.rstrip("\n").replace(str(out), "out/fund-rank") == block
