@@ -335,3 +335,21 @@ def test_rank_command_exits_3_when_no_portfolio_keeps_the_rules_at_the_full_fund
     assert result.exit_code == 3
     assert "no portfolio keeps the rules" in result.output and "impossible" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_hit_and_run_takes_over_when_the_set_is_too_thin_and_agrees_with_exact_sampling():
+    from cipopt.analysis.weights import sample_weights_how
+    from cipopt.schema.instance import Instance
+
+    inst = Instance(years=(2025,), schemes=(scheme("a"),),
+                    criteria=(Criterion(id="a", weight_min=0.3, weight_max=0.5),
+                              Criterion(id="b", weight_min=0.1, weight_max=0.4), Criterion(id="c")),
+                    criteria_order=("a", "b", "c"))
+    ws = weight_set(inst)
+    exact, how = sample_weights_how(ws, 3000, np.random.default_rng(1))
+    assert how == "rejection"
+    walked, how = sample_weights_how(ws, 3000, np.random.default_rng(2), max_draws=100)  # force the fallback
+    assert how == "hit-and-run"
+    assert ws.contains(walked).all()
+    for k in range(3):
+        assert stats.ks_2samp(exact[:, k], walked[:, k]).pvalue > 1e-3

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cipopt.analysis.sweep import IN_PROCESS, Sweep, run_sweep
 from cipopt.analysis.weights import (
-    WeightSet, central_weights, require_feasible, sample_weights, weight_set, with_weights,
+    WeightSet, central_weights, require_feasible, sample_weights_how, weight_set, with_weights,
 )
 from cipopt.check import check_plan
 from cipopt.model.context import ModelContext
@@ -372,6 +372,7 @@ class RankResult:
     sample_results: list[dict[str, Any]]
     data: GreedyData
     seed: int
+    sampling: str = ""
     notes: list[str] = field(default_factory=list)
 
     # per bid ----------------------------------------------------------------------------------
@@ -526,9 +527,7 @@ class RankResult:
             "central_weights_from": self.centre_how,
             "weight_set": self.weight_set.describe(),
             "samples": len(self.samples), "seed": self.seed,
-            "sampling": None if self.weight_set.is_point else
-            "flat Dirichlet(1) on the free weights" + (", sorted into criteria_order" if self.weight_set.order else "")
-            + ", rejection outside the ranges (uniform on the feasible weight set)",
+            "sampling": self._sampling_words(),
             "optimal_value_at_full_budget": _num(lv["optimal_value"].iloc[-1]),
             "greedy_value_at_full_budget": _num(lv["greedy_value"].iloc[-1]),
             "greedy_loss_at_full_budget": _num(lv["greedy_loss"].iloc[-1]),
@@ -543,6 +542,16 @@ class RankResult:
             "notes": list(self.notes),
         }
 
+    def _sampling_words(self) -> str | None:
+        if self.weight_set.is_point or not len(self.samples):
+            return None
+        if self.sampling == "hit-and-run":
+            return ("hit-and-run from the centre of the feasible weight set (the set is too thin for exact "
+                    "rejection sampling; uniform in the limit)")
+        return ("flat Dirichlet(1) on the free weights" + (", sorted into criteria_order" if self.weight_set.order
+                                                             else "") +
+                ", rejection outside the ranges (exactly uniform on the feasible weight set)")
+
     def lines(self) -> list[str]:
         unit = self.instance.money_unit
         out = [f"Ranking of {len(self.data.coef.scheme_ids)} bids against fund {self.fund} "
@@ -552,8 +561,9 @@ class RankResult:
         if not self.weight_set.is_point and not len(self.samples):
             out.append("robust view: not computed (--samples 0)")
         elif not self.weight_set.is_point:
+            how = ", by hit-and-run" if self.sampling == "hit-and-run" else ""
             out.append(f"robust view: {len(self.samples)} weight vectors, uniform on {self.weight_set.describe()} "
-                       f"(seed {self.seed})")
+                       f"(seed {self.seed}{how})")
         out.append("")
         bids = self.bids()
         per, scale = ("score/£m", 1000.0) if unit == "GBP thousand" else ("score/unit", 1.0)
@@ -623,12 +633,13 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
     state = setup(payload)
     fractions = [k / steps for k in range(steps + 1)]
     draws = np.zeros((0, len(ws.ids)))
+    sampling = ""
     notes = []
     if ws.is_point:
         notes.append("The weights are exact (no ranges, no order of importance): there is no robust view to "
                      "compute; give weight_min/weight_max or criteria_order to get core indices.")
     elif samples > 0:
-        draws = sample_weights(ws, samples, np.random.default_rng(seed))
+        draws, sampling = sample_weights_how(ws, samples, np.random.default_rng(seed))
     tasks: list = [LevelTask(k, f) for k, f in enumerate(fractions)] + \
         [WeightTask(i, tuple(map(float, w))) for i, w in enumerate(draws)]
     labels = [f"budget {f:.0%}" for f in fractions] + [f"weights {i + 1}" for i in range(len(draws))]
@@ -637,4 +648,4 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
     if instance.objective.mode != "weighted_score":
         notes.append(f"The instance's objective is {instance.objective.mode}; bids are ranked by weighted score.")
     return RankResult(base, fund_id, fund_total, fractions, results[:len(fractions)], ws, centre, how, draws,
-                      results[len(fractions):], state.greedy, seed, notes)
+                      results[len(fractions):], state.greedy, seed, sampling, notes)

@@ -17,6 +17,7 @@ distribution scaled to the mass the fixed weights leave (uniform on that simplex
 of `criteria_order` that are free are sorted into the order (a measure-preserving fold of a
 symmetric distribution, so still uniform on the ordered part); a draw outside a range, or one
 breaking an order relation with a fixed weight, is rejected. What is accepted is uniform on W.
+When W is too thin for rejection to hit it, hit-and-run takes over (uniform in the limit).
 docs/ranking.md states the method; tests check that samples lie in W and look uniform.
 """
 
@@ -124,11 +125,28 @@ def require_feasible(ws: WeightSet) -> None:
         raise InputError([Problem("instance.yaml", problem, key="criteria")])
 
 
-def sample_weights(ws: WeightSet, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n x criteria) weight vectors drawn uniformly from W (exact rejection sampling)."""
+REJECTION = "rejection"
+HIT_AND_RUN = "hit-and-run"
+
+
+def sample_weights(ws: WeightSet, n: int, rng: np.random.Generator, *, max_draws: int = MAX_DRAWS) -> np.ndarray:
+    """(n x criteria) weight vectors drawn uniformly from W (see `sample_weights_how`)."""
+    return sample_weights_how(ws, n, rng, max_draws=max_draws)[0]
+
+
+def sample_weights_how(ws: WeightSet, n: int, rng: np.random.Generator, *,
+                       max_draws: int = MAX_DRAWS) -> tuple[np.ndarray, str]:
+    """Samples of W and the method: exact rejection, or hit-and-run when W is too thin to hit."""
     if ws.is_point:
-        return np.repeat(ws.lo[None, :], n, axis=0)
+        return np.repeat(ws.lo[None, :], n, axis=0), "none (one point)"
     require_feasible(ws)
+    found = _rejection(ws, n, rng, max_draws)
+    if found is not None:
+        return found, REJECTION
+    return _hit_and_run(ws, n, rng), HIT_AND_RUN
+
+
+def _rejection(ws: WeightSet, n: int, rng: np.random.Generator, max_draws: int) -> np.ndarray | None:
     fixed = ws.fixed
     free = np.flatnonzero(~fixed)
     mass = 1.0 - ws.lo[fixed].sum()
@@ -137,10 +155,8 @@ def sample_weights(ws: WeightSet, n: int, rng: np.random.Generator) -> np.ndarra
     have, drawn = 0, 0
     batch = max(1024, 4 * n)
     while have < n:
-        if drawn >= MAX_DRAWS:
-            raise InputError([Problem("instance.yaml", (
-                f"the weight ranges and order leave too small a set to sample: {have} of {n} weight vectors "
-                f"found in {drawn:,} draws; widen the ranges"), key="criteria")])
+        if drawn >= max_draws:
+            return None
         w = np.empty((batch, len(ws.ids)))
         w[:, fixed] = ws.lo[fixed]
         if len(free):
@@ -153,6 +169,75 @@ def sample_weights(ws: WeightSet, n: int, rng: np.random.Generator) -> np.ndarra
         drawn += batch
         batch = min(batch * 2, 1_000_000)
     return np.concatenate(out)[:n]
+
+
+def _free_polytope(ws: WeightSet) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """W over its free weights z: G z <= h and sum z = mass. Returns (free indices, G, h, mass)."""
+    fixed = ws.fixed
+    free = np.flatnonzero(~fixed)
+    pos = {int(i): k for k, i in enumerate(free)}
+    f = len(free)
+    rows, rhs = [], []
+    for k, i in enumerate(free):
+        e = np.zeros(f)
+        e[k] = 1.0
+        rows += [e, -e]
+        rhs += [ws.hi[i], -ws.lo[i]]
+    for a, b in zip(ws.order, ws.order[1:]):  # w_a >= w_b  <=>  w_b - w_a <= 0
+        g = np.zeros(f)
+        h = 0.0
+        for i, sign in ((b, 1.0), (a, -1.0)):
+            if i in pos:
+                g[pos[i]] += sign
+            else:
+                h -= sign * ws.lo[i]
+        if np.any(g):
+            rows.append(g)
+            rhs.append(h)
+    return free, np.array(rows), np.array(rhs), float(1.0 - ws.lo[fixed].sum())
+
+
+def _hit_and_run(ws: WeightSet, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Hit-and-run (Smith 1984) inside W from its Chebyshev centre: uniform in the limit.
+
+    Each step picks a uniform random direction in the plane sum z = mass and a uniform point on
+    the chord of W through the current point in that direction. After a burn-in of 100 f steps
+    every 10 f-th point is kept (f free weights), which makes the draws close to independent.
+    """
+    from scipy.optimize import linprog
+
+    free, g, h, mass = _free_polytope(ws)
+    f = len(free)
+    projected = g - g.mean(axis=1, keepdims=True)  # the rows' directions within the plane
+    norms = np.linalg.norm(projected, axis=1)
+    # maximise r: g z + r |proj g| <= h, sum z = mass (the centre of the largest ball inside W)
+    res = linprog(np.r_[np.zeros(f), -1.0], A_ub=np.c_[g, norms], b_ub=h,
+                  A_eq=np.r_[np.ones(f), 0.0][None, :], b_eq=[mass],
+                  bounds=[(None, None)] * f + [(0, 1)], method="highs")
+    if res.status != 0 or res.x[-1] <= 1e-9:
+        raise InputError([Problem("instance.yaml", "the weight ranges and order leave no room to vary the weights "
+                                                   "(the feasible set is flat): widen the ranges", key="criteria")])
+    z = res.x[:f]
+    thin, burn = 10 * f, 100 * f
+    out = np.empty((n, len(ws.ids)))
+    out[:, ws.fixed] = ws.lo[ws.fixed]
+    kept, step = 0, 0
+    while kept < n:
+        d = rng.standard_normal(f)
+        d -= d.mean()
+        d /= np.linalg.norm(d)
+        gd = g @ d
+        slack = h - g @ z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = slack / gd
+        upper = ratio[gd > 1e-12].min(initial=np.inf)
+        lower = ratio[gd < -1e-12].max(initial=-np.inf)
+        z = z + rng.uniform(lower, upper) * d
+        step += 1
+        if step > burn and (step - burn) % thin == 0:
+            out[kept, free] = z
+            kept += 1
+    return out
 
 
 def central_weights(ws: WeightSet) -> tuple[np.ndarray, str]:
