@@ -32,7 +32,7 @@ from cipopt.schema.problems import InputError, Problem
 
 TOL = 1e-9
 MAX_DRAWS = 4_000_000
-"""Rejection draws allowed in all before the set is declared too small to sample."""
+"""Rejection draws allowed in all before hit-and-run takes over (the set is too thin to hit)."""
 CENTRE_SAMPLES = 20_000
 CENTRE_SEED = 0
 
@@ -256,8 +256,12 @@ def central_weights(ws: WeightSet) -> tuple[np.ndarray, str]:
         w[list(ws.order)] = roc
         return w, "the rank-order centroid of criteria_order"
     rng = np.random.default_rng(CENTRE_SEED)
-    return sample_weights(ws, CENTRE_SAMPLES, rng).mean(axis=0), \
-        f"the centre of the feasible weight set (mean of {CENTRE_SAMPLES:,} uniform samples, seed {CENTRE_SEED})"
+    require_feasible(ws)
+    draws = _rejection(ws, CENTRE_SAMPLES, rng, MAX_DRAWS)
+    if draws is None:  # too thin for rejection: fewer hit-and-run draws (each costs 10 f steps)
+        draws = _hit_and_run(ws, CENTRE_SAMPLES // 10, rng)
+    return draws.mean(axis=0), \
+        f"the centre of the feasible weight set (mean of {len(draws):,} uniform samples, seed {CENTRE_SEED})"
 
 
 def with_weights(instance: Instance, ids: tuple[str, ...], w: np.ndarray) -> Instance:
