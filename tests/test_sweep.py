@@ -197,3 +197,14 @@ def test_an_error_in_a_workers_setup_is_raised_here_too(two_workers):
 
 def _broken_setup(payload: int) -> dict:
     return {"base": 1 / payload}
+
+
+def test_rank_on_two_workers_is_the_serial_ranking(two_workers, tmp_path):
+    runner = CliRunner()
+    fund = Path(__file__).parents[1] / "instances" / "fund"
+    for name, extra in (("serial", []), ("spread", ["--workers", "2"])):
+        result = runner.invoke(main, ["rank", str(fund), "--steps", "6", "--samples", "24", "--seed", "3", "-q",
+                                      "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    for table in ("bids.csv", "budget_levels.csv", "portfolios.csv", "weight_samples.csv"):
+        assert (tmp_path / "serial" / table).read_text() == (tmp_path / "spread" / table).read_text(), table

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipopt.analysis.sweep import IN_PROCESS, Sweep, run_sweep
+from cipopt.analysis.sweep import IN_PROCESS, Sweep, run_sweep, solver_threads
 from cipopt.analysis.weights import (
     WeightSet, central_weights, require_feasible, sample_weights_how, weight_set, with_weights,
 )
@@ -628,7 +628,7 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
         raise InputError([Problem("--steps", "must be at least 1")])
     fund_id = fund_limit(instance, fund)
     base, ws, centre, how = ranking_instance(instance)
-    options = options or SolveOptions(mip_gap=0.0)
+    options = solver_threads(options or SolveOptions(mip_gap=0.0), instance, sweep)
     payload = RankPayload(base, fund_id, options)
     state = setup(payload)
     fractions = [k / steps for k in range(steps + 1)]

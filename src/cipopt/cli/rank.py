@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, guarded, load, main
+from cipopt.cli.base import EXIT_INTERNAL, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
 
@@ -26,7 +26,8 @@ from cipopt.report.progress import ProgressLine
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @guarded
-def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet):
+@sweep_options
+def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sweep):
     """Rank the bids of INSTANCE for a fund panel: entry budget, greedy loss and core index.
 
     The fund limit is scaled from 0 to its value in K steps and the weighted-score portfolio
@@ -44,6 +45,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet):
     Example:
       cipopt rank instances/fund --out out/fund-rank
       cipopt rank instances/fund --fund fund --steps 10 --samples 500 --seed 7
+      cipopt rank instances/fund --workers 2       # the solves on a local Dask cluster
     """
     from cipopt.analysis.rank import run_rank
     from cipopt.pipeline import SolveOptions
@@ -54,7 +56,8 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet):
     progress = ProgressLine(quiet, "rank")
     try:
         result = run_rank(inst, fund=fund, steps=steps, samples=samples, seed=seed,
-                          options=SolveOptions(time_limit=time_limit, mip_gap=0.0), progress=progress)
+                          options=SolveOptions(time_limit=time_limit, mip_gap=0.0), progress=progress,
+                          sweep=sweep)
     finally:
         progress.close()
     full = result.levels[-1]
