@@ -1,8 +1,32 @@
-"""The sweep map: results in task order, setup once per process, a given state reused."""
+"""The sweep map: results in task order, setup once per process, a given state reused; on a local
+Dask cluster of 2 workers: the same results as the serial path, one setup per worker, a worker's
+exception raised here with its type, and --workers / --scheduler from the command line."""
 
 from __future__ import annotations
 
-from cipopt.analysis.sweep import Sweep, run_sweep
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from cipopt.analysis import sweep as sweep_module
+from cipopt.analysis.explain import explain
+from cipopt.analysis.frontier import run_frontier
+from cipopt.analysis.scenario import load_scenarios, scenario_files
+from cipopt.analysis.sweep import Sweep, SweepUnavailable, chunk_sizes, cluster, run_sweep
+from cipopt.analysis.whatif import run_whatif
+from cipopt.cli import main
+from cipopt.io.load import load_instance
+from cipopt.pipeline import Planner, SolveOptions
+from cipopt.schema.problems import InputError, Problem
+
+ROOT = Path(__file__).resolve().parents[1]
+HOLBY = ROOT / "instances" / "holby"
+TINY = ROOT / "instances" / "tiny"
+EXACT = SolveOptions(mip_gap=0.0, time_limit=120)
+TWO = Sweep(workers=2)
 
 SETUPS: list[int] = []
 
@@ -14,6 +38,25 @@ def _setup(payload: int) -> dict:
 
 def _work(state: dict, task: int) -> int:
     return state["base"] * 10 + task
+
+
+def _counted_setup(payload: str) -> dict:
+    """Records each setup in a file (the workers are other processes), with the process id."""
+    with open(payload, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return {"pid": os.getpid()}
+
+
+def _where(state: dict, task: int) -> tuple[int, int]:
+    return task * task, state["pid"]
+
+
+def _failing(state: dict, task: int) -> int:
+    if task == 3:
+        raise InputError([Problem("scenarios/cut.yaml", "factor: expected a number", key="scale[0].factor")])
+    if task == 5:
+        raise ZeroDivisionError("task 5 divides by zero")
+    return task
 
 
 def test_in_process_sweep_keeps_task_order_and_sets_up_once():
@@ -31,3 +74,137 @@ def test_a_given_state_is_used_instead_of_setup():
     assert run_sweep(_setup, 3, _work, [1], state={"base": 5}) == [51]
     assert SETUPS == []
     assert Sweep().in_process and not Sweep(workers=2).in_process
+
+
+def test_chunks_are_consecutive_and_cover_every_task():
+    assert chunk_sizes(10, 2) == [2, 2, 1, 1, 1, 1, 1, 1]
+    assert chunk_sizes(100, 2) == [13, 13, 13, 13, 12, 12, 12, 12]
+    assert chunk_sizes(3, 4) == [1, 1, 1]
+    assert all(sum(chunk_sizes(n, s)) == n for n in (1, 7, 50) for s in (1, 2, 5))
+
+
+def test_a_local_cluster_runs_the_map_in_task_order_and_is_closed_afterwards():
+    tasks = [7, 3, 9, 0, 5, 1, 8, 2, 6, 4, 11, 10]
+    seen = []
+    results = run_sweep(_setup, 4, _work, tasks, sweep=TWO, labels=[f"t{t}" for t in tasks],
+                        progress=lambda d, t, label: seen.append((d, t, label)))
+    assert results == [40 + t for t in tasks] == run_sweep(_setup, 4, _work, tasks)
+    assert seen[0] == (0, 12, "t7") and seen[-1] == (12, 12, "done")
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    assert not sweep_module._OPEN  # the cluster started for the call is gone
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    """One local cluster of 2 workers for the tests below (each would otherwise start its own)."""
+    with cluster(TWO):
+        yield TWO
+
+
+def test_each_worker_sets_up_once_and_keeps_its_state(two_workers, tmp_path):
+    log = tmp_path / "setups.txt"
+    results = run_sweep(_counted_setup, str(log), _where, list(range(40)), sweep=two_workers)
+    assert [r for r, _ in results] == [t * t for t in range(40)]
+    setups = log.read_text().split()
+    assert len(setups) == len(set(setups)) <= 2  # once per worker process
+    assert {pid for _, pid in results} == {int(p) for p in setups}
+    assert os.getpid() not in {pid for _, pid in results}  # the work ran on the workers
+    run_sweep(_counted_setup, str(log), _where, list(range(10)), sweep=two_workers)
+    assert log.read_text().split() == setups  # the same payload again: the workers' states are reused
+
+
+def test_a_worker_exception_is_raised_here_with_its_type(two_workers):
+    with pytest.raises(InputError) as caught:
+        run_sweep(_setup, 1, _failing, [1, 2, 3, 4], sweep=two_workers)
+    assert caught.value.problems == [Problem("scenarios/cut.yaml", "factor: expected a number",
+                                             key="scale[0].factor")]
+    with pytest.raises(ZeroDivisionError, match="task 5 divides by zero"):
+        run_sweep(_setup, 1, _failing, [5], sweep=two_workers)
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, skip=("solve_seconds",)) -> None:
+    pd.testing.assert_frame_equal(a.drop(columns=list(skip)), b.drop(columns=list(skip)))
+
+
+def test_whatif_on_two_workers_is_the_serial_comparison(two_workers):
+    holby = load_instance(HOLBY)
+    scenarios = load_scenarios(HOLBY, holby, [p.stem for p in scenario_files(HOLBY)])
+    serial = run_whatif(holby, scenarios, EXACT)
+    spread = run_whatif(holby, scenarios, EXACT, sweep=two_workers)
+    _same(serial.table(), spread.table())
+    pd.testing.assert_frame_equal(serial.plans(), spread.plans())
+    pd.testing.assert_frame_equal(serial.years(), spread.years())
+    assert all(row.outcome.check.ok for row in spread.rows)
+    assert [r.outcome.instance for r in spread.rows[1:]] == [a.instance for a in scenarios]
+
+
+def test_frontier_points_on_two_workers_are_the_serial_curve(two_workers):
+    holby = load_instance(HOLBY)
+    serial = run_frontier(holby, "capital", points=6, options=EXACT)
+    spread = run_frontier(holby, "capital", points=6, options=EXACT, sweep=two_workers)
+    # on the workers each point is solved on its own, with no start from the tighter point
+    _same(serial.table(), spread.table(), skip=("solve_seconds", "warm_start"))
+    assert not any(pt.warm_start for pt in spread.points)
+    assert spread.summary()["points"] == serial.summary()["points"]
+
+
+def test_explain_on_two_workers_is_the_serial_explanation(two_workers):
+    tiny = load_instance(TINY)
+    serial = explain(Planner(tiny), EXACT)
+    spread = explain(Planner(tiny), EXACT, sweep=two_workers)
+    pd.testing.assert_frame_equal(serial.schemes, spread.schemes)
+    pd.testing.assert_frame_equal(serial.rules, spread.rules)
+    assert (serial.schemes["kind"] != "").all()
+
+
+def test_workers_from_the_command_line_write_the_serial_files(two_workers, tmp_path):
+    runner = CliRunner()
+    for name, extra in (("serial", []), ("spread", ["--workers", "2"])):
+        result = runner.invoke(main, ["whatif", str(HOLBY), "--all", "--gap", "0", "-q",
+                                      "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    serial, spread = (pd.read_csv(tmp_path / n / "whatif.csv") for n in ("serial", "spread"))
+    _same(serial, spread)
+    plans = [(tmp_path / n / "whatif_plans.csv").read_text() for n in ("serial", "spread")]
+    assert plans[0] == plans[1]
+
+
+def test_bad_cluster_options_are_one_line_errors(monkeypatch, tmp_path):
+    runner = CliRunner()
+    both = runner.invoke(main, ["frontier", str(TINY), "--vary", "capital", "--workers", "2",
+                                "--scheduler", "tcp://127.0.0.1:8786"])
+    assert both.exit_code == 2 and "not both" in both.output and "Traceback" not in both.output
+    bad = runner.invoke(main, ["explain", str(TINY), "--scheduler", "my laptop"])
+    assert bad.exit_code == 2 and "--scheduler" in bad.output and "not a Dask scheduler address" in bad.output
+    monkeypatch.setattr(sweep_module, "CONNECT_TIMEOUT", 1.0)
+    gone = runner.invoke(main, ["whatif", str(HOLBY), "--scenario", "capital-halved",
+                                "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "w")])
+    assert gone.exit_code == 1, gone.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in gone.output and "Traceback" not in gone.output
+    assert not (tmp_path / "w").exists()
+    with pytest.raises(SweepUnavailable):
+        run_sweep(_setup, 1, _work, [1], sweep=Sweep(scheduler="tcp://127.0.0.1:9"))
+
+
+def test_an_error_in_a_workers_setup_is_raised_here_too(two_workers):
+    with pytest.raises(ZeroDivisionError):
+        run_sweep(_broken_setup, 0, _work, [1, 2], sweep=two_workers)
+    with pytest.raises(ValueError, match="not both"):
+        Sweep(workers=2, scheduler="tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="at least 1 worker"):
+        Sweep(workers=0)
+
+
+def _broken_setup(payload: int) -> dict:
+    return {"base": 1 / payload}
+
+
+def test_rank_on_two_workers_is_the_serial_ranking(two_workers, tmp_path):
+    runner = CliRunner()
+    fund = Path(__file__).parents[1] / "instances" / "fund"
+    for name, extra in (("serial", []), ("spread", ["--workers", "2"])):
+        result = runner.invoke(main, ["rank", str(fund), "--steps", "6", "--samples", "24", "--seed", "3", "-q",
+                                      "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    for table in ("bids.csv", "budget_levels.csv", "portfolios.csv", "weight_samples.csv"):
+        assert (tmp_path / "serial" / table).read_text() == (tmp_path / "spread" / table).read_text(), table

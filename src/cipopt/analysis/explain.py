@@ -8,7 +8,8 @@ and quality floor gets its marginal value: the objective change per unit when th
 re-solved with the bound eased by a small step (a rule with slack is worth 0 for small steps).
 
 All re-solves reuse one built model (`Planner` variants: in place, warm-started from the
-reference plan where it is still feasible).
+reference plan where it is still feasible), stated as sweeps so that they can run on a Dask
+cluster (docs/sweeps.md), where each worker builds the model once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cipopt.analysis.sweep import (
+    IN_PROCESS, Sweep, VariantTask, cluster, planner_setup, run_sweep, solve_variant, solver_threads,
+)
 from cipopt.model.context import fmt
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.results import Plan
@@ -83,15 +87,23 @@ def _describe_rules(rules: Iterable[tuple[str, int]]) -> str:
     return "; ".join(f"{m} ({', '.join(str(y) for y in ys)})" for m, ys in by_rule.items())
 
 
+def _resolve(planner: Planner, tasks: list[VariantTask], labels: list[str], progress: Progress | None,
+             sweep: Sweep) -> list[SolveOutcome]:
+    """The re-solves, as one sweep (here, or on a Dask cluster), in order."""
+    step = (lambda done, total, label: progress(label) if done < total else None) if progress else None
+    results = run_sweep(planner_setup, planner.instance, solve_variant, tasks, sweep=sweep, state=planner,
+                        progress=step, labels=labels)
+    return [r.outcome for r in results]
+
+
 def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOptions,
-                    progress: Progress | None = None) -> pd.DataFrame:
+                    progress: Progress | None = None, sweep: Sweep = IN_PROCESS) -> pd.DataFrame:
     inst = reference.instance
     plan = reference.plan
     tight_before = _tight_rules(reference)
-    rows = []
+    options = solver_threads(options, inst, sweep)
+    rows, pending, tasks = [], [], []
     for s in inst.schemes:
-        if progress:
-            progress(s.id)
         start = plan.get(s.id)
         row = {"scheme": s.id, "name": s.name, "category": s.category, "selected": start is not None,
                "start_year": start, "kind": "", "reason": "", "forced_objective": None,
@@ -106,40 +118,43 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
         else:
             variant = forced(inst, s.id, selected=start is None)
             warm = None if start is None else {**plan, s.id: None}  # the plan without it still keeps most rules
-            out = planner.solve(options, variant=variant, start=warm)
-            if out.status in ("infeasible",):
-                what = "running it" if start is None else "leaving it out"
-                row.update(kind="blocked", reason=f"{what} is impossible: " + " ".join(out.messages[1:] or out.messages))
-            elif out.objective is None:
-                row.update(kind="unknown", reason=f"the forced re-solve ended {out.status}")
-            else:
-                price = reference.objective - out.objective
-                left, came = _changes(plan, out.plan, s.id)
-                # the rules it competes for: tight, in the years it runs, in the plan that has it
-                runs_from = out.plan[s.id] if start is None else start
-                with_it = _tight_rules(out) if start is None else tight_before
-                binding = {(m, y) for m, y in with_it if y >= runs_from}
-                row.update(forced_objective=out.objective, price=price, displaced=", ".join(left),
-                           brought_in=", ".join(came), binding=_describe_rules(binding))
-                money = _money(inst, abs(price))
-                if abs(price) <= 1e-6 * max(1.0, abs(reference.objective)):
-                    row.update(kind="indifferent", reason="an equally good plan exists "
-                               + ("without it" if start is not None else "with it"))
-                elif price < 0:  # only when explaining a given plan that is not optimal
-                    other = "leaving it out" if start is not None else "running it"
-                    row.update(kind="better the other way",
-                               reason=f"{other} would gain {money} over the given plan")
-                elif start is not None:
-                    detail = f"; without it {', '.join(came)} would run instead" if came else ""
-                    rule = f"; it uses room in {_describe_rules(binding)}" if binding else ""
-                    row.update(kind="worth it", reason=f"in from {start}: forcing it out loses {money}{detail}{rule}")
-                else:
-                    detail = f", displacing {', '.join(left)}" if left else ""
-                    rule = f" ({_describe_rules(binding)} bind)" if binding else ""
-                    row.update(kind="not worth it", reason=f"out: forcing it in costs {money}{detail}{rule}")
-                if out.status == "feasible":
-                    row["reason"] += f" (forced re-solve stopped at a gap of {out.mip_gap:.2%})"
+            pending.append((row, s, start))
+            tasks.append(VariantTask(variant, options, warm))
         rows.append(row)
+    outcomes = _resolve(planner, tasks, [s.id for _, s, _ in pending], progress, sweep)
+    for (row, s, start), out in zip(pending, outcomes):
+        if out.status in ("infeasible",):
+            what = "running it" if start is None else "leaving it out"
+            row.update(kind="blocked", reason=f"{what} is impossible: " + " ".join(out.messages[1:] or out.messages))
+        elif out.objective is None:
+            row.update(kind="unknown", reason=f"the forced re-solve ended {out.status}")
+        else:
+            price = reference.objective - out.objective
+            left, came = _changes(plan, out.plan, s.id)
+            # the rules it competes for: tight, in the years it runs, in the plan that has it
+            runs_from = out.plan[s.id] if start is None else start
+            with_it = _tight_rules(out) if start is None else tight_before
+            binding = {(m, y) for m, y in with_it if y >= runs_from}
+            row.update(forced_objective=out.objective, price=price, displaced=", ".join(left),
+                       brought_in=", ".join(came), binding=_describe_rules(binding))
+            money = _money(inst, abs(price))
+            if abs(price) <= 1e-6 * max(1.0, abs(reference.objective)):
+                row.update(kind="indifferent", reason="an equally good plan exists "
+                           + ("without it" if start is not None else "with it"))
+            elif price < 0:  # only when explaining a given plan that is not optimal
+                other = "leaving it out" if start is not None else "running it"
+                row.update(kind="better the other way",
+                           reason=f"{other} would gain {money} over the given plan")
+            elif start is not None:
+                detail = f"; without it {', '.join(came)} would run instead" if came else ""
+                rule = f"; it uses room in {_describe_rules(binding)}" if binding else ""
+                row.update(kind="worth it", reason=f"in from {start}: forcing it out loses {money}{detail}{rule}")
+            else:
+                detail = f", displacing {', '.join(left)}" if left else ""
+                rule = f" ({_describe_rules(binding)} bind)" if binding else ""
+                row.update(kind="not worth it", reason=f"out: forcing it in costs {money}{detail}{rule}")
+            if out.status == "feasible":
+                row["reason"] += f" (forced re-solve stopped at a gap of {out.mip_gap:.2%})"
     return pd.DataFrame(rows)
 
 
@@ -165,13 +180,14 @@ def _eased(inst: Instance, kind: str, rule_id: str, year: int, step: float) -> I
 
 
 def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptions,
-                  progress: Progress | None = None) -> pd.DataFrame:
+                  progress: Progress | None = None, sweep: Sweep = IN_PROCESS) -> pd.DataFrame:
     inst = reference.instance
     years = reference.years
     rules = years[years["measure"].str.contains(":") & years["bound"].notna()]
     tight = _tight_rules(reference)
-    rows = []
-    floor_value: dict[str, float] = {}
+    options = solver_threads(options, inst, sweep)
+    rows, pending, tasks, labels = [], [], [], []
+    floor_rows: dict[str, list[dict]] = {}  # quality floor -> its rows (one floor for all years: one re-solve)
     for r in rules.itertuples():
         kind, rule_id = r.measure.split(":", 1)
         year = int(r.year)
@@ -180,36 +196,45 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         row = {"rule": r.measure, "kind": kind, "year": year, "org": r.org, "value": r.value, "sense": r.sense,
                "bound": r.bound, "shortfall": r.shortfall, "tight": (r.measure, year) in tight,
                "step": step, "marginal_value": 0.0, "method": ""}
+        rows.append(row)
         if not row["tight"]:
             slack = abs(r.bound - r.value)
             row["method"] = f"not binding: {fmt(slack)} of slack, so a small change is worth 0"
-        elif kind == "quality" and rule_id in floor_value:
-            row.update(marginal_value=floor_value[rule_id],
-                       method=f"re-solve with the floor eased by {fmt(step)} in every year (one floor for all years)")
+        elif kind == "quality" and rule_id in floor_rows:
+            floor_rows[rule_id].append(row)
         else:
-            if progress:
-                progress(f"{r.measure} {year}")
-            out = planner.solve(options, variant=_eased(inst, kind, rule_id, year, step), start=reference.plan)
-            if out.objective is None:
-                row["method"] = f"re-solve with the bound eased by {fmt(step)} ended {out.status}"
-            else:
-                value = (out.objective - reference.objective) / step
-                row.update(marginal_value=value, method=f"re-solve with the bound eased by {fmt(step)}")
-                if kind == "quality":
-                    floor_value[rule_id] = value
-                    row["method"] += " in every year (one floor for all years)"
-        rows.append(row)
+            if kind == "quality":
+                floor_rows[rule_id] = []
+            pending.append((row, kind, rule_id, step))
+            tasks.append(VariantTask(_eased(inst, kind, rule_id, year, step), options, reference.plan))
+            labels.append(f"{r.measure} {year}")
+    for (row, kind, rule_id, step), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep)):
+        if out.objective is None:
+            row["method"] = f"re-solve with the bound eased by {fmt(step)} ended {out.status}"
+            for other in floor_rows.get(rule_id, []) if kind == "quality" else []:
+                other["method"] = row["method"]
+            continue
+        value = (out.objective - reference.objective) / step
+        row.update(marginal_value=value, method=f"re-solve with the bound eased by {fmt(step)}")
+        if kind == "quality":
+            row["method"] += " in every year (one floor for all years)"
+            for other in floor_rows[rule_id]:
+                other.update(marginal_value=value, method=f"re-solve with the floor eased by {fmt(step)} in "
+                                                          "every year (one floor for all years)")
     return pd.DataFrame(rows)
 
 
 def explain(planner: Planner, options: SolveOptions = SolveOptions(), *, plan: Plan | None = None,
-            progress: Progress | None = None) -> Explanation:
-    """Explain the optimal plan, or a given plan (checked first) against the same instance."""
+            progress: Progress | None = None, sweep: Sweep = IN_PROCESS) -> Explanation:
+    """Explain the optimal plan, or a given plan (checked first) against the same instance.
+
+    The reference is solved here; the re-solves are sweeps (`sweep`: here, or on a Dask cluster)."""
     reference = planner.solve(options) if plan is None else planner.evaluate(plan)
     if not reference.status.has_plan:
         raise NothingToExplain(reference)
-    return Explanation(
-        reference=reference,
-        schemes=explain_schemes(planner, reference, options, progress),
-        rules=explain_rules(planner, reference, options, progress),
-    )
+    with cluster(sweep):  # one cluster, and one build per worker, for both sweeps
+        return Explanation(
+            reference=reference,
+            schemes=explain_schemes(planner, reference, options, progress, sweep),
+            rules=explain_rules(planner, reference, options, progress, sweep),
+        )

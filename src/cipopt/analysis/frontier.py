@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipopt.analysis.sweep import (
+    IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
+)
 from cipopt.analysis.whatif import compare_plans, feasible_start
 from cipopt.coefficients import build_coefficients
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
@@ -474,8 +477,11 @@ def _between(kept: float, mid: float, bad: float) -> float:
 
 def run_frontier(instance: Instance, vary: str, *, points: int = DEFAULT_POINTS, start: float | None = None,
                  stop: float | None = None, level: bool = False, options: SolveOptions = SolveOptions(mip_gap=0.0),
-                 progress: Progress | None = None) -> Frontier:
-    """The trade-off curve of the objective against one rule, with `points` evenly spaced values."""
+                 progress: Progress | None = None, sweep: Sweep = IN_PROCESS) -> Frontier:
+    """The trade-off curve of the objective against one rule, with `points` evenly spaced values.
+
+    The range is found in this process. The points are solved here as one chain of starts
+    (each from the tighter point's plan), or, with a Dask `sweep`, as independent tasks."""
     if points < 2:
         raise InputError([Problem("--points", f"{points} is too few: a curve needs at least 2 points")])
     rule = resolve_rule(instance, vary, level=level)
@@ -501,17 +507,30 @@ def run_frontier(instance: Instance, vary: str, *, points: int = DEFAULT_POINTS,
     # solve from the tightest to the loosest, so that each plan is a valid start for the next
     order = sorted(range(points), key=lambda k: grid[k] * rule.loosening())
     solved: dict[int, FrontierPoint] = {}
-    previous = None
-    for step, k in enumerate(order):
-        solver.step = step
-        p = float(grid[k])
-        values = rule.values(p)
-        outcome, warm = solver.solve(values, start=previous, label=f"{rule.parameter} {p:.4g}")
-        solved[k] = FrontierPoint(p=p, values=values, outcome=outcome, warm_start=warm)
-        if solved[k].has_plan:
-            previous = outcome.plan
-    if progress:
-        progress(points, points, "done")
+    rebuilds = 0
+    if sweep.in_process:
+        previous = None
+        for step, k in enumerate(order):
+            solver.step = step
+            p = float(grid[k])
+            values = rule.values(p)
+            outcome, warm = solver.solve(values, start=previous, label=f"{rule.parameter} {p:.4g}")
+            solved[k] = FrontierPoint(p=p, values=values, outcome=outcome, warm_start=warm)
+            if solved[k].has_plan:
+                previous = outcome.plan
+        if progress:
+            progress(points, points, "done")
+    else:
+        # on a cluster the points are independent tasks (no chain of starts between them)
+        on_workers = solver_threads(options, anchor, sweep)
+        values = {k: rule.values(float(grid[k])) for k in order}
+        tasks = [VariantTask(rule_instance(anchor, rule, values[k]), on_workers) for k in order]
+        results = run_sweep(planner_setup, anchor, solve_variant, tasks, sweep=sweep, state=planner,
+                            progress=progress, labels=[f"{rule.parameter} {grid[k]:.4g}" for k in order])
+        for k, res in zip(order, results):
+            solved[k] = FrontierPoint(p=float(grid[k]), values=values[k], outcome=res.outcome,
+                                      warm_start=res.warm_start)
+            rebuilds += res.rebuilt
     ordered = [solved[k] for k in range(points)]
     last_plan = None
     for pt in ordered:
@@ -520,4 +539,4 @@ def run_frontier(instance: Instance, vary: str, *, points: int = DEFAULT_POINTS,
                 pt.entering, pt.leaving, pt.moved = compare_plans(last_plan, pt.outcome.plan)
             last_plan = pt.outcome.plan
     return Frontier(instance=instance, rule=rule, points=ordered, range_notes=notes, solves=range_solves,
-                    rebuilds=planner.rebuilds)
+                    rebuilds=planner.rebuilds + rebuilds)

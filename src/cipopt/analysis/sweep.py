@@ -8,15 +8,25 @@ HiGHS once, then re-solved for every task). `run_sweep` runs the tasks and retur
 in task order, whatever ran where, so the serial and distributed paths give identical results.
 
 `Sweep()` (the default) runs everything in this process, with no cluster. `Sweep(workers=N)`
-starts a local Dask cluster of N worker processes for the run; `Sweep(scheduler=ADDRESS)` uses an
-existing Dask cluster. The Dask path is implemented in issue 8; until then asking for it is an
-error, never a silent serial run.
+starts a local Dask cluster of N worker processes (one thread each) for the run and closes it
+afterwards; `Sweep(scheduler=ADDRESS)` uses an existing Dask cluster. On a worker, the state is
+built once per (setup, payload) and kept for later tasks and later sweeps of the same payload,
+one state per worker thread (a HiGHS model is not shared between threads). Tasks go to the
+workers in chunks of consecutive tasks, so that a re-solve of 10-100 ms is not dwarfed by
+scheduling. An exception raised by `work` on a worker is raised again here, with its own type.
+See docs/sweeps.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import contextlib
+import hashlib
+import logging
+import pickle
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 S = TypeVar("S")
@@ -24,7 +34,18 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 Progress = Callable[[int, int, str], None]
-"""progress(done, total, label): called before each task and once at the end (done == total)."""
+"""progress(done, total, label): called before each task and once at the end (done == total).
+On a cluster it is called as chunks of tasks complete, with the label of the last one done."""
+
+CHUNKS_PER_WORKER = 4
+"""Chunks per worker thread: few enough to keep scheduling cheap, enough to balance the load."""
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for an existing scheduler to answer."""
+ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?[\w.\-\[\]:]+:\d+$")
+
+
+class SweepUnavailable(Exception):
+    """The Dask cluster asked for cannot be started or reached (a runtime failure, exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -34,12 +55,41 @@ class Sweep:
     workers: int | None = None
     scheduler: str | None = None
 
+    def __post_init__(self):
+        if self.workers is not None and self.scheduler is not None:
+            raise ValueError("a sweep runs on a local cluster (workers) or an existing one (scheduler), not both")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"a local cluster needs at least 1 worker, not {self.workers}")
+
     @property
     def in_process(self) -> bool:
         return self.workers is None and self.scheduler is None
 
+    def describe(self) -> str:
+        if self.scheduler:
+            return f"on the Dask cluster at {self.scheduler}"
+        if self.workers:
+            return f"on a local Dask cluster of {self.workers} worker{'s' if self.workers != 1 else ''}"
+        return "in this process"
+
 
 IN_PROCESS = Sweep()
+
+
+def address_problem(address: str) -> str | None:
+    """Why a scheduler address cannot be used, or None ("tcp://host:8786", "host:8786")."""
+    if not ADDRESS.match(address.strip()):
+        return (f"{address!r} is not a Dask scheduler address: give PROTOCOL://HOST:PORT, "
+                "e.g. tcp://10.0.0.5:8786 (what `dask scheduler` prints)")
+    return None
+
+
+def solver_threads(options, instance, sweep: Sweep):
+    """Solve options for the workers: one HiGHS thread each unless the command line or the
+    instance says otherwise, so that N workers do not fight over the cores."""
+    if sweep.in_process or options.threads is not None or instance.solver.threads is not None:
+        return options
+    return replace(options, threads=1)
 
 
 def run_sweep(setup: Callable[[Any], S], payload: Any, work: Callable[[S, T], R], tasks: Sequence[T], *,
@@ -51,8 +101,8 @@ def run_sweep(setup: Callable[[Any], S], payload: Any, work: Callable[[S, T], R]
     already holds a built planner); workers elsewhere always call `setup(payload)`.
     """
     total = len(tasks)
-    if not sweep.in_process:
-        raise NotImplementedError("distributed sweeps (--workers, --scheduler) are not available yet")
+    if not sweep.in_process and total:
+        return _run_on_dask(setup, payload, work, tasks, sweep, progress, labels)
     if state is None and total:
         state = setup(payload)
     results: list[R] = []
@@ -63,3 +113,207 @@ def run_sweep(setup: Callable[[Any], S], payload: Any, work: Callable[[S, T], R]
     if progress:
         progress(total, total, "done")
     return results
+
+
+# -- the Dask path ------------------------------------------------------------------------------
+
+def payload_key(setup: Callable, payload: Any) -> str:
+    """What identifies a worker's state: the setup function and a digest of its payload (an
+    instance's meaning hash where the payload is an instance, else its pickle)."""
+    digest = payload.sha256() if hasattr(payload, "sha256") else hashlib.sha256(
+        pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+    return f"{setup.__module__}.{setup.__qualname__}:{digest}"
+
+
+_LOCAL = threading.local()
+
+
+def _state_for(key: str, setup: Callable, payload: Any):
+    """This worker thread's state for `key`: built on first use, then kept (only the latest, to
+    bound memory)."""
+    held = getattr(_LOCAL, "held", None)
+    if held is None or held[0] != key:
+        _LOCAL.held = None  # free the old state before building the new one
+        _LOCAL.held = (key, setup(payload))
+    return _LOCAL.held[1]
+
+
+def _run_chunk(setup: Callable, work: Callable, key: str, payload: Any, chunk: list) -> list:
+    """On a worker: the results of consecutive tasks, with the worker's state for this payload."""
+    try:
+        state = _state_for(key, setup, payload)
+        return [work(state, task) for task in chunk]
+    except Exception as exc:
+        raise _portable(exc) from None
+
+
+def _portable(exc: Exception) -> Exception:
+    """The exception itself if it survives pickling (so the caller gets its type), else a
+    RuntimeError with its words."""
+    try:
+        again = pickle.loads(pickle.dumps(exc))
+        if type(again) is type(exc) and str(again) == str(exc):
+            return exc
+    except Exception:  # noqa: BLE001 - any failure to pickle means: send the words instead
+        pass
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def chunk_sizes(total: int, slots: int) -> list[int]:
+    """Consecutive chunk lengths: about CHUNKS_PER_WORKER chunks per worker thread."""
+    n = max(1, min(total, slots * CHUNKS_PER_WORKER))
+    base, extra = divmod(total, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's INFO logging (cluster start and stop, worker chatter) is not for cipopt's users."""
+    names = ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker",
+             "distributed.core", "distributed.http.proxy", "distributed.deploy")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def dask_client(sweep: Sweep):
+    """A Dask client for the sweep: a fresh local cluster (closed on exit) or the given scheduler."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    # a loaded machine may pause the event loop for seconds: not worth a warning
+    with _quiet_dask(), dask.config.set({"distributed.admin.tick.limit": "60s"}):
+        cluster = None
+        try:
+            if sweep.scheduler:
+                problem = address_problem(sweep.scheduler)
+                if problem:
+                    raise SweepUnavailable(problem)
+                try:
+                    client = Client(sweep.scheduler.strip(), timeout=CONNECT_TIMEOUT)
+                except (OSError, TimeoutError, ValueError) as exc:
+                    raise SweepUnavailable(f"cannot reach the Dask scheduler at {sweep.scheduler} "
+                                           f"within {CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})") from None
+            else:
+                try:
+                    cluster = LocalCluster(n_workers=sweep.workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=logging.CRITICAL)
+                except Exception as exc:  # noqa: BLE001 - say what failed, in one line
+                    raise SweepUnavailable(f"cannot start a local Dask cluster of {sweep.workers} workers "
+                                           f"({type(exc).__name__}: {exc})") from None
+                client = Client(cluster)
+            try:
+                yield client
+            finally:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+_OPEN: dict[Sweep, Any] = {}
+
+
+@contextlib.contextmanager
+def cluster(sweep: Sweep):
+    """Keep the sweep's cluster (and its workers' built states) for every sweep run inside the
+    block, instead of starting one per sweep: `with cluster(sweep): run_sweep(...); run_sweep(...)`.
+    Does nothing in process."""
+    if sweep.in_process or sweep in _OPEN:
+        yield
+        return
+    with dask_client(sweep) as client:
+        _OPEN[sweep] = client
+        try:
+            yield
+        finally:
+            del _OPEN[sweep]
+
+
+def _run_on_dask(setup, payload, work, tasks, sweep: Sweep, progress: Progress | None, labels) -> list:
+    from distributed import as_completed
+
+    total = len(tasks)
+    key = payload_key(setup, payload)
+    with cluster(sweep):
+        client = _OPEN[sweep]
+        slots = sum(client.nthreads().values()) or 1
+        sizes = chunk_sizes(total, slots)
+        if progress:
+            progress(0, total, labels[0] if labels else "1")
+        shipped = client.scatter(payload, broadcast=True, hash=False)
+        futures, starts = [], {}
+        first = 0
+        for size in sizes:
+            future = client.submit(_run_chunk, setup, work, key, shipped, list(tasks[first:first + size]),
+                                   pure=False)
+            futures.append(future)
+            starts[future.key] = (first, size)
+            first += size
+        results: list = [None] * total
+        finished = [False] * total
+        done = waiting = 0  # waiting: the first task in order not yet finished, shown as under way
+        try:
+            for future in as_completed(futures):
+                begin, size = starts[future.key]
+                results[begin:begin + size] = future.result()  # a worker's exception is raised here
+                finished[begin:begin + size] = [True] * size
+                done += size
+                while waiting < total and finished[waiting]:
+                    waiting += 1
+                if progress and done < total:
+                    progress(done, total, labels[waiting] if labels else f"{waiting + 1}")
+        finally:
+            for future in futures:
+                future.cancel()
+    if progress:
+        progress(total, total, "done")
+    return results
+
+
+# -- the sweep most analyses run: variants of one instance, re-solved in one built model ----------
+
+@dataclass(frozen=True)
+class VariantTask:
+    """One re-solve: a variant of the planner's instance, its options, and a plan to start from
+    (given to HiGHS as is, or only where the checker says it keeps the variant's rules)."""
+
+    variant: Any
+    options: Any
+    start: dict | None = None
+    check_start: bool = False
+
+
+@dataclass
+class Resolved:
+    outcome: Any
+    warm_start: bool
+    """The start was given to HiGHS."""
+    rebuilt: bool
+    """The variant changed the model's structure, so it was built afresh."""
+
+
+def planner_setup(instance):
+    """A worker's state for variant sweeps: the instance built and handed to HiGHS once."""
+    from cipopt.pipeline import Planner
+
+    return Planner(instance)
+
+
+def solve_variant(planner, task: VariantTask) -> Resolved:
+    """Re-solve one variant in the worker's (or the caller's) planner."""
+    from cipopt.check import check_plan
+
+    start = task.start
+    if start is not None and task.check_start and not check_plan(task.variant, start).ok:
+        start = None
+    before = planner.rebuilds
+    outcome = planner.solve(task.options, variant=task.variant, start=start)
+    return Resolved(outcome=outcome, warm_start=start is not None, rebuilt=planner.rebuilds > before)

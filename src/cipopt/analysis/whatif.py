@@ -17,6 +17,9 @@ from typing import Any
 import pandas as pd
 
 from cipopt.analysis.scenario import Applied
+from cipopt.analysis.sweep import (
+    IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
+)
 from cipopt.check import check_plan
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.report.text import OBJECTIVE_WORDS, money
@@ -256,8 +259,12 @@ def feasible_start(instance: Instance, plan: dict[str, int | None] | None) -> bo
 
 
 def run_whatif(instance: Instance, scenarios: list[Applied], options: SolveOptions = SolveOptions(), *,
-               planner: Planner | None = None, progress: Progress | None = None) -> WhatIf:
-    """Solve the base instance and every scenario with one planner; compare them with the base."""
+               planner: Planner | None = None, progress: Progress | None = None,
+               sweep: Sweep = IN_PROCESS) -> WhatIf:
+    """Solve the base instance and every scenario with one planner; compare them with the base.
+
+    The base is solved here; the scenarios are one sweep (`sweep`: in this process by default, or
+    on a Dask cluster, where each worker builds the base model once and re-solves it)."""
     planner = planner or Planner(instance, verbose=options.verbose)
     total = len(scenarios) + 1
     if progress:
@@ -265,20 +272,18 @@ def run_whatif(instance: Instance, scenarios: list[Applied], options: SolveOptio
     base = planner.solve(options)
     rows = [WhatIfRow(name=BASE, description="the instance as given", outcome=base)]
     base_plan = base.plan if base.status.has_plan else None
-    for i, applied in enumerate(scenarios, start=1):
-        if progress:
-            progress(i, total, applied.name)
-        warm = feasible_start(applied.instance, base_plan)
-        before = planner.rebuilds
-        outcome = planner.solve(options, variant=applied.instance, start=base_plan if warm else None)
+    on_workers = solver_threads(options, instance, sweep)
+    tasks = [VariantTask(applied.instance, on_workers, base_plan, check_start=True) for applied in scenarios]
+    shifted = (lambda done, _, label: progress(done + 1, total, label)) if progress else None
+    solved = run_sweep(planner_setup, instance, solve_variant, tasks, sweep=sweep, state=planner,
+                       progress=shifted, labels=[a.name for a in scenarios])
+    for applied, res in zip(scenarios, solved):
+        outcome = res.outcome
+        outcome.instance = applied.instance  # a worker solved a copy of it
         row = WhatIfRow(name=applied.name, description=applied.description, outcome=outcome,
-                        rebuilt=planner.rebuilds > before, warm_start=warm,
+                        rebuilt=res.rebuilt, warm_start=res.warm_start,
                         changes=list(applied.changes), notes=list(applied.notes))
         if base_plan is not None and row.has_plan:
             row.schemes_in, row.schemes_out, row.moved = compare_plans(base_plan, outcome.plan)
         rows.append(row)
-    if progress:
-        progress(total, total, "done")
     return WhatIf(instance=instance, rows=rows, options=options)
-
-

@@ -48,6 +48,7 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     violations += limit_violations
     quality_rows, quality_violations = check_quality_floor(instance, fig)
     violations += quality_violations
+    violations += check_fair_shares(instance, fig)
     objective, penalty = plan_objective(instance, fig, shortfalls)
     risk_violations, risk_figures = check_risk(instance, fig, starts)  # docs/risk.md
     violations += risk_violations
@@ -286,6 +287,35 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
                 f"{_SENSE_WORDS[lim.sense]} {fmt(bound[y])} by {fmt(miss[y])} "
                 f"(schemes: {name_schemes(schemes) or 'none'})"))
     return rows, out
+
+
+def check_fair_shares(instance: Instance, fig: PlanFigures) -> list[Violation]:
+    """fair_shares (semantics.md extension): over the rule's years, the group's total of the metric
+    (its organisations' parts, by the shares rule) is at least min_share of the system's total."""
+    out = []
+    ids = [s.id for s in instance.schemes]
+    position = {int(y): i for i, y in enumerate(fig.years)}
+    for rule in instance.fair_shares:
+        members = [rule.org] if rule.org is not None else \
+            [o.id for o in instance.organisations if o.sector == rule.sector]
+        cols = [position[int(y)] for y in (rule.years or instance.years)]
+        system_terms = fig.contribution(rule.metric, None)[:, cols]
+        group_terms = sum((fig.contribution(rule.metric, org)[:, cols] for org in members),
+                          np.zeros_like(system_terms))
+        system, group = float(system_terms.sum()), float(group_terms.sum())
+        required = rule.min_share * system
+        miss = required - group
+        if miss > float(tolerance(required, np.abs(system_terms).sum())):
+            who = rule.org if rule.org is not None else f"sector {rule.sector}"
+            schemes = tuple(ids[i] for i in np.flatnonzero(np.abs(group_terms).sum(axis=1) > 0))
+            out.append(Violation(
+                "fair_share", None, schemes, miss,
+                f"fair_share {rule.id}: {who} gets {fmt(group)} of {metric_name(rule.metric)}, "
+                f"{group / system:.1%} of the system's {fmt(system)}, below the minimum share "
+                f"{rule.min_share:.1%} by {fmt(miss)}" if system else
+                f"fair_share {rule.id}: {who} gets {fmt(group)} of {metric_name(rule.metric)}, "
+                f"below {rule.min_share:.1%} of the system's {fmt(system)} by {fmt(miss)}"))
+    return out
 
 
 def check_quality_floor(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Violation]]:

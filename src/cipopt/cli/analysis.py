@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, echo_problems, guarded, load, main
+from cipopt.cli.base import EXIT_INTERNAL, echo_problems, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import InputError, Problem, ProblemLog
@@ -47,7 +47,8 @@ def _scenario_names(instance: str, names: tuple[str, ...], all_: bool) -> list[s
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @guarded
-def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet):
+@sweep_options
+def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, sweep):
     """Solve INSTANCE and each what-if scenario, and compare them with the base plan.
 
     A scenario (INSTANCE/scenarios/NAME.yaml, format in docs/whatif.md) overrides the instance:
@@ -63,6 +64,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet):
     Example:
       cipopt whatif instances/holby --all --out out/whatif
       cipopt whatif instances/holby --scenario capital-halved+agency-slips
+      cipopt whatif instances/holby --all --workers 2
     """
     from cipopt.analysis.scenario import load_scenarios
     from cipopt.analysis.whatif import run_whatif
@@ -75,7 +77,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet):
     echo_problems(log.warnings)
     progress = ProgressLine(quiet, "what-if")
     try:
-        result = run_whatif(inst, scenarios, _options(time_limit, gap, threads), progress=progress)
+        result = run_whatif(inst, scenarios, _options(time_limit, gap, threads), progress=progress, sweep=sweep)
     finally:
         progress.close()
     for line in result.lines():
@@ -109,7 +111,9 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet):
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @guarded
-def frontier(instance, vary, points, start, stop, level, scenario, out, force, time_limit, gap, threads, quiet):
+@sweep_options
+def frontier(instance, vary, points, start, stop, level, scenario, out, force, time_limit, gap, threads, quiet,
+             sweep):
     """The trade-off curve of the objective against one rule of INSTANCE (epsilon-constraint).
 
     Each point sets the rule's bound and solves to optimality in one loaded model. A limit or
@@ -124,6 +128,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
     Example:
       cipopt frontier instances/holby --vary capital --points 6
       cipopt frontier instances/holby --vary quality:experience --from 0 --to 4 --points 5
+      cipopt frontier instances/holby --vary capital --points 21 --scheduler tcp://10.0.0.5:8786
     """
     from cipopt.analysis.frontier import run_frontier
     from cipopt.analysis.scenario import load_scenarios
@@ -138,7 +143,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
     progress = ProgressLine(quiet, "frontier")
     try:
         result = run_frontier(inst, vary, points=points, start=start, stop=stop, level=level,
-                              options=_options(time_limit, gap, threads), progress=progress)
+                              options=_options(time_limit, gap, threads), progress=progress, sweep=sweep)
     finally:
         progress.close()
     for line in result.lines():

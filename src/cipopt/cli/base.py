@@ -13,8 +13,9 @@ import traceback
 import click
 
 from cipopt import __version__
+from cipopt.analysis.sweep import Sweep, SweepUnavailable, address_problem
 from cipopt.io.write import OutputExists
-from cipopt.schema.problems import InputError, ProblemLog
+from cipopt.schema.problems import InputError, Problem, ProblemLog
 from cipopt.solve.highs import SolveInterrupted
 from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
@@ -48,6 +49,9 @@ def guarded(command):
         except OutputExists as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except SweepUnavailable as exc:
+            click.echo(f"cipopt: {exc}; nothing was written", err=True)
+            sys.exit(EXIT_INTERNAL)
         except (SolveInterrupted, KeyboardInterrupt):
             click.echo("cipopt: interrupted; the solve was cancelled and nothing was written", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -109,3 +113,34 @@ def exit_without_plan(headline: str, outcome) -> None:
     for message in outcome.messages:
         click.echo(f"  {message}")
     sys.exit(outcome.status.exit_code)
+
+
+def sweep_of(workers: int | None, scheduler: str | None) -> Sweep:
+    """Where a command's many solves run, from --workers and --scheduler (bad values: exit 2)."""
+    if workers is not None and scheduler is not None:
+        raise InputError([Problem("--workers", "give --workers N (a local cluster) or --scheduler ADDRESS "
+                                               "(an existing one), not both")])
+    if scheduler is not None:
+        problem = address_problem(scheduler)
+        if problem:
+            raise InputError([Problem("--scheduler", problem)])
+    return Sweep(workers=workers, scheduler=scheduler)
+
+
+def sweep_options(command):
+    """--workers and --scheduler, handed to the command as one `sweep` argument (a `Sweep`).
+
+    Put it below @guarded, so that a bad value is reported like any bad input."""
+
+    @functools.wraps(command)
+    def wrapper(*args, workers=None, scheduler=None, **kwargs):
+        return command(*args, sweep=sweep_of(workers, scheduler), **kwargs)
+
+    wrapper = click.option(
+        "--scheduler", metavar="ADDRESS",
+        help="Run the solves on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (docs/sweeps.md).")(wrapper)
+    wrapper = click.option(
+        "--workers", type=click.IntRange(min=1), metavar="N",
+        help="Run the solves on a local Dask cluster of N worker processes, one solver thread each "
+             "(default: in this process). Results are the same.")(wrapper)
+    return wrapper

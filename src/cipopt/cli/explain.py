@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import echo_problems, exit_without_plan, guarded, load, main
+from cipopt.cli.base import echo_problems, exit_without_plan, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import ProblemLog
@@ -31,7 +31,8 @@ def counted(line, total: int):
 @click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @guarded
-def explain(instance, plan, out, force, time_limit, gap, quiet):
+@sweep_options
+def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     """Explain, for every scheme, why it is in or out of the plan, and for every limit, target and
     quality floor, what easing it would be worth.
 
@@ -43,6 +44,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet):
     \b
     Example:
       cipopt explain instances/holby --out out/holby-explain
+      cipopt explain instances/holby --workers 2
     """
     from cipopt.analysis.explain import NothingToExplain
     from cipopt.analysis.explain import explain as run_explain
@@ -65,7 +67,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet):
     line = ProgressLine(quiet, "explain")
     try:
         result = run_explain(planner, SolveOptions(time_limit=time_limit, mip_gap=gap), plan=given,
-                             progress=counted(line, total))
+                             progress=counted(line, total), sweep=sweep)
     except NothingToExplain as exc:
         line.close()
         exit_without_plan("nothing to explain", exc.outcome)

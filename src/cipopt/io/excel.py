@@ -14,6 +14,7 @@ The `context` sheet (docs/reports.md) holds instance.yaml as blocks, each under 
     limits          id | org | metric | sense | <one column per year>
     quality         domain | scheme_min | portfolio_min
     criteria        id | weight | weight_min | weight_max
+    fair_shares     id | org | sector | metric | min_share | years   (extension, docs/ranking.md)
     risk_groups     id | correlation                (docs/risk.md)
 
 Writing: `instance_workbook` (an instance, or a blank annotated template when None) and
@@ -42,7 +43,7 @@ from cipopt.schema.problems import InputError, ProblemLog
 
 CONTEXT_SHEET = "context"
 README_SHEET = "README"
-SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria", "risk_groups")
+SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria", "fair_shares", "risk_groups")
 _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "settings": ("key", "value"),
     "organisations": ("id", "name", "sector"),
@@ -50,6 +51,7 @@ _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "limits": ("id", "org", "metric", "sense"),
     "quality": ("domain", "scheme_min", "portfolio_min"),
     "criteria": ("id", "weight", "weight_min", "weight_max"),
+    "fair_shares": ("id", "org", "sector", "metric", "min_share", "years"),
     "risk_groups": ("id", "correlation"),
 }
 _YEAR_SECTIONS = ("targets", "limits")
@@ -396,6 +398,11 @@ class _ContextReader:
     def _criteria(self, values, row, header, header_row) -> None:
         self._item("criteria", values, row)
 
+    def _fair_shares(self, values, row, header, header_row) -> None:
+        item = self._item("fair_shares", values, row)
+        if "years" in item:
+            item["years"] = _split_list(values["years"])
+
     def _risk_groups(self, values, row, header, header_row) -> None:
         self._item("risk_groups", values, row)
 
@@ -442,9 +449,10 @@ class _ContextReader:
                               row=row, column=column)
 
 
-_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria", "risk_groups")
+_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups")
 _SECTION_KEY = {"settings": "", "organisations": "organisations", "targets": "targets", "limits": "limits",
-                "quality": "quality", "criteria": "criteria", "risk_groups": "risk_groups"}
+                "quality": "quality", "criteria": "criteria", "fair_shares": "fair_shares",
+                "risk_groups": "risk_groups"}
 _KNOWN_FIELDS = {"targets": ("values",), "limits": ("values",)}
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -812,6 +820,11 @@ def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank:
     if criteria or blank:
         block("criteria", ["id", "weight", "weight_min", "weight_max"],
               [[c.get("id"), c.get("weight"), c.get("weight_min"), c.get("weight_max")] for c in criteria], spare)
+    fair = context.get("fair_shares", [])
+    if fair:  # format extension (docs/ranking.md): only when the instance has one
+        block("fair_shares", list(_SECTION_COLUMNS["fair_shares"]),
+              [[f.get("id"), f.get("org"), f.get("sector"), f.get("metric"), f.get("min_share"),
+                ", ".join(str(y) for y in f["years"]) if f.get("years") else None] for f in fair], 0)
     risk_groups = context.get("risk_groups", [])
     if risk_groups:
         block("risk_groups", ["id", "correlation"], [[g.get("id"), g.get("correlation")] for g in risk_groups], 0)
@@ -825,7 +838,7 @@ def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
     """The settings block's keys of a context: scalars, dotted for nested ones; lists as text."""
     flat: dict[str, Any] = {}
     for key, value in context.items():
-        if key in ("organisations", "targets", "limits", "criteria", "risk_groups"):
+        if key in ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups"):
             continue
         if key == "quality":
             for name, v in value.items():

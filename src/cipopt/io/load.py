@@ -29,8 +29,8 @@ from cipopt.io.text import (
     read_csv_table, read_text,
 )
 from cipopt.schema.instance import (
-    Criterion, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup, Scheme,
-    Score, Share, SolverOptions, Target,
+    Criterion, FairShare, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup,
+    Scheme, Score, Share, SolverOptions, Target,
 )
 from cipopt.schema.problems import InputError, ProblemLog, show
 from cipopt.schema.validate import Gaps, SourceRows, canonical_metric, validate_instance
@@ -98,7 +98,7 @@ TABLES: dict[str, TableSpec] = {
 _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
     "organisations": (Organisation, True), "targets": (Target, True), "limits": (Limit, True),
     "quality": (Quality, False), "objective": (Objective, False),
-    "solver": (SolverOptions, False), "criteria": (Criterion, True),
+    "solver": (SolverOptions, False), "criteria": (Criterion, True), "fair_shares": (FairShare, True),
     "risk_groups": (RiskGroup, True),
 }
 _LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
@@ -526,6 +526,17 @@ class _Context:
                             c[name] = self._number(c[name], f"criteria[{i}].{name}")
         if isinstance(d.get("criteria_order"), list):
             d["criteria_order"] = [self._text(c) for c in d["criteria_order"]]
+        for i, rule in enumerate(d["fair_shares"] if isinstance(d.get("fair_shares"), list) else []):
+            if isinstance(rule, dict):
+                for name in ("id", "org", "sector"):
+                    if name in rule:
+                        rule[name] = self._text(rule[name])
+                if isinstance(rule.get("metric"), str):
+                    rule["metric"] = canonical_metric(_normalise_header(rule["metric"]))
+                if "min_share" in rule:
+                    rule["min_share"] = self._number(rule["min_share"], f"fair_shares[{i}].min_share")
+                if isinstance(rule.get("years"), list):
+                    rule["years"] = [self._year(y, f"fair_shares[{i}].years[{j}]") for j, y in enumerate(rule["years"])]
         if isinstance(d.get("risk_groups"), list):
             for i, g in enumerate(d["risk_groups"]):
                 if isinstance(g, dict):

@@ -36,6 +36,8 @@ def instance_summary(inst: Instance) -> tuple[dict[str, Any], list[str], pd.Data
         "relations": dict(sorted(relations.items())),
         "objective": inst.objective.model_dump(),
     }
+    if inst.fair_shares:
+        summary["fair_shares"] = [r.id for r in inst.fair_shares]
     lines = [
         f"{inst.name}: sound",
         f"  years {inst.years[0]}-{inst.years[-1]}, money in {inst.money_unit}, "
@@ -47,6 +49,9 @@ def instance_summary(inst: Instance) -> tuple[dict[str, Any], list[str], pd.Data
         "  relations: " + (", ".join(f"{k} {n}" for k, n in sorted(relations.items())) or "none"),
         f"  objective: {inst.objective.mode}, risk {inst.objective.risk}",
     ]
+    if inst.fair_shares:
+        lines.insert(-1, "  fair shares: " + ", ".join(
+            f"{r.id} ({r.org or 'sector ' + r.sector} >= {r.min_share:g} of {r.metric})" for r in inst.fair_shares))
     ineligible = summary["ineligible"]
     lines.append(f"  ineligible under the QIA rules: {len(ineligible)}")
     for sid, why in ineligible.items():

@@ -129,6 +129,31 @@ class Criterion(Frozen):
     weight_max: float | None = Field(default=None, ge=0)
 
 
+class FairShare(Frozen):
+    """A panel's fairness rule (format extension): a group gets at least a share of a metric's total.
+
+    Over the years listed (default every plan year), the metric counted for the group (one
+    organisation, or every organisation of a sector, with the shares rule of targets and limits)
+    is at least `min_share` of the metric counted for the whole system: "mental health gets at
+    least 15% of the fund awarded".
+    """
+
+    id: str = Field(min_length=1)
+    org: str | None = None
+    sector: str | None = None
+    """Exactly one of `org` and `sector` names the group."""
+    metric: str = Field(min_length=1)
+    min_share: float = Field(ge=0, le=1)
+    years: tuple[int, ...] | None = None
+    """The years summed; None = every plan year."""
+
+    @model_validator(mode="after")
+    def _one_group(self) -> "FairShare":
+        if (self.org is None) == (self.sector is None):
+            raise ValueError("give exactly one of org and sector")
+        return self
+
+
 class Scheme(Frozen):
     """One candidate CIP scheme or transformation bid (a row of schemes.csv)."""
 
@@ -245,6 +270,8 @@ class Instance(Frozen):
     solver: SolverOptions = SolverOptions()
     criteria: tuple[Criterion, ...] = ()
     criteria_order: tuple[str, ...] | None = None
+    fair_shares: tuple[FairShare, ...] = ()
+    """Format extension (docs/semantics.md): minimum shares of a metric per organisation or sector."""
     risk_groups: tuple[RiskGroup, ...] = ()
     """Correlation groups of scheme delivery (docs/risk.md)."""
     schemes: tuple[Scheme, ...] = ()

@@ -70,6 +70,10 @@ class InputError(Exception):
         errors = [p for p in self.problems if p.severity == "error"]
         super().__init__("\n".join(str(p) for p in errors) or "invalid input")
 
+    def __reduce__(self):
+        # rebuilt from its problems (not its message), so that it crosses to and from a Dask worker
+        return (type(self), (self.problems,))
+
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]

@@ -132,6 +132,7 @@ def validate_instance(
         check.years()
         check.organisations()
         check.targets_and_limits()
+        check.fair_shares()
         check.quality()
         check.criteria()
     check.schemes()
@@ -249,6 +250,37 @@ class _Checks:
                         f"built-in metric ({', '.join(BUILTIN_METRICS)}), a QIA domain, a numeric column "
                         "of schemes.csv or a metric of profiles.csv", key=f"{key}.metric")
 
+    def fair_shares(self) -> None:
+        """Fairness rules (format extension): ids unique, the group known, metric known, years in the plan."""
+        metrics = known_metrics(self.inst) | self.gaps.metrics
+        metrics_known = "schemes" not in self.gaps.tables and "profiles" not in self.gaps.tables
+        rule_ids = {r.id for r in self.inst.targets} | {r.id for r in self.inst.limits}
+        sectors = {o.sector for o in self.inst.organisations}
+        seen: set[str] = set()
+        for i, rule in enumerate(self.inst.fair_shares):
+            key = f"fair_shares[{i}]"
+            if rule.id in seen or rule.id in rule_ids:
+                self.log.error(self.ctx, f"duplicate id {rule.id!r} (fair share, target and limit ids must be "
+                                         "unique)", key=f"{key}.id")
+            seen.add(rule.id)
+            if rule.org is not None and not self._org_ok(rule.org):
+                self.log.error(self.ctx, self._unknown_org(rule.org), key=f"{key}.org")
+            if rule.sector is not None and rule.sector not in sectors and not self.gaps.organisations:
+                self.log.error(self.ctx, f"no organisation has sector {rule.sector!r}{suggestion(rule.sector, sectors)}: "
+                                         f"expected {_choices(sectors)}", key=f"{key}.sector")
+            if metrics_known and rule.metric not in metrics:
+                self.log.error(self.ctx, f"unknown metric {rule.metric!r}{suggestion(rule.metric, metrics)}: expected "
+                                         f"a built-in metric ({', '.join(BUILTIN_METRICS)}), a QIA domain, a numeric "
+                                         "column of schemes.csv or a metric of profiles.csv", key=f"{key}.metric")
+            if self.years_ok:
+                for j, y in enumerate(rule.years or ()):
+                    if y not in self.year_set:
+                        self.log.error(self.ctx, f"year {y} is outside the plan years {self._span()}",
+                                       key=f"{key}.years[{j}]")
+                if rule.years is not None and not rule.years:
+                    self.log.error(self.ctx, "names no year: leave years out to mean every plan year",
+                                   key=f"{key}.years")
+
     def quality(self) -> None:
         """Domains must be score columns; minimums must name domains; hard_max_risk >= max_risk."""
         if self.gaps.quality:
@@ -301,6 +333,7 @@ class _Checks:
                 if inst.criteria and c not in seen and not self.gaps.criterion_may_exist(c):
                     self.log.error(self.ctx, f"unknown criterion {c!r}{suggestion(c, seen)}: expected "
                                              f"{_choices(seen)}", key=f"criteria_order[{i}]")
+        self._criteria_ranges()
         if self.gaps.objective or inst.objective.mode != "weighted_score":
             return
         if not inst.criteria and not self.gaps.criteria:
@@ -311,6 +344,38 @@ class _Checks:
                 self.log.error(self.ctx, f"objective mode weighted_score needs an exact weight for criterion "
                                          f"{c.id!r} (ranges and orders of importance are for ranking)",
                                key=f"criteria[{i}].weight")
+
+    def _criteria_ranges(self) -> None:
+        """Ranges and orders state weights that sum to 1 (docs/ranking.md): the set must not be empty."""
+        inst = self.inst
+        ordered = bool(inst.criteria_order)
+        if self.gaps.criteria or not (ordered or any(c.weight_min is not None or c.weight_max is not None
+                                                     for c in inst.criteria)):
+            return
+        lo = hi = 0.0
+        for c in inst.criteria:
+            if c.weight_min is not None or c.weight_max is not None:
+                lo += c.weight_min or 0.0
+                hi += 1.0 if c.weight_max is None else c.weight_max
+            elif c.weight is not None and not ordered:
+                lo += c.weight
+                hi += c.weight
+            else:
+                hi += 1.0
+        known = {c.id for c in inst.criteria}
+        hi += sum(1.0 for c in (inst.criteria_order or ()) if c not in known)
+        if lo > 1 + 1e-9:
+            self.log.error(self.ctx, f"the criteria's weight ranges cannot sum to 1: their lowest weights sum to "
+                                     f"{lo:g} (weights with ranges are shares of 1)", key="criteria")
+        elif hi < 1 - 1e-9:
+            self.log.error(self.ctx, f"the criteria's weight ranges cannot sum to 1: their highest weights sum to "
+                                     f"{hi:g} (weights with ranges are shares of 1)", key="criteria")
+        weights = {c.id: c.weight for c in inst.criteria if c.weight is not None}
+        chain = [c for c in (inst.criteria_order or ()) if c in weights]
+        for a, b in zip(chain, chain[1:]):
+            if weights[a] < weights[b]:
+                self.log.warn(self.ctx, f"criterion {a!r} comes before {b!r} in criteria_order but has the smaller "
+                                        f"weight ({weights[a]:g} < {weights[b]:g})", key="criteria_order")
 
     # -- schemes.csv --------------------------------------------------------------------------
     def schemes(self) -> None:

@@ -19,7 +19,7 @@ from cipopt.model.context import fmt
 from cipopt.schema.instance import Instance
 from cipopt.solve.highs import HighsSession
 
-RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_limit", "c_quality_floor", "c_mandatory")
+RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_limit", "c_quality_floor", "c_mandatory", "c_fair_share")
 VIOLATION_TOL = 1e-6
 MANDATORY_PENALTY = 10.0
 RISK_RELAXABLE = ("c_cvar_max", "c_chance_count")
@@ -43,10 +43,15 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
     row_lower = np.asarray(lp.row_lower_)
     row_upper = np.asarray(lp.row_upper_)
     penalties = np.full(len(form.rows), -1.0)  # -1: this row may not be relaxed
+    by_row = None
     for j, (con, _) in enumerate(form.rows):
         name = con.parent_component().name
         if name == "c_mandatory":
             penalties[j] = MANDATORY_PENALTY
+        elif name == "c_fair_share":  # bound 0: priced per unit of the row's own scale instead
+            by_row = form.matrix.tocsr() if by_row is None else by_row
+            lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
+            penalties[j] = 1.0 / max(1.0, float(np.abs(by_row.data[lo:hi]).sum()))
         elif name in RELAXABLE:
             bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
             penalties[j] = 1.0 / max(1.0, abs(bound))
@@ -68,7 +73,7 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
                 "exists: the relations and start windows cannot hold together"]
     x = np.asarray(solution.col_value)
     activity = np.asarray(solution.row_value)
-    by_row = form.matrix.tocsr()
+    by_row = form.matrix.tocsr() if by_row is None else by_row
     column_scheme = np.full(len(form.columns), -1)
     present = pair_columns >= 0
     column_scheme[pair_columns[present]] = coef.pair_scheme[present]
@@ -117,6 +122,12 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
             sentences.append(
                 f"hard target {tid} needs {fmt(row_lower[j])} of {basis} net saving in {year}; at most "
                 f"{fmt(activity[j])} can be achieved together with the other rules")
+        elif name == "c_fair_share":
+            rule = next(r for r in instance.fair_shares if r.id == index)
+            who = rule.org if rule.org is not None else f"sector {rule.sector}"
+            sentences.append(
+                f"fair share {index}: {who} cannot get {rule.min_share:.0%} of {rule.metric} while keeping the "
+                f"other rules (short by {fmt(-activity[j])})")
         elif name == "c_quality_floor":
             domain, year = index
             sentences.append(

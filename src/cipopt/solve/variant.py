@@ -55,6 +55,7 @@ def _rules(instance: Instance) -> tuple:
         tuple(sorted(instance.quality.portfolio_min)),
         tuple((t.id, t.org, t.basis, t.hard, tuple(sorted(t.values))) for t in instance.targets),
         tuple((lim.id, lim.org, lim.metric, lim.sense, tuple(sorted(lim.values))) for lim in instance.limits),
+        instance.fair_shares,
     )
 
 

@@ -1,0 +1,49 @@
+"""Fair shares (format extension): a group of organisations gets at least a share of a metric.
+
+Over the rule's years, the metric counted for the group (one organisation, or every organisation
+of a sector, each by the shares rule of targets and limits) is at least `min_share` times the
+metric counted for the whole system. The row is linear because the share is of what the plan
+itself awards: sum_y (group(y) - min_share * all(y)) . x >= 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+
+from cipopt.coefficients import ALL
+from cipopt.model.context import BuildNotes, ModelContext, linear_row, row_is_empty
+from cipopt.schema.instance import FairShare, Instance
+
+
+def group_orgs(instance: Instance, rule: FairShare) -> list[str]:
+    """The organisations a rule's group is made of."""
+    if rule.org is not None:
+        return [rule.org]
+    return [o.id for o in instance.organisations if o.sector == rule.sector]
+
+
+def share_row(ctx: ModelContext, rule: FairShare) -> sp.csr_array:
+    """(1 x P): what each allowed start adds to group - min_share x system over the rule's years."""
+    coef = ctx.coef
+    years = [coef.year_index(y) for y in (rule.years or ctx.instance.years)]
+    group = sum((coef.matrix(rule.metric, org) for org in group_orgs(ctx.instance, rule)),
+                sp.csr_array((coef.n_years, coef.n_pairs)))
+    body = group - rule.min_share * coef.matrix(rule.metric, ALL)
+    row = np.asarray(body[years].sum(axis=0)).reshape(1, -1)
+    out = sp.csr_array(row)
+    out.eliminate_zeros()
+    return out
+
+
+def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
+    rules = {r.id: r for r in ctx.instance.fair_shares}
+
+    def rule(m, rid):
+        row = share_row(ctx, rules[rid])
+        if row_is_empty(row, 0):
+            return pyo.Constraint.Skip  # 0 >= 0: nothing the plan does can break it
+        return linear_row(m.pair_vars, row, 0) >= 0.0
+
+    m.c_fair_share = pyo.Constraint(list(rules), rule=rule)
