@@ -247,3 +247,12 @@ def test_the_workbook_form_carries_risk_groups_and_the_new_columns(tmp_path):
     assert result.exit_code == 0, result.output
     assert load_instance(back).sha256() == load_instance(folder).sha256()
     assert load_instance(back).risk_groups[0].correlation == 0.5
+
+
+def test_the_batches_give_the_same_numbers_on_a_dask_cluster():
+    from cipopt.analysis.sweep import Sweep
+
+    inst, plan = holby_plan()
+    here = simulate_plan(inst, plan, draws=BATCH_SIZE + 300, seed=4)
+    there = simulate_plan(inst, plan, draws=BATCH_SIZE + 300, seed=4, sweep=Sweep(workers=2))
+    assert there.targets.equals(here.targets) and there.savings.equals(here.savings)

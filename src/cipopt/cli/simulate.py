@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import guarded, load, load_plan, main
+from cipopt.cli.base import guarded, load, load_plan, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import InputError, Problem
 
@@ -28,7 +28,8 @@ def _money(value: float) -> str:
                    "organisation) and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @guarded
-def simulate(instance, plan, draws, seed, out, force):
+@sweep_options
+def simulate(instance, plan, draws, seed, out, force, sweep):
     """Simulate how PLAN (a plan.csv) may deliver, under the schemes' delivery risk.
 
     Each draw decides for every scheme whether it delivers at all (confidence), by how much
@@ -36,7 +37,8 @@ def simulate(instance, plan, draws, seed, out, force):
     slip a year (slip_probability), schemes in one risk group failing together (docs/risk.md).
     Prints per target and year the mean, P10, P50 and P90 of the net saving, the probability of
     meeting the target and the expected shortfall; and the probability of meeting each target in
-    every year it names. The same --seed gives the same numbers, however many draws at a time.
+    every year it names. The same --seed gives the same numbers, however many draws at a time
+    and wherever the batches of 10,000 draws run (--workers, --scheduler: docs/sweeps.md).
     Exit codes: 0 simulated (a plan that breaks rules is simulated with a warning), 2 bad input.
 
     \b
@@ -54,7 +56,7 @@ def simulate(instance, plan, draws, seed, out, force):
                for s, y in chosen.items() if y is not None and y not in inst.years]
     if outside:
         raise InputError([Problem(str(plan), f"cannot be simulated: {m}", column="start_year") for m in outside])
-    result = simulate_plan(inst, chosen, draws=draws, seed=seed)
+    result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep)
     for message in result.summary["checker_messages"]:
         click.echo(f"warning: the plan breaks a rule: {message}", err=True)
     for line in _lines(result):
