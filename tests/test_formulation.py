@@ -29,13 +29,22 @@ def every_family_instance():
     )
 
 
+def risk_instances():
+    """The risk family in both of its forms (docs/risk.md), on the same schemes and targets."""
+    base = every_family_instance()
+    cvar = {"risk": "cvar", "draws": 5, "cvar_max": 100.0, "cvar_penalty": 1.0}
+    chance = {"risk": "chance", "draws": 5, "chance_target": "u", "chance_probability": 0.6}
+    return [base.model_copy(update={"objective": base.objective.model_copy(update=o)}) for o in (cvar, chance)]
+
+
 def model_names():
-    m = build_model(every_family_instance()).model
     names = set()
-    for ctype in (pyo.Set, pyo.Var, pyo.Constraint, pyo.Objective):
-        for component in m.component_objects(ctype, descend_into=True):
-            if not component.name.endswith("_index"):  # Pyomo's implicit index sets
-                names.add(component.name)
+    for instance in [every_family_instance(), *risk_instances()]:
+        m = build_model(instance).model
+        for ctype in (pyo.Set, pyo.Var, pyo.Constraint, pyo.Objective):
+            for component in m.component_objects(ctype, descend_into=True):
+                if not component.name.endswith("_index"):  # Pyomo's implicit index sets
+                    names.add(component.name)
     return names
 
 
@@ -51,3 +60,8 @@ def test_every_family_builds_rows():
     for name in ("c_mandatory", "c_start_once", "c_target_recurrent", "c_target_in_year", "c_limit",
                  "c_quality_floor", "c_requires", "c_excludes", "c_together", "c_precedes"):
         assert len(getattr(m, name)) > 0, name
+    cvar, chance = (build_model(i).model for i in risk_instances())
+    for m, names in ((cvar, ("c_risk_shortfall", "c_cvar_excess", "c_cvar_max")),
+                     (chance, ("c_chance_target", "c_chance_count"))):
+        for name in names:
+            assert len(getattr(m, name)) > 0, name

@@ -100,6 +100,7 @@ class SolveOutcome:
             "solver_version": self.solver_version,
             "solver_options": self.options,
             "checker": None if self.check is None else ("accepted" if self.check.ok else "rejected"),
+            "risk_figures": {} if self.check is None else dict(self.check.risk_figures),  # docs/risk.md
             "messages": list(self.messages),
             "cipopt_version": __version__,
         }

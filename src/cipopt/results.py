@@ -11,6 +11,7 @@ import pandas as pd
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import ModelContext
 from cipopt.model.objective import start_values
+from cipopt.model.risk import risk_penalty
 from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
 
 Plan = dict[str, int | None]  # scheme id -> start year, None when not selected
@@ -58,7 +59,7 @@ def objective_value(ctx: ModelContext, x: np.ndarray) -> float:
         t.shortfall_penalty * ctx.coef.discount[ctx.coef.year_index(y)] * short
         for t, y, _, short in target_shortfalls(ctx, x) if not t.hard
     )
-    return float(start_values(ctx) @ x) - penalty
+    return float(start_values(ctx) @ x) - penalty - risk_penalty(ctx, x)
 
 
 def plan_table(ctx: ModelContext, plan: Plan) -> pd.DataFrame:

@@ -486,7 +486,7 @@ def run_frontier(instance: Instance, vary: str, *, points: int = DEFAULT_POINTS,
         raise InputError([Problem("--points", f"{points} is too few: a curve needs at least 2 points")])
     rule = resolve_rule(instance, vary, level=level)
     coef = build_coefficients(instance)
-    expected = instance.objective.risk == "expected"
+    expected = instance.objective.counts_confidence
     anchor = instance
     if rule.kind == "quality" and not rule.base:
         # the instance has no floor in this domain: build the model with a floor that never binds,

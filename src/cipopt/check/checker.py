@@ -16,6 +16,7 @@ import pandas as pd
 
 from cipopt.check.figures import NOT_SELECTED, PlanFigures, metric_name
 from cipopt.check.report import CheckReport, Violation, fmt, name_schemes
+from cipopt.check.risk import check_risk
 from cipopt.schema.instance import BUILTIN_METRICS, Instance
 
 # Tolerances, in the unit of the row (money rows: the instance's money unit). See docs/checker.md.
@@ -49,6 +50,10 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     violations += quality_violations
     violations += check_fair_shares(instance, fig)
     objective, penalty = plan_objective(instance, fig, shortfalls)
+    risk_violations, risk_figures = check_risk(instance, fig, starts)  # docs/risk.md
+    violations += risk_violations
+    if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
+        objective -= instance.objective.cvar_penalty * risk_figures["risk_cvar"]
     years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows)
     notes = []
     if instance.objective.mode == "weighted_score":
@@ -59,6 +64,7 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
         violations=violations, objective=objective, years=years,
         objective_mode=instance.objective.mode, risk=instance.objective.risk,
         money_unit=instance.money_unit, penalty=penalty, selected=int(fig.selected.sum()), notes=notes,
+        risk_figures=risk_figures,
     )
 
 

@@ -70,8 +70,8 @@ class PlanFigures:
         return self._custom[name]
 
     def confidence(self) -> np.ndarray:
-        """c of the format page: confidence when `risk: expected`, else 1."""
-        if self.instance.objective.risk == "expected":
+        """c of the format page: confidence when `risk: expected` (or cvar, chance: docs/risk.md), else 1."""
+        if self.instance.objective.risk in ("expected", "cvar", "chance"):
             return self.column("confidence")
         return np.ones(len(self.schemes))
 

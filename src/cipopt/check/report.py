@@ -52,6 +52,7 @@ class CheckReport:
     penalty: float = 0.0  # the discounted soft-target shortfall penalty P inside `objective`
     selected: int = 0  # how many schemes the plan selects
     notes: list[str] = field(default_factory=list)
+    risk_figures: dict = field(default_factory=dict)  # risk cvar / chance: the plan's CVaR or chance (docs/risk.md)
 
     @property
     def ok(self) -> bool:

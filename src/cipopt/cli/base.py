@@ -81,6 +81,19 @@ def load(path: str):
     return instance
 
 
+def load_plan(path: str, instance):
+    """A plan.csv (untrusted: any spreadsheet) for `instance`, its warnings printed."""
+    from pathlib import Path
+
+    from cipopt.io.plan import read_plan
+
+    log = ProblemLog()
+    try:
+        return read_plan(Path(path), instance, log)
+    finally:
+        echo_problems(log.warnings)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cipopt")
 @click.option("--debug", is_flag=True, help="Show a Python traceback on internal errors.")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import EXIT_CHECK_FAILED, echo_problems, guarded, load, main
+from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
-from cipopt.schema.problems import ProblemLog
 
 
 @main.command()
@@ -92,16 +91,11 @@ def check(instance, plan, out, force):
       cipopt check instances/holby out/holby/plan.csv
     """
     from cipopt.check import check_plan
-    from cipopt.io.plan import read_plan
 
     if out:
         check_output_dir(out, force)
     inst = load(instance)
-    log = ProblemLog()
-    try:
-        chosen = read_plan(Path(plan), inst, log)
-    finally:
-        echo_problems(log.warnings)
+    chosen = load_plan(plan, inst)
     report = check_plan(inst, chosen)
     for line in report.lines():
         click.echo(line)

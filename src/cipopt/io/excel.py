@@ -15,6 +15,7 @@ The `context` sheet (docs/reports.md) holds instance.yaml as blocks, each under 
     quality         domain | scheme_min | portfolio_min
     criteria        id | weight | weight_min | weight_max
     fair_shares     id | org | sector | metric | min_share | years   (extension, docs/ranking.md)
+    risk_groups     id | correlation                (docs/risk.md)
 
 Writing: `instance_workbook` (an instance, or a blank annotated template when None) and
 `results_workbook` (plan, targets, years, summary and reasons of a solve), both as bytes for an
@@ -42,7 +43,7 @@ from cipopt.schema.problems import InputError, ProblemLog
 
 CONTEXT_SHEET = "context"
 README_SHEET = "README"
-SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria", "fair_shares")
+SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria", "fair_shares", "risk_groups")
 _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "settings": ("key", "value"),
     "organisations": ("id", "name", "sector"),
@@ -51,6 +52,7 @@ _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "quality": ("domain", "scheme_min", "portfolio_min"),
     "criteria": ("id", "weight", "weight_min", "weight_max"),
     "fair_shares": ("id", "org", "sector", "metric", "min_share", "years"),
+    "risk_groups": ("id", "correlation"),
 }
 _YEAR_SECTIONS = ("targets", "limits")
 _LIST_SETTINGS = ("years", "quality.domains", "criteria_order")
@@ -61,7 +63,8 @@ SETTINGS_KEYS: tuple[tuple[str, str], ...] = (
     ("years", "the plan's financial years, by the calendar year each starts in: 2025, 2026, 2027"),
     ("discount_rate", "present values discount year y by (1+r)^-(y - first year); default 0.035 (Green Book)"),
     ("objective.mode", "net_present_value (default), savings or weighted_score"),
-    ("objective.risk", "expected (default: savings count at confidence x value) or none (face value)"),
+    ("objective.risk", "expected (default: savings count at confidence x value), none (face value), cvar or "
+                       "chance (docs/risk.md)"),
     ("quality.max_risk", "a scheme whose qia_risk exceeds this is ineligible unless its QIA is approved"),
     ("quality.hard_max_risk", "above this a scheme is ineligible even if approved"),
     ("solver.time_limit", "seconds the solver may take (empty: no limit)"),
@@ -79,7 +82,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sense": ("<=", ">=", "=="),
     "sector": ("acute", "community", "mental_health", "primary_care", "commissioner", "ambulance", "other"),
     "objective.mode": ("net_present_value", "savings", "weighted_score"),
-    "objective.risk": ("expected", "none"),
+    "objective.risk": ("expected", "none", "cvar", "chance"),
+    "delivery_distribution": ("triangular", "pert"),
     **{c: ("true", "false") for c in BOOLEAN_COLUMNS},
 }
 
@@ -108,6 +112,12 @@ COLUMN_NOTES: dict[str, dict[str, str]] = {
         "qia_risk": "Residual quality risk, likelihood (1-5) x consequence (1-5); default 1.",
         "qia_approved": "true: the medical and nursing directors signed off the QIA with mitigations.",
         "excluded": "true: the scheme may not be selected (a decision already taken).",
+        "delivery_low": "If it delivers: the lowest multiplier of its savings (default 1; docs/risk.md).",
+        "delivery_likely": "If it delivers: the most likely multiplier of its savings (default 1).",
+        "delivery_high": "If it delivers: the highest multiplier of its savings (default 1).",
+        "delivery_distribution": "triangular (default) or pert: the multiplier's shape between low and high.",
+        "slip_probability": "Probability that its savings start one year late, 0 to 1 (default 0).",
+        "risk_group": "A risk group of the context sheet: its members succeed or fail together.",
     },
     "profiles": {
         "scheme": "Scheme id.", "offset": "Years after the start year (0 = the start year).",
@@ -124,6 +134,10 @@ COLUMN_NOTES: dict[str, dict[str, str]] = {
         "scheme": "Scheme id.", "org": "Organisation id.",
         "saving_share": "Share of the savings this organisation gets, 0 to 1 (a scheme's shares sum to 1).",
         "cost_share": "Share of the costs this organisation pays, 0 to 1 (a scheme's shares sum to 1).",
+    },
+    "risk_groups": {
+        "id": "Id that the schemes sheet's risk_group names.",
+        "correlation": "0 to 1: how strongly its members succeed or fail together (1: all or nothing).",
     },
     "scores": {
         "scheme": "Scheme id.", "criterion": "Criterion id (listed in the context sheet's criteria block).",
@@ -389,6 +403,9 @@ class _ContextReader:
         if "years" in item:
             item["years"] = _split_list(values["years"])
 
+    def _risk_groups(self, values, row, header, header_row) -> None:
+        self._item("risk_groups", values, row)
+
     def _targets(self, values, row, header, header_row) -> None:
         self._rule("targets", values, row)
 
@@ -432,9 +449,10 @@ class _ContextReader:
                               row=row, column=column)
 
 
-_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria", "fair_shares")
+_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups")
 _SECTION_KEY = {"settings": "", "organisations": "organisations", "targets": "targets", "limits": "limits",
-                "quality": "quality", "criteria": "criteria", "fair_shares": "fair_shares"}
+                "quality": "quality", "criteria": "criteria", "fair_shares": "fair_shares",
+                "risk_groups": "risk_groups"}
 _KNOWN_FIELDS = {"targets": ("values",), "limits": ("values",)}
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -807,6 +825,9 @@ def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank:
         block("fair_shares", list(_SECTION_COLUMNS["fair_shares"]),
               [[f.get("id"), f.get("org"), f.get("sector"), f.get("metric"), f.get("min_share"),
                 ", ".join(str(y) for y in f["years"]) if f.get("years") else None] for f in fair], 0)
+    risk_groups = context.get("risk_groups", [])
+    if risk_groups:
+        block("risk_groups", ["id", "correlation"], [[g.get("id"), g.get("correlation")] for g in risk_groups], 0)
     w.widths(ws, {1: 24, 2: 34, 3: 14, 4: 10, 5: 18})
     for c in range(6, 6 + len(years)):
         w.widths(ws, {c: 11})
@@ -817,7 +838,7 @@ def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
     """The settings block's keys of a context: scalars, dotted for nested ones; lists as text."""
     flat: dict[str, Any] = {}
     for key, value in context.items():
-        if key in ("organisations", "targets", "limits", "criteria", "fair_shares"):
+        if key in ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups"):
             continue
         if key == "quality":
             for name, v in value.items():

@@ -29,8 +29,8 @@ from cipopt.io.text import (
     read_csv_table, read_text,
 )
 from cipopt.schema.instance import (
-    Criterion, FairShare, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, Scheme,
-    Score, Share, SolverOptions, Target,
+    Criterion, FairShare, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup,
+    Scheme, Score, Share, SolverOptions, Target,
 )
 from cipopt.schema.problems import InputError, ProblemLog, show
 from cipopt.schema.validate import Gaps, SourceRows, canonical_metric, validate_instance
@@ -66,6 +66,8 @@ TABLES: dict[str, TableSpec] = {
             "double_running_cost": _F, "double_running_years": _I,
             "safety": _I, "effectiveness": _I, "experience": _I, "access": _I,
             "qia_risk": _F, "qia_approved": _B, "excluded": _B,
+            "delivery_low": _F, "delivery_likely": _F, "delivery_high": _F,
+            "delivery_distribution": Column(word=True), "slip_probability": _F, "risk_group": Column(),
         },
         required=True,
         custom_columns=True,
@@ -97,6 +99,7 @@ _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
     "organisations": (Organisation, True), "targets": (Target, True), "limits": (Limit, True),
     "quality": (Quality, False), "objective": (Objective, False),
     "solver": (SolverOptions, False), "criteria": (Criterion, True), "fair_shares": (FairShare, True),
+    "risk_groups": (RiskGroup, True),
 }
 _LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
 _TABLE_FIELDS = set(TABLES)
@@ -534,6 +537,20 @@ class _Context:
                     rule["min_share"] = self._number(rule["min_share"], f"fair_shares[{i}].min_share")
                 if isinstance(rule.get("years"), list):
                     rule["years"] = [self._year(y, f"fair_shares[{i}].years[{j}]") for j, y in enumerate(rule["years"])]
+        if isinstance(d.get("risk_groups"), list):
+            for i, g in enumerate(d["risk_groups"]):
+                if isinstance(g, dict):
+                    if "id" in g:
+                        g["id"] = self._text(g["id"])
+                    if "correlation" in g:
+                        g["correlation"] = self._number(g["correlation"], f"risk_groups[{i}].correlation")
+        objective = d.get("objective")
+        if isinstance(objective, dict):
+            for name in ("alpha", "cvar_max", "cvar_penalty", "chance_probability"):
+                if name in objective:
+                    objective[name] = self._number(objective[name], f"objective.{name}")
+            if "chance_target" in objective:
+                objective["chance_target"] = self._text(objective["chance_target"])
 
     # validation with recovery ------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
@@ -587,6 +604,8 @@ class _Context:
                 self.gaps.quality = True
             elif top == "objective":
                 self.gaps.objective = True
+            elif top == "risk_groups":
+                self.gaps.risk_groups = True
             return
         kept = []
         for i, item in enumerate(d[top]):
@@ -604,6 +623,8 @@ class _Context:
                     self.gaps.rejected_criteria.add(ident)
                 else:
                     self.gaps.criteria = True
+            elif top == "risk_groups":
+                self.gaps.risk_groups = True
         d[top] = kept
 
 

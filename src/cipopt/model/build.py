@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 
 from cipopt.coefficients import Coefficients, build_coefficients
-from cipopt.model import fairness, limits, objective, quality, relations, selection, targets
+from cipopt.model import fairness, limits, objective, quality, relations, risk, selection, targets
 from cipopt.model.context import BuildNotes, ModelContext
 from cipopt.schema.instance import Instance
 
-FAMILIES = (selection, targets, limits, fairness, quality, relations, objective)
+FAMILIES = (selection, targets, limits, fairness, quality, relations, objective, risk)  # risk prices its CVaR in o_objective
 
 
 @dataclass

@@ -19,8 +19,8 @@ class ModelContext:
 
     @property
     def expected(self) -> bool:
-        """Savings count at confidence x value (risk: expected)."""
-        return self.instance.objective.risk == "expected"
+        """Savings count at confidence x value (every risk but none: expected, cvar, chance)."""
+        return self.instance.objective.counts_confidence
 
     @property
     def year_of(self) -> dict[int, int]:

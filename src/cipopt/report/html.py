@@ -153,7 +153,7 @@ def category_contributions(instance: Instance, plan: dict[str, int | None], basi
         x = starts_from_plan(coef, plan)
     except (ValueError, KeyError):
         return None
-    matrix = coef.target_matrix(basis, org, instance.objective.risk == "expected")
+    matrix = coef.target_matrix(basis, org, instance.objective.counts_confidence)
     category = np.array([instance.schemes[s].category for s in coef.pair_scheme], dtype=object) \
         if coef.n_pairs else np.array([], dtype=object)
     out: dict[str, np.ndarray] = {}
@@ -417,7 +417,7 @@ def _targets_section(data: ReportInputs) -> str:
     if data.years is None or not inst.targets:
         return ""
     groups = _rows_of(data.years, "target:")
-    weighting = ", savings at confidence \u00d7 value" if inst.objective.risk == "expected" else ""
+    weighting = ", savings at confidence \u00d7 value" if inst.objective.counts_confidence else ""
     out = ['<section id="targets"><h2>Savings against targets</h2>',
            f'<p class="lead">What the plan achieves each year against each target ({esc(inst.money_unit)}'
            f'{weighting}), '
@@ -777,7 +777,7 @@ def render_report(data: ReportInputs, *, generated: dt.datetime | None = None) -
               f"{'; options ' + esc(', '.join(f'{k}={v}' for k, v in options.items())) if options else ''}; "
               f"cipopt {esc(summary.get('cipopt_version', ''))}. Report made {esc(generated.strftime('%d %B %Y %H:%M'))} "
               f"from {esc(data.solution_dir)}.")
-    weighting = "at confidence \u00d7 value" if inst.objective.risk == "expected" else "at face value"
+    weighting = "at confidence \u00d7 value" if inst.objective.counts_confidence else "at face value"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

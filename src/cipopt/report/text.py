@@ -38,6 +38,7 @@ def solve_summary(outcome) -> list[str]:
     lines.append(timing)
     if outcome.plan is None or outcome.plan_frame is None:
         return lines
+    lines.extend(_risk_lines(outcome))
 
     by_year: dict[int, list[str]] = defaultdict(list)
     for sid, year in outcome.plan.items():
@@ -63,3 +64,16 @@ def solve_summary(outcome) -> list[str]:
         for row in table:
             lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     return lines
+
+
+def _risk_lines(outcome) -> list[str]:
+    """risk: cvar or chance: the plan's figure over the model's scenarios (docs/risk.md)."""
+    o, figures = outcome.instance.objective, (outcome.check.risk_figures if outcome.check else {})
+    if o.risk == "cvar" and "risk_cvar" in figures:
+        return [f"risk (cvar): the CVaR at alpha {o.alpha:g} of the discounted shortfall over {o.draws:,} scenarios "
+                f"(seed {o.seed}) is {money(figures['risk_cvar'])}; its mean {money(figures['risk_loss_mean'])}"]
+    if o.risk == "chance" and "risk_chance_met" in figures:
+        return [f"risk (chance): target {o.chance_target} is met in every year in {figures['risk_chance_met']:.1%} "
+                f"of {o.draws:,} scenarios (seed {o.seed}; at least {o.chance_probability:.1%} required); "
+                "judge it on more draws with cipopt simulate"]
+    return []

@@ -79,8 +79,39 @@ class Quality(Frozen):
 
 class Objective(Frozen):
     mode: Literal["net_present_value", "savings", "weighted_score"] = "net_present_value"
-    risk: Literal["none", "expected"] = "expected"
-    """expected: savings count at confidence x value; none: at face value."""
+    risk: Literal["none", "expected", "cvar", "chance"] = "expected"
+    """expected: savings count at confidence x value; none: at face value; cvar and chance: as
+    expected, plus a rule on sampled delivery scenarios (docs/risk.md)."""
+    risk_targets: tuple[str, ...] | None = None
+    """cvar: the targets whose scenario shortfalls make the loss; omitted = every target."""
+    alpha: float = Field(default=0.9, ge=0, lt=1)
+    """cvar: the loss's conditional value at risk is the mean of its worst (1 - alpha) share of scenarios."""
+    draws: int = Field(default=200, ge=1, le=10_000)
+    """cvar and chance: how many delivery scenarios the model samples."""
+    seed: int = Field(default=0, ge=0)
+    """cvar and chance: the seed of the scenario sample (`cipopt simulate --seed`)."""
+    cvar_max: float | None = Field(default=None, ge=0)
+    """cvar: the loss's CVaR may be at most this (money, discounted)."""
+    cvar_penalty: float | None = Field(default=None, ge=0)
+    """cvar: the objective loses this much per unit of the loss's CVaR."""
+    chance_target: str | None = None
+    """chance: the target that must be met, in every year it names, ..."""
+    chance_probability: float | None = Field(default=None, ge=0, le=1)
+    """chance: ... in at least this share of the sampled scenarios."""
+
+    @property
+    def counts_confidence(self) -> bool:
+        """Savings in targets and the objective count at confidence x value (every risk but none)."""
+        return self.risk != "none"
+
+
+class RiskGroup(Frozen):
+    """Schemes that succeed or fail together through one shared factor (docs/risk.md)."""
+
+    id: str = Field(min_length=1)
+    """The id schemes.csv `risk_group` names."""
+    correlation: float = Field(ge=0, le=1)
+    """The correlation of any two members' delivery factors (Gaussian one-factor model)."""
 
 
 class SolverOptions(Frozen):
@@ -151,6 +182,18 @@ class Scheme(Frozen):
     qia_approved: bool = False
     excluded: bool = False
     """The scheme may not be selected: a decision already taken, or a what-if (`force_out`)."""
+    delivery_low: float = Field(default=1.0, ge=0)
+    """If the scheme delivers: the lowest multiplier of its savings (docs/risk.md)."""
+    delivery_likely: float = Field(default=1.0, ge=0)
+    """If the scheme delivers: the most likely multiplier of its savings."""
+    delivery_high: float = Field(default=1.0, ge=0)
+    """If the scheme delivers: the highest multiplier of its savings."""
+    delivery_distribution: Literal["triangular", "pert"] = "triangular"
+    """The shape of the multiplier between low and high."""
+    slip_probability: float = Field(default=0.0, ge=0, le=1)
+    """The probability that its savings start one year late."""
+    risk_group: str = ""
+    """A group of instance.yaml `risk_groups` whose members share a delivery factor; empty: none."""
     metrics: dict[str, float] = {}
     """Custom numeric columns: the value in every active year."""
     labels: dict[str, str] = {}
@@ -229,6 +272,8 @@ class Instance(Frozen):
     criteria_order: tuple[str, ...] | None = None
     fair_shares: tuple[FairShare, ...] = ()
     """Format extension (docs/semantics.md): minimum shares of a metric per organisation or sector."""
+    risk_groups: tuple[RiskGroup, ...] = ()
+    """Correlation groups of scheme delivery (docs/risk.md)."""
     schemes: tuple[Scheme, ...] = ()
     profiles: tuple[ProfileRow, ...] = ()
     relations: tuple[Relation, ...] = ()

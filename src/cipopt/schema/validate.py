@@ -64,6 +64,8 @@ class Gaps:
     rejected_share_schemes: set[str] = field(default_factory=set)
     metrics: set[str] = field(default_factory=set)
     """Metric names known from rows that were rejected (they exist, with unknown values)."""
+    risk_groups: bool = False
+    """Part of instance.yaml `risk_groups` was refused: any group id may be meant."""
 
     def years_known(self) -> bool:
         return not (self.context or self.years)
@@ -138,6 +140,7 @@ def validate_instance(
     check.relations()
     check.shares()
     check.scores()
+    check.delivery_risk(not gaps.context)
 
 
 class _Checks:
@@ -416,6 +419,65 @@ class _Checks:
             if lo > hi and not outside:
                 self.log.error(label, f"the start window is reversed: earliest_start {lo} is after "
                                       f"latest_start {hi}", row=row, column="earliest_start")
+
+    # -- delivery risk (docs/risk.md) ---------------------------------------------------------
+    def delivery_risk(self, context_known: bool) -> None:
+        """Multipliers ordered, risk groups known and unique, risk settings complete."""
+        label = self.src.label("schemes")
+        groups: dict[str, int] = {}
+        for i, g in enumerate(self.inst.risk_groups):
+            if g.id in groups:
+                self.log.error(self.ctx, f"duplicate risk group id {g.id!r} (also risk_groups[{groups[g.id]}])",
+                               key=f"risk_groups[{i}].id")
+            groups.setdefault(g.id, i)
+        groups_known = context_known and not self.gaps.risk_groups
+        for i, s in enumerate(self.inst.schemes):
+            row = self.src.row("schemes", i)
+            if s.delivery_low > s.delivery_likely:
+                self.log.error(label, f"delivery_low {s.delivery_low:g} is above delivery_likely "
+                                      f"{s.delivery_likely:g} (empty cells are 1): expected low <= likely <= high",
+                               row=row, column="delivery_low")
+            elif s.delivery_likely > s.delivery_high:
+                self.log.error(label, f"delivery_likely {s.delivery_likely:g} is above delivery_high "
+                                      f"{s.delivery_high:g} (empty cells are 1): expected low <= likely <= high",
+                               row=row, column="delivery_high")
+            if s.risk_group and groups_known and s.risk_group not in groups:
+                self.log.error(label, f"unknown risk group {show(s.risk_group)}{suggestion(s.risk_group, groups)}: "
+                                      f"expected {_choices(groups)} (instance.yaml risk_groups)",
+                               row=row, column="risk_group")
+        if context_known and not self.gaps.objective:
+            self._risk_objective()
+
+    def _risk_objective(self) -> None:
+        o = self.inst.objective
+        target_ids = {t.id for t in self.inst.targets}
+        if o.risk == "cvar":
+            if o.cvar_max is None and o.cvar_penalty is None:
+                self.log.error(self.ctx, "risk cvar needs cvar_max (a bound on the CVaR of the shortfall) or "
+                                         "cvar_penalty (its price in the objective), or both", key="objective.risk")
+            if not self.inst.targets:
+                self.log.error(self.ctx, "risk cvar needs a target: its loss is the targets' shortfall",
+                               key="objective.risk")
+        for i, tid in enumerate(o.risk_targets or ()):
+            if tid not in target_ids:
+                self.log.error(self.ctx, f"unknown target {show(tid)}{suggestion(tid, target_ids)}: expected "
+                                         f"{_choices(target_ids)}", key=f"objective.risk_targets[{i}]")
+        if o.risk == "chance":
+            if o.chance_target is None:
+                self.log.error(self.ctx, "risk chance needs chance_target: the id of the target to meet",
+                               key="objective.chance_target")
+            elif o.chance_target not in target_ids:
+                self.log.error(self.ctx, f"unknown target {show(o.chance_target)}"
+                                         f"{suggestion(o.chance_target, target_ids)}: expected {_choices(target_ids)}",
+                               key="objective.chance_target")
+            if o.chance_probability is None:
+                self.log.error(self.ctx, "risk chance needs chance_probability: the share of scenarios, 0 to 1, "
+                                         "in which the target must be met", key="objective.chance_probability")
+        for name, risk in (("cvar_max", "cvar"), ("cvar_penalty", "cvar"), ("risk_targets", "cvar"),
+                           ("chance_target", "chance"), ("chance_probability", "chance")):
+            if getattr(o, name) is not None and o.risk != risk:
+                self.log.warn(self.ctx, f"{name} applies only to risk {risk} (risk is {o.risk}); it is ignored",
+                              key=f"objective.{name}")
 
     # -- profiles.csv -------------------------------------------------------------------------
     def profiles(self) -> None:

@@ -22,6 +22,8 @@ from cipopt.solve.highs import HighsSession
 RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_limit", "c_quality_floor", "c_mandatory", "c_fair_share")
 VIOLATION_TOL = 1e-6
 MANDATORY_PENALTY = 10.0
+RISK_RELAXABLE = ("c_cvar_max", "c_chance_count")
+RISK_PENALTY = 0.01
 
 
 def _names(ids: list[str], limit: int = 6) -> str:
@@ -53,8 +55,17 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
         elif name in RELAXABLE:
             bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
             penalties[j] = 1.0 / max(1.0, abs(bound))
+        elif name in RISK_RELAXABLE:  # docs/risk.md: the risk rule bends first, being the one asked for
+            bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
+            penalties[j] = RISK_PENALTY / max(1.0, abs(bound))
     no_bounds = np.full(len(form.columns), -1.0)
-    status = h.feasibilityRelaxation(1.0, 1.0, 1.0, no_bounds, no_bounds, penalties)
+    # feasibilityRelaxation runs in this thread holding Python's GIL; a HiGHS worker thread that
+    # fires highspy's callback (a sub-MIP heuristic does) would wait for the GIL for ever.
+    h.disableCallbacks()
+    try:
+        status = h.feasibilityRelaxation(1.0, 1.0, 1.0, no_bounds, no_bounds, penalties)
+    finally:
+        h.enableCallbacks()
     solution = h.getSolution()
     if status == highspy.HighsStatus.kError or not solution.value_valid:
         # no relaxed plan: the fixed structure alone is impossible
@@ -123,4 +134,16 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
                 f"the {domain} quality floor in {year} is {fmt(row_lower[j])}; the plan cannot keep the "
                 f"portfolio's {domain} score above {fmt(activity[j])} while keeping the other rules "
                 f"(schemes counted: {_names(drivers(j))})")
+        elif name == "c_cvar_max":
+            o = instance.objective
+            sentences.append(
+                f"the CVaR at alpha {o.alpha:g} of the shortfall cannot be brought below {fmt(activity[j])} "
+                f"over the {o.draws:,} scenarios together with the other rules; cvar_max is {fmt(row_upper[j])}")
+        elif name == "c_chance_count":
+            o = instance.objective
+            met = o.draws - activity[j]
+            sentences.append(
+                f"target {o.chance_target} can be met in at most {met:,.0f} of the {o.draws:,} scenarios "
+                f"({met / o.draws:.1%}) together with the other rules; chance_probability asks for "
+                f"{o.chance_probability:.1%}")
     return sentences or ["no plan keeps every rule, and no single rule could be named"]

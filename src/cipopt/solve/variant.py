@@ -69,6 +69,9 @@ def _same_structure(base: Instance, variant: Instance) -> bool:
         return True
     if _rules(base) != _rules(variant):
         return False
+    if base.objective.risk in ("cvar", "chance") and (base.targets != variant.targets
+                                                       or base.risk_groups != variant.risk_groups):
+        return False  # the scenario rows (and chance's big-M) hold the targets' values and the draws
     if not all(_same(getattr(base, t), getattr(variant, t)) for t in ("profiles", "relations", "shares", "scores")):
         return False
     if len(base.schemes) != len(variant.schemes):

@@ -1,0 +1,94 @@
+"""`cipopt simulate`: the Monte Carlo of a plan's delivery (argument handling and printing only)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cipopt.cli.base import guarded, load, load_plan, main, sweep_options
+from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.schema.problems import InputError, Problem
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+@main.command()
+@click.argument("instance", type=click.Path())
+@click.argument("plan", type=click.Path())
+@click.option("--draws", type=click.IntRange(min=1, max=2_000_000), default=10_000, show_default=True,
+              help="How many delivery scenarios to draw.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the draws (default: instance.yaml objective.seed, 0 unless set); the same seed "
+                   "gives the same numbers.")
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="Write simulation.csv (per target and year), simulation_savings.csv (per year and "
+                   "organisation) and summary.json here.")
+@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@guarded
+@sweep_options
+def simulate(instance, plan, draws, seed, out, force, sweep):
+    """Simulate how PLAN (a plan.csv) may deliver, under the schemes' delivery risk.
+
+    Each draw decides for every scheme whether it delivers at all (confidence), by how much
+    (delivery_low / delivery_likely / delivery_high, triangular or PERT), and whether its savings
+    slip a year (slip_probability), schemes in one risk group failing together (docs/risk.md).
+    Prints per target and year the mean, P10, P50 and P90 of the net saving, the probability of
+    meeting the target and the expected shortfall; and the probability of meeting each target in
+    every year it names. The same --seed gives the same numbers, however many draws at a time
+    and wherever the batches of 10,000 draws run (--workers, --scheduler: docs/sweeps.md).
+    Exit codes: 0 simulated (a plan that breaks rules is simulated with a warning), 2 bad input.
+
+    \b
+    Example:
+      cipopt solve instances/holby --out out/holby
+      cipopt simulate instances/holby out/holby/plan.csv --draws 100000 --seed 7 --out out/holby-risk
+    """
+    from cipopt.analysis.simulate import simulate_plan
+
+    if out:
+        check_output_dir(out, force)
+    inst = load(instance)
+    chosen = load_plan(plan, inst)
+    outside = [f"scheme {s} starts in {y}, outside the plan years {inst.years[0]}-{inst.years[-1]}"
+               for s, y in chosen.items() if y is not None and y not in inst.years]
+    if outside:
+        raise InputError([Problem(str(plan), f"cannot be simulated: {m}", column="start_year") for m in outside])
+    result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep)
+    for message in result.summary["checker_messages"]:
+        click.echo(f"warning: the plan breaks a rule: {message}", err=True)
+    for line in _lines(result):
+        click.echo(line)
+    if out:
+        files = {"simulation.csv": csv_text(result.targets), "simulation_savings.csv": csv_text(result.savings),
+                 "summary.json": json_text(result.summary)}
+        write_folder(out, files, force=force)
+        click.echo(f"\nwrote {', '.join(files)} to {out}")
+    sys.exit(0)
+
+
+def _lines(result) -> list[str]:
+    s = result.summary
+    unit = result.instance.money_unit
+    out = [f"{result.draws:,} draws, seed {result.seed} ({unit}); P10: 90% of draws deliver at least this"]
+    header = f"  {'year':>6} {'required':>10} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10} {'P(met)':>7} {'E[short]':>10}"
+    for tid, frame in result.targets.groupby("target", sort=False):
+        first = frame.iloc[0]
+        out.append(f"\ntarget {tid} ({first['basis']}, {first['org']}): met in every year in "
+                   f"{s['probability_met_every_year'][tid]:.1%} of draws")
+        out.append(header)
+        for r in frame.itertuples():
+            out.append(f"  {r.year:>6} {_money(r.required):>10} {_money(r.mean):>10} {_money(r.p10):>10} "
+                       f"{_money(r.p50):>10} {_money(r.p90):>10} {r.probability_met:>7.1%} "
+                       f"{_money(r.expected_shortfall):>10}")
+    out.append("\nnet savings (all organisations)")
+    out.append(f"  {'year':>6} {'measure':<22} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10}")
+    for r in result.savings[result.savings["org"] == "all"].itertuples():
+        out.append(f"  {r.year:>6} {r.measure:<22} {_money(r.mean):>10} {_money(r.p10):>10} {_money(r.p50):>10} "
+                   f"{_money(r.p90):>10}")
+    if s["loss_targets"]:
+        out.append(f"\nshortfall of {', '.join(s['loss_targets'])}, discounted, over all years: mean "
+                   f"{_money(s['loss_mean'])}, CVaR at alpha {s['alpha']:g} {_money(s['loss_cvar'])}")
+    return out

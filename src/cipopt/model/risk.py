@@ -1,0 +1,171 @@
+"""Risk-aware selection over sampled delivery scenarios (`objective.risk: cvar | chance`).
+
+The scenarios are `cipopt.uncertainty.sample(instance, objective.seed, objective.draws)`, the
+same draws `cipopt simulate --seed S --draws N` makes. In scenario w a start (s, t) adds
+A_w(s,t,y) to a target's net saving: its savings times what delivery brings in that draw (0 if
+the scheme fails, its multiplier if not, a year late if it slips), less its costs as planned.
+
+cvar: the loss of a scenario is the discounted shortfall of the risk targets; its conditional
+value at risk (Rockafellar-Uryasev, linear) is bounded (`cvar_max`) or priced (`cvar_penalty`).
+chance: the named target holds in every year it names in all but floor((1 - p) N) scenarios,
+with one binary per scenario and a big-M taken from the data (the least the row can be).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyomo.environ as pyo
+
+from cipopt.model.context import BuildNotes, ModelContext, vector_expression
+from cipopt.schema.instance import Instance, Target
+from cipopt.uncertainty import Draws, cvar, net_terms, sample
+
+
+def targets_at_risk(instance: Instance) -> list[Target]:
+    """cvar: `risk_targets` (default all); chance: `chance_target`; otherwise none."""
+    o = instance.objective
+    if o.risk == "chance":
+        return [t for t in instance.targets if t.id == o.chance_target]
+    if o.risk == "cvar":
+        ids = set(o.risk_targets) if o.risk_targets is not None else {t.id for t in instance.targets}
+        return [t for t in instance.targets if t.id in ids]
+    return []
+
+
+def scenario_draws(ctx: ModelContext) -> Draws:
+    o = ctx.instance.objective
+    key = ("risk_draws", o.seed, o.draws)
+    if key not in ctx.coef._cache:
+        ctx.coef._cache[key] = sample(ctx.instance, o.seed, o.draws)
+    return ctx.coef._cache[key]
+
+
+def scenario_values(ctx: ModelContext, target: Target) -> np.ndarray:
+    """(N, P, T): A_w(p, y), what allowed start p adds to the target's net saving in scenario w."""
+    o = ctx.instance.objective
+    key = ("risk_values", o.seed, o.draws, target.basis, target.org)
+    if key not in ctx.coef._cache:
+        coef = ctx.coef
+        terms = net_terms(coef, target.basis, target.org, coef.pair_scheme, coef.pair_start)
+        ctx.coef._cache[key] = terms.per_item(scenario_draws(ctx))
+    return ctx.coef._cache[key]
+
+
+def scenario_shortfalls(ctx: ModelContext, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Per risk target, (N, years it names): max(0, required - achieved) of the plan x in each scenario."""
+    out = {}
+    for t in targets_at_risk(ctx.instance):
+        achieved = np.einsum("npt,p->nt", scenario_values(ctx, t), x)
+        cols = [ctx.coef.year_index(y) for y in sorted(t.values)]
+        required = np.array([t.values[y] for y in sorted(t.values)])
+        out[t.id] = np.maximum(0.0, required[None, :] - achieved[:, cols])
+    return out
+
+
+def plan_cvar(ctx: ModelContext, x: np.ndarray) -> float:
+    """The CVaR at `alpha` of the plan's discounted shortfall of the risk targets over the scenarios."""
+    loss = np.zeros(ctx.instance.objective.draws)
+    for t in targets_at_risk(ctx.instance):
+        d = ctx.coef.discount[[ctx.coef.year_index(y) for y in sorted(t.values)]]
+        loss += scenario_shortfalls(ctx, x)[t.id] @ d
+    return cvar(loss, ctx.instance.objective.alpha)
+
+
+def risk_penalty(ctx: ModelContext, x: np.ndarray) -> float:
+    """What the risk rule takes off the objective for plan x: cvar_penalty x CVaR (else 0)."""
+    o = ctx.instance.objective
+    if o.risk != "cvar" or not o.cvar_penalty:
+        return 0.0
+    return o.cvar_penalty * plan_cvar(ctx, x)
+
+
+def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
+    o = ctx.instance.objective
+    if o.risk not in ("cvar", "chance"):
+        return
+    m.SCENARIOS = pyo.Set(ordered=True, initialize=range(o.draws))
+    if o.risk == "cvar":
+        _cvar(m, ctx)
+    else:
+        _chance(m, ctx)
+
+
+def _cvar(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
+    o, coef = ctx.instance.objective, ctx.coef
+    targets = targets_at_risk(ctx.instance)
+    values = {t.id: scenario_values(ctx, t) for t in targets}
+    by_id = {t.id: t for t in targets}
+    keys = [(w, t.id, y) for w in range(o.draws) for t in targets for y in sorted(t.values)]
+    m.RISK_SHORTFALLS = pyo.Set(dimen=3, ordered=True, initialize=keys)
+    m.v_risk_shortfall = pyo.Var(m.RISK_SHORTFALLS, domain=pyo.NonNegativeReals)
+
+    def shortfall_rule(m, w, tid, y):
+        row = values[tid][w, :, coef.year_index(y)]
+        return vector_expression(m.pair_vars, row, [(1.0, m.v_risk_shortfall[w, tid, y])]) >= by_id[tid].values[y]
+
+    m.c_risk_shortfall = pyo.Constraint(m.RISK_SHORTFALLS, rule=shortfall_rule)
+    m.v_cvar_threshold = pyo.Var(domain=pyo.Reals)
+    m.v_cvar_excess = pyo.Var(m.SCENARIOS, domain=pyo.NonNegativeReals)
+    per_scenario = [(tid, y, float(coef.discount[coef.year_index(y)])) for t in targets for tid, y in
+                    ((t.id, y) for y in sorted(t.values))]
+
+    def excess_rule(m, w):
+        terms = [(1.0, m.v_cvar_excess[w]), (1.0, m.v_cvar_threshold)]
+        terms += [(-d, m.v_risk_shortfall[w, tid, y]) for tid, y, d in per_scenario]
+        return vector_expression(m.pair_vars, np.zeros(len(m.pair_vars)), terms) >= 0.0
+
+    m.c_cvar_excess = pyo.Constraint(m.SCENARIOS, rule=excess_rule)
+    scale = 1.0 / ((1.0 - o.alpha) * o.draws)
+    cvar_terms = [(1.0, m.v_cvar_threshold)] + [(scale, m.v_cvar_excess[w]) for w in m.SCENARIOS]
+    zeros = np.zeros(len(m.pair_vars))
+    if o.cvar_max is not None:
+        m.c_cvar_max = pyo.Constraint(expr=vector_expression(m.pair_vars, zeros, cvar_terms) <= o.cvar_max)
+    if o.cvar_penalty:
+        priced = [(-o.cvar_penalty * c, v) for c, v in cvar_terms]
+        m.o_objective.set_value(m.o_objective.expr + vector_expression(m.pair_vars, zeros, priced))
+
+
+def big_m(ctx: ModelContext, target: Target) -> np.ndarray:
+    """(N, years named) required - the least the scenario row can be (each scheme at its worst
+    start, or not at all): the smallest M that cuts off no plan."""
+    values = scenario_values(ctx, target)
+    cols = [ctx.coef.year_index(y) for y in sorted(target.values)]
+    required = np.array([target.values[y] for y in sorted(target.values)])
+    pair_scheme = ctx.coef.pair_scheme
+    if len(pair_scheme) == 0:
+        least = np.zeros((values.shape[0], len(cols)))
+    else:
+        firsts = np.flatnonzero(np.r_[True, pair_scheme[1:] != pair_scheme[:-1]])
+        worst = np.minimum.reduceat(values[:, :, cols], firsts, axis=1)  # (N, schemes with starts, years)
+        least = np.minimum(worst, 0.0).sum(axis=1)
+    return required[None, :] - least
+
+
+def _chance(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
+    o, coef = ctx.instance.objective, ctx.coef
+    (target,) = targets_at_risk(ctx.instance)
+    values = scenario_values(ctx, target)
+    years = sorted(target.values)
+    bigm = big_m(ctx, target)
+    keys = [(w, y) for w in range(o.draws) for j, y in enumerate(years) if bigm[w, j] > 0]
+    m.v_chance_miss = pyo.Var(m.SCENARIOS, domain=pyo.Binary)
+    m.CHANCE_ROWS = pyo.Set(dimen=2, ordered=True, initialize=keys)
+    position = {y: j for j, y in enumerate(years)}
+
+    def target_rule(m, w, y):
+        row = values[w, :, coef.year_index(y)]
+        extra = [(float(bigm[w, position[y]]), m.v_chance_miss[w])]
+        return vector_expression(m.pair_vars, row, extra) >= target.values[y]
+
+    m.c_chance_target = pyo.Constraint(m.CHANCE_ROWS, rule=target_rule)
+    allowed = allowed_misses(o.draws, o.chance_probability)
+    zeros = np.zeros(len(m.pair_vars))
+    m.c_chance_count = pyo.Constraint(
+        expr=vector_expression(m.pair_vars, zeros, [(1.0, m.v_chance_miss[w]) for w in m.SCENARIOS]) <= allowed)
+
+
+def allowed_misses(draws: int, probability: float) -> int:
+    """How many of `draws` scenarios may miss the target when it must be met with `probability`."""
+    return int(math.floor((1.0 - probability) * draws + 1e-9))
