@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from cipopt.bulk import no_cyclic_gc
 from cipopt.solve.status import SolveStatus, map_status
 
 INF = highspy.kHighsInf
@@ -89,7 +90,8 @@ class StandardForm:
 
 
 def compile_model(model) -> StandardForm:
-    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    with no_cyclic_gc():  # the compiler makes an object per term too (see cipopt.bulk)
+        info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     columns = info.columns
     n = len(columns)
     lower = np.empty(n)
