@@ -174,11 +174,16 @@ def assemble_recorded(model) -> StandardForm | None:
     start_comp = pair_vars[0].parent_component() if n_pairs else None
     if np.any(objective.pair_costs != 0):
         use(pair_vars[0])
-    for var, c in zip(objective.extra_vars, objective.extra_coefs):
-        if c != 0:
+    for var in objective.extra_vars:  # in the expression even at coefficient 0
+        use(var)
+    for b in blocks:  # each row's start terms come before its other terms
+        with_pairs = np.flatnonzero(np.diff(b.matrix.indptr) > 0)
+        first_pair_row = with_pairs[0] if len(with_pairs) else len(b.keys)
+        for r, var in zip(b.extra_rows.tolist(), b.extra_vars):
+            if r >= first_pair_row:
+                break
             use(var)
-    for b in blocks:
-        if b.matrix.nnz:
+        if len(with_pairs):
             use(pair_vars[0])
         for var in b.extra_vars:
             use(var)
