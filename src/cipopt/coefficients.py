@@ -21,6 +21,8 @@ from cipopt.schema.instance import (
 )
 
 ALL = None  # the whole system, in `org` arguments
+RECURRENT_TERMS = ((1.0, "saving"), (-1.0, "running_cost"))
+IN_YEAR_TERMS = RECURRENT_TERMS + ((1.0, "nonrecurrent_saving"), (-1.0, "one_off_cost"), (-1.0, "double_running_cost"))
 
 
 def qia_ineligibility(scheme: Scheme, instance: Instance) -> str | None:
@@ -239,15 +241,37 @@ class Coefficients:
 
     def recurrent_net_saving(self, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
         """Recurrent net saving: confidence x saving - running cost (the underlying position)."""
-        return self.combination(((1.0, "saving"), (-1.0, "running_cost")), org, expected)
+        return self.combination(RECURRENT_TERMS, org, expected)
 
     def in_year_net_saving(self, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
         """In-year net saving: recurrent + non-recurrent savings - one-off and double running costs."""
-        return self.combination(
-            ((1.0, "saving"), (-1.0, "running_cost"), (1.0, "nonrecurrent_saving"),
-             (-1.0, "one_off_cost"), (-1.0, "double_running_cost")),
-            org, expected,
-        )
+        return self.combination(IN_YEAR_TERMS, org, expected)
+
+    def total(self, metric: str, org: str | None, x: np.ndarray, expected: bool = False) -> np.ndarray:
+        """(T,) `matrix(metric, org, expected) @ x`, without keeping the matrix: the results tables
+        ask for every metric of every organisation once, which cached would be hundreds of MiB at
+        50,000 schemes while HiGHS still holds the model."""
+        metric = "saving" if metric == "recurrent_saving" else metric
+        cached = self._cache.get(("matrix", metric, org, expected))
+        if cached is not None:
+            return cached @ x
+        system = self._system_matrix(metric)
+        if org is ALL:
+            return system @ (x * self.confidence[self.pair_scheme] if expected else x)
+        schemes, weight = self._org_schemes(metric, org)
+        if expected:
+            weight = weight * self.confidence[schemes]
+        pairs, owner = self._pairs_of(schemes)
+        return system[:, pairs] @ (x[pairs] * weight[owner])
+
+    def net_saving_total(self, basis: str, org: str | None, x: np.ndarray, expected: bool) -> np.ndarray:
+        """(T,) `target_matrix(basis, org, expected) @ x`, without keeping matrices (see `total`)."""
+        cached = self._cache.get(("combination", RECURRENT_TERMS if basis == "recurrent" else IN_YEAR_TERMS,
+                                  org, expected))
+        if cached is not None:
+            return cached @ x
+        terms = RECURRENT_TERMS if basis == "recurrent" else IN_YEAR_TERMS
+        return sum(c * self.total(m, org, x, expected and m in SAVING_METRICS) for c, m in terms)
 
     def target_matrix(self, basis: str, org: str | None, expected: bool) -> sp.csr_array:
         if basis == "recurrent":
