@@ -223,10 +223,6 @@ def _bounds(instance: Instance, values: dict[int, float]) -> np.ndarray:
     return np.array([values.get(y, np.nan) for y in instance.years], dtype=float)
 
 
-def _contributors(ids: list[str], terms: np.ndarray, year: int) -> tuple[str, ...]:
-    return tuple(ids[i] for i in np.flatnonzero(terms[:, year] != 0))
-
-
 def check_targets(instance: Instance, fig: PlanFigures) -> tuple[Rows, dict[str, np.ndarray], list[Violation]]:
     """Hard targets must be met; every target's shortfall max(0, value − achieved) is recorded.
 
@@ -272,7 +268,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
         tol = tolerance(bound, fig.abs_total(lim.metric, lim.org))
         who = f" for {lim.org}" if lim.org else ""
         for y in np.flatnonzero(miss > tol):
-            schemes = _contributors(ids, fig.contribution(lim.metric, lim.org), y)
+            schemes = tuple(ids[i] for i in fig.contributors(lim.metric, lim.org, y))
             out.append(Violation(
                 "limit", int(fig.years[y]), schemes, float(miss[y]),
                 f"limit {lim.id} in {fig.years[y]}: {metric_name(lim.metric)}{who} {fmt(use[y])} "

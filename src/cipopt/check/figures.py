@@ -212,6 +212,16 @@ class PlanFigures:
             self._contributions[key] = values
         return self._contributions[key]
 
+    def contributors(self, metric: str, org: str | None, year: int) -> np.ndarray:
+        """Rows of the schemes whose term in plan year `year` of `org`'s `metric` is not 0, in
+        scheme order: the words of a broken rule, without a dense array per organisation (a plan
+        that breaks hundreds of limits at 50,000 schemes would otherwise take gigabytes)."""
+        values = self.metric(metric)[:, year]
+        if org is None:
+            return np.flatnonzero(values != 0)
+        rows, weight = self._weights_of(metric, org, False)
+        return np.sort(rows[values[rows] * weight != 0])
+
     def total(self, metric: str, org: str | None, expected: bool = False) -> np.ndarray:
         """Per year: the sum over active schemes of `metric` for `org`."""
         if org is None:
