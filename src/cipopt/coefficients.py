@@ -21,6 +21,8 @@ from cipopt.schema.instance import (
 )
 
 ALL = None  # the whole system, in `org` arguments
+RECURRENT_TERMS = ((1.0, "saving"), (-1.0, "running_cost"))
+IN_YEAR_TERMS = RECURRENT_TERMS + ((1.0, "nonrecurrent_saving"), (-1.0, "one_off_cost"), (-1.0, "double_running_cost"))
 
 
 def qia_ineligibility(scheme: Scheme, instance: Instance) -> str | None:
@@ -108,26 +110,96 @@ class Coefficients:
             return self._profiles[metric]
         return np.zeros((len(self.scheme_ids), self.n_years))
 
+    def _weight_column(self, metric: str) -> str:
+        """Which share counts a metric for an organisation: savings, costs, or the runner's all."""
+        return "saving" if metric in SAVING_METRICS else "cost" if metric in COST_METRICS else "runs"
+
+    @cached_property
+    def _org_weights(self) -> dict[str, sp.csc_array]:
+        """(S x O) sparse: the part of each scheme's metric that counts for each organisation.
+
+        Built once for all organisations, so that a rule for one organisation costs what its own
+        schemes cost, not what the whole system costs (thousands of schemes, a hundred trusts).
+        """
+        inst = self.instance
+        orgs = list(inst.org_ids)
+        col = {o: j for j, o in enumerate(orgs)}
+        n, k = len(self.scheme_ids), len(orgs)
+        runner = np.fromiter((col.get(s.org, -1) for s in inst.schemes), dtype=np.int64, count=n)
+        known = runner >= 0
+        rows, cols = np.flatnonzero(known), runner[known]
+        out = {"runs": sp.csc_array((np.ones(len(rows)), (rows, cols)), shape=(n, k))}
+        # shares.csv: a scheme with rows gives unlisted organisations nothing; a repeated
+        # (scheme, org) row replaces the earlier one
+        listed: dict[tuple[int, int], object] = {}
+        for x in inst.shares:
+            listed[self.scheme_index[x.scheme], col.get(x.org, -1)] = x
+        shared = np.zeros(n, dtype=bool)
+        shared[[si for si, _ in listed]] = True
+        keep = known & ~shared
+        base_r, base_c = np.flatnonzero(keep), runner[keep]
+        pairs = [(si, oi, x) for (si, oi), x in listed.items() if oi >= 0]
+        sh_s = np.array([si for si, _, _ in pairs], dtype=np.int64)
+        sh_o = np.array([oi for _, oi, _ in pairs], dtype=np.int64)
+        for name in ("saving", "cost"):
+            values = np.array([getattr(x, f"{name}_share") for _, _, x in pairs], dtype=float)
+            out[name] = sp.csc_array(
+                (np.concatenate([np.ones(len(base_r)), values]),
+                 (np.concatenate([base_r, sh_s]), np.concatenate([base_c, sh_o]))), shape=(n, k))
+        return out
+
+    @cached_property
+    def _org_column(self) -> dict[str, int]:
+        return {o: j for j, o in enumerate(self.instance.org_ids)}
+
+    def _org_schemes(self, metric: str, org: str) -> tuple[np.ndarray, np.ndarray]:
+        """(scheme indices, weights) of the schemes whose `metric` counts for `org` (weight != 0)."""
+        weights = self._org_weights[self._weight_column(metric)]
+        j = self._org_column.get(org, -1)
+        if j < 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        lo, hi = weights.indptr[j], weights.indptr[j + 1]
+        idx, val = weights.indices[lo:hi].astype(np.int64), weights.data[lo:hi]
+        nz = val != 0
+        return idx[nz], val[nz]
+
     def org_weight(self, metric: str, org: str | None) -> np.ndarray:
         """(S,) the part of each scheme's metric that counts for `org`, by the shares rule."""
         n = len(self.scheme_ids)
         if org is ALL:
             return np.ones(n)
-        key = ("weight", metric in SAVING_METRICS, metric in COST_METRICS, org)
-        if key in self._cache:
-            return self._cache[key]
-        runs = np.array([s.org == org for s in self.instance.schemes], dtype=float)
-        weight = runs.copy()
-        if metric in SAVING_METRICS or metric in COST_METRICS:
-            column = "saving_share" if metric in SAVING_METRICS else "cost_share"
-            shared = {sh.scheme for sh in self.instance.shares}
-            for sid in shared:
-                weight[self.scheme_index[sid]] = 0.0
-            for sh in self.instance.shares:
-                if sh.org == org:
-                    weight[self.scheme_index[sh.scheme]] = getattr(sh, column)
-        self._cache[key] = weight
-        return weight
+        out = np.zeros(n)
+        idx, val = self._org_schemes(metric, org)
+        out[idx] = val
+        return out
+
+    @cached_property
+    def _pair_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed starts grouped by scheme: (order, bounds), scheme s owns order[bounds[s]:bounds[s+1]]."""
+        order = np.argsort(self.pair_scheme, kind="stable")
+        bounds = np.searchsorted(self.pair_scheme[order], np.arange(len(self.scheme_ids) + 1))
+        return order, bounds
+
+    def _pairs_of(self, schemes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(allowed starts of `schemes`, the position in `schemes` each belongs to), vectorised."""
+        order, bounds = self._pair_order
+        counts = bounds[schemes + 1] - bounds[schemes]
+        owner = np.repeat(np.arange(len(schemes)), counts)
+        first = np.cumsum(counts) - counts
+        pos = np.arange(int(counts.sum())) - np.repeat(first, counts) + np.repeat(bounds[schemes], counts)
+        return order[pos], owner
+
+    def _system_matrix(self, metric: str) -> sp.csc_array:
+        """(T x P) plan values of `metric` for the whole system (no shares, no confidence)."""
+        key = ("system", metric)
+        if key not in self._cache:
+            by_offset = self.profile(metric)  # (S, T)
+            offsets = np.arange(self.n_years)[None, :] - self.pair_start[:, None]  # (P, T)
+            values = np.where(offsets >= 0, by_offset[self.pair_scheme[:, None], np.clip(offsets, 0, None)], 0.0)
+            m = sp.csc_array(values.T)
+            m.eliminate_zeros()
+            self._cache[key] = m
+        return self._cache[key]
 
     def matrix(self, metric: str, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
         """(T x P): what each allowed start adds to `metric` in each year for `org`.
@@ -139,15 +211,21 @@ class Coefficients:
         key = ("matrix", metric, org, expected)
         if key in self._cache:
             return self._cache[key]
-        scale = self.org_weight(metric, org)
-        if expected:
-            scale = scale * self.confidence
-        by_offset = self.profile(metric) * scale[:, None]  # (S, T)
-        offsets = np.arange(self.n_years)[None, :] - self.pair_start[:, None]  # (P, T)
-        active = offsets >= 0
-        values = np.where(active, by_offset[self.pair_scheme[:, None], np.clip(offsets, 0, None)], 0.0)
-        m = sp.csr_array(values.T)
+        system = self._system_matrix(metric)
+        if org is ALL:
+            scale = self.confidence[self.pair_scheme] if expected else None
+            m = system if scale is None else system @ sp.diags_array(scale)
+        else:  # only the columns of the org's own (and shared) schemes: linear in the org's size
+            schemes, weight = self._org_schemes(metric, org)
+            if expected:
+                weight = weight * self.confidence[schemes]
+            pairs, owner = self._pairs_of(schemes)
+            sub = system[:, pairs].tocoo()
+            data = sub.data * weight[owner][sub.col]
+            m = sp.csr_array((data, (sub.row, pairs[sub.col])), shape=(self.n_years, self.n_pairs))
+        m = sp.csr_array(m)
         m.eliminate_zeros()
+        m.sort_indices()
         self._cache[key] = m
         return m
 
@@ -163,15 +241,37 @@ class Coefficients:
 
     def recurrent_net_saving(self, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
         """Recurrent net saving: confidence x saving - running cost (the underlying position)."""
-        return self.combination(((1.0, "saving"), (-1.0, "running_cost")), org, expected)
+        return self.combination(RECURRENT_TERMS, org, expected)
 
     def in_year_net_saving(self, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
         """In-year net saving: recurrent + non-recurrent savings - one-off and double running costs."""
-        return self.combination(
-            ((1.0, "saving"), (-1.0, "running_cost"), (1.0, "nonrecurrent_saving"),
-             (-1.0, "one_off_cost"), (-1.0, "double_running_cost")),
-            org, expected,
-        )
+        return self.combination(IN_YEAR_TERMS, org, expected)
+
+    def total(self, metric: str, org: str | None, x: np.ndarray, expected: bool = False) -> np.ndarray:
+        """(T,) `matrix(metric, org, expected) @ x`, without keeping the matrix: the results tables
+        ask for every metric of every organisation once, which cached would be hundreds of MiB at
+        50,000 schemes while HiGHS still holds the model."""
+        metric = "saving" if metric == "recurrent_saving" else metric
+        cached = self._cache.get(("matrix", metric, org, expected))
+        if cached is not None:
+            return cached @ x
+        system = self._system_matrix(metric)
+        if org is ALL:
+            return system @ (x * self.confidence[self.pair_scheme] if expected else x)
+        schemes, weight = self._org_schemes(metric, org)
+        if expected:
+            weight = weight * self.confidence[schemes]
+        pairs, owner = self._pairs_of(schemes)
+        return system[:, pairs] @ (x[pairs] * weight[owner])
+
+    def net_saving_total(self, basis: str, org: str | None, x: np.ndarray, expected: bool) -> np.ndarray:
+        """(T,) `target_matrix(basis, org, expected) @ x`, without keeping matrices (see `total`)."""
+        cached = self._cache.get(("combination", RECURRENT_TERMS if basis == "recurrent" else IN_YEAR_TERMS,
+                                  org, expected))
+        if cached is not None:
+            return cached @ x
+        terms = RECURRENT_TERMS if basis == "recurrent" else IN_YEAR_TERMS
+        return sum(c * self.total(m, org, x, expected and m in SAVING_METRICS) for c, m in terms)
 
     def target_matrix(self, basis: str, org: str | None, expected: bool) -> sp.csr_array:
         if basis == "recurrent":

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cipopt import __version__
+from cipopt.bulk import no_cyclic_gc
 from cipopt.check import CheckReport, check_plan
 from cipopt.coefficients import build_coefficients
 from cipopt.model.build import BuiltModel, build_model
@@ -239,6 +240,10 @@ class Planner:
 
     def _finish(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan) -> SolveOutcome:
         """Evaluate the plan exactly, have the independent checker confirm it, build its tables."""
+        with no_cyclic_gc():  # after a big build every collection walks the whole model (bulk.py)
+            return self._finish_checked(outcome, ctx, plan)
+
+    def _finish_checked(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan) -> SolveOutcome:
         x = starts_from_plan(self.coef, plan)
         outcome.plan = plan
         outcome.objective = objective_value(ctx, x)
@@ -274,5 +279,10 @@ def _close(a: float, b: float, rel: float = OBJECTIVE_REL_TOL) -> bool:
 
 
 def solve_instance(instance: Instance, options: SolveOptions = SolveOptions()) -> SolveOutcome:
-    """Build, solve and check one instance."""
-    return Planner(instance, verbose=options.verbose).solve(options)
+    """Build, solve and check one instance.
+
+    One build and one solve: no cyclic garbage collection in between (see cipopt.bulk), since
+    with the model alive every collection walks its millions of objects and frees nothing.
+    """
+    with no_cyclic_gc():
+        return Planner(instance, verbose=options.verbose).solve(options)

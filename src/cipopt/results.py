@@ -84,11 +84,11 @@ def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
     def add(year, scope, measure, value, sense="", bound=np.nan, shortfall=np.nan):
         records.append((year, scope or "all", measure, float(value), sense, bound, shortfall))
 
-    for scope in scopes:
-        series = {m: coef.matrix(m, scope) @ x for m in (*BUILTIN_METRICS, *custom)}
-        recurrent = coef.recurrent_net_saving(scope, ctx.expected) @ x
-        in_year = coef.in_year_net_saving(scope, ctx.expected) @ x
-        quality = {d: coef.matrix(d, scope) @ x for d in inst.quality.domains}
+    for scope in scopes:  # totals without caching a matrix per organisation and metric
+        series = {m: coef.total(m, scope, x) for m in (*BUILTIN_METRICS, *custom)}
+        recurrent = coef.net_saving_total("recurrent", scope, x, ctx.expected)
+        in_year = coef.net_saving_total("in_year", scope, x, ctx.expected)
+        quality = {d: coef.total(d, scope, x) for d in inst.quality.domains}
         for yi, y in enumerate(years):
             for m, values in series.items():
                 add(y, scope, m, values[yi])

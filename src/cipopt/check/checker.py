@@ -230,10 +230,6 @@ def _bounds(instance: Instance, values: dict[int, float]) -> np.ndarray:
     return np.array([values.get(y, np.nan) for y in instance.years], dtype=float)
 
 
-def _contributors(ids: list[str], terms: np.ndarray, year: int) -> tuple[str, ...]:
-    return tuple(ids[i] for i in np.flatnonzero(terms[:, year] != 0))
-
-
 def check_targets(instance: Instance, fig: PlanFigures) -> tuple[Rows, dict[str, np.ndarray], list[Violation]]:
     """Hard targets must be met; every target's shortfall max(0, value − achieved) is recorded.
 
@@ -241,7 +237,7 @@ def check_targets(instance: Instance, fig: PlanFigures) -> tuple[Rows, dict[str,
     """
     rows, shortfalls, out = [], {}, []
     for t in instance.targets:
-        achieved = fig.net_saving_terms(t.basis, t.org).sum(axis=0)
+        achieved = fig.net_saving_total(t.basis, t.org)
         bound = _bounds(instance, t.values)
         shortfall = np.where(np.isnan(bound), np.nan, np.maximum(0.0, bound - achieved))
         rows.append((t.org or ALL, f"target:{t.id}", achieved, bound, shortfall))
@@ -266,8 +262,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
     rows, out = [], []
     ids = [s.id for s in instance.schemes]
     for lim in instance.limits:
-        terms = fig.contribution(lim.metric, lim.org)
-        use = terms.sum(axis=0)
+        use = fig.total(lim.metric, lim.org)
         bound = _bounds(instance, lim.values)
         if lim.sense == "<=":
             miss = use - bound
@@ -277,10 +272,10 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
             miss = np.abs(use - bound)
         miss = np.where(np.isnan(bound), np.nan, np.maximum(0.0, miss))
         rows.append((lim.org or ALL, f"limit:{lim.id}", use, bound, miss))
-        tol = tolerance(bound, np.abs(terms).sum(axis=0))
+        tol = tolerance(bound, fig.abs_total(lim.metric, lim.org))
         who = f" for {lim.org}" if lim.org else ""
         for y in np.flatnonzero(miss > tol):
-            schemes = _contributors(ids, terms, y)
+            schemes = tuple(ids[i] for i in fig.contributors(lim.metric, lim.org, y))
             out.append(Violation(
                 "limit", int(fig.years[y]), schemes, float(miss[y]),
                 f"limit {lim.id} in {fig.years[y]}: {metric_name(lim.metric)}{who} {fmt(use[y])} "
@@ -370,8 +365,8 @@ def _years_frame(instance: Instance, fig: PlanFigures, rule_rows: Rows) -> pd.Da
         label = org or ALL
         for m in BUILTIN_METRICS:
             rows.append((label, m, fig.total(m, org), nan, nan))
-        rows.append((label, "recurrent_net_saving", fig.recurrent_terms(org).sum(axis=0), nan, nan))
-        rows.append((label, "in_year_net_saving", fig.in_year_terms(org).sum(axis=0), nan, nan))
+        rows.append((label, "recurrent_net_saving", fig.net_saving_total("recurrent", org), nan, nan))
+        rows.append((label, "in_year_net_saving", fig.net_saving_total("in_year", org), nan, nan))
     rows += rule_rows
     # Rows are built measure by measure; the table is ordered year, then org, then measure.
     n, h = len(rows), fig.horizon

@@ -51,6 +51,7 @@ class PlanFigures:
         self._metrics: dict[str, np.ndarray] = {}
         self._weights: dict[tuple[str, str], np.ndarray] = {}
         self._contributions: dict[tuple, np.ndarray] = {}
+        self._members: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     # -- scheme attributes as vectors ---------------------------------------------------------
     def column(self, attribute: str) -> np.ndarray:
@@ -139,36 +140,103 @@ class PlanFigures:
         return self._weights[column, org]
 
     def _org_weight(self, column: str, org: str) -> np.ndarray:
-        runs = np.array([s.org == org for s in self.schemes], dtype=float)
-        if column == "runs":
-            return runs
-        weight = runs.copy()
-        with_rows = {sh.scheme for sh in self.instance.shares}
-        for sid in with_rows:
-            weight[self.index[sid]] = 0.0  # a scheme with rows gives unlisted orgs nothing
-        for sh in self.instance.shares:
-            if sh.org == org:
-                weight[self.index[sh.scheme]] = getattr(sh, column)
+        weight = np.zeros(len(self.schemes))
+        rows, values = self.members(column, org)
+        weight[rows] = values
         return weight
 
+    def members(self, column: str, org: str) -> tuple[np.ndarray, np.ndarray]:
+        """(scheme rows, weights) of the schemes that count for `org` under `column`, weight != 0.
+
+        Found for every organisation at once, so that a rule of one organisation costs what its
+        own schemes cost (a region has a hundred trusts and tens of thousands of schemes).
+        """
+        if not self._members:
+            self._members.update(self._all_members())
+        return self._members.get((column, org), (np.zeros(0, dtype=np.int64), np.zeros(0)))
+
+    def _all_members(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        runner = np.array([s.org for s in self.schemes], dtype=object)
+        share_rows: dict[str, dict[str, object]] = defaultdict(dict)  # scheme -> org -> last row
+        for sh in self.instance.shares:
+            share_rows[sh.scheme][sh.org] = sh
+        with_rows = np.zeros(len(self.schemes), dtype=bool)
+        with_rows[[self.index[sid] for sid in share_rows]] = True
+        out = {}
+        order = np.argsort(runner, kind="stable")
+        names, first = np.unique(runner[order], return_index=True)
+        bounds = list(first) + [len(order)]
+        for k, org in enumerate(names):
+            rows = np.sort(order[bounds[k]:bounds[k + 1]])
+            out["runs", org] = (rows, np.ones(len(rows)))
+            own = rows[~with_rows[rows]]  # a scheme with rows gives unlisted orgs nothing
+            for column in ("saving_share", "cost_share"):
+                out[column, org] = (own, np.ones(len(own)))
+        extra: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+        for sid, by_org in share_rows.items():
+            for org, sh in by_org.items():
+                for column in ("saving_share", "cost_share"):
+                    extra[column, org].append((self.index[sid], getattr(sh, column)))
+        for key, listed in extra.items():
+            rows, values = out.get(key, (np.zeros(0, dtype=np.int64), np.zeros(0)))
+            rows = np.concatenate([rows, np.array([r for r, _ in listed], dtype=np.int64)])
+            values = np.concatenate([values, np.array([v for _, v in listed], dtype=float)])
+            keep = values != 0
+            out[key] = (rows[keep], values[keep])
+        return out
+
+    def _weights_of(self, metric: str, org: str, expected: bool) -> tuple[np.ndarray, np.ndarray]:
+        metric = metric_name(metric)
+        column = ("saving_share" if metric in SAVING_METRICS
+                  else "cost_share" if metric in COST_METRICS else "runs")
+        rows, weight = self.members(column, org)
+        if expected:
+            weight = weight * self.confidence()[rows]
+        return rows, weight
+
     def contribution(self, metric: str, org: str | None, expected: bool = False) -> np.ndarray:
-        """Schemes × years: what each scheme adds to `org`'s total of `metric` (c-weighted if asked)."""
+        """Schemes × years: what each scheme adds to `org`'s total of `metric` (c-weighted if asked).
+
+        Dense over all schemes: for the words of a broken rule; totals use `total`/`abs_total`.
+        """
         key = (metric_name(metric), org, expected)
         if key not in self._contributions:
             values = self.metric(metric)
             if org is not None:
-                values = values * self.org_weight(metric, org)[:, None]
+                out = np.zeros_like(values)
+                rows, weight = self._weights_of(metric, org, False)
+                out[rows] = values[rows] * weight[:, None]
+                values = out
             if expected:
                 values = values * self.confidence()[:, None]
             self._contributions[key] = values
         return self._contributions[key]
 
+    def contributors(self, metric: str, org: str | None, year: int) -> np.ndarray:
+        """Rows of the schemes whose term in plan year `year` of `org`'s `metric` is not 0, in
+        scheme order: the words of a broken rule, without a dense array per organisation (a plan
+        that breaks hundreds of limits at 50,000 schemes would otherwise take gigabytes)."""
+        values = self.metric(metric)[:, year]
+        if org is None:
+            return np.flatnonzero(values != 0)
+        rows, weight = self._weights_of(metric, org, False)
+        return np.sort(rows[values[rows] * weight != 0])
+
     def total(self, metric: str, org: str | None, expected: bool = False) -> np.ndarray:
         """Per year: the sum over active schemes of `metric` for `org`."""
-        weight = self.org_weight(metric, org)
-        if expected:
-            weight = weight * self.confidence()
-        return weight @ self.metric(metric)
+        if org is None:
+            weight = self.confidence() if expected else np.ones(len(self.schemes))
+            return weight @ self.metric(metric)
+        rows, weight = self._weights_of(metric, org, expected)
+        return weight @ self.metric(metric)[rows]
+
+    def abs_total(self, metric: str, org: str | None, expected: bool = False) -> np.ndarray:
+        """Per year: Σ |term| of `metric` for `org`, the scale a sum's rounding error grows with."""
+        if org is None:
+            weight = self.confidence() if expected else np.ones(len(self.schemes))
+            return np.abs(weight) @ np.abs(self.metric(metric))
+        rows, weight = self._weights_of(metric, org, expected)
+        return np.abs(weight) @ np.abs(self.metric(metric)[rows])
 
     # -- net savings (the format page's "Meaning of a plan") ----------------------------------
     def recurrent_terms(self, org: str | None) -> np.ndarray:
@@ -191,6 +259,14 @@ class PlanFigures:
             )
         return self._contributions[key]
 
+    def net_saving_total(self, basis: str, org: str | None) -> np.ndarray:
+        """Per year: R(o, y) or N(o, y), summed from the metrics' totals for `org`."""
+        value = self.total("saving", org, expected=True) - self.total("running_cost", org)
+        if basis == "in_year":
+            value = (value + self.total("nonrecurrent_saving", org, expected=True)
+                     - self.total("one_off_cost", org) - self.total("double_running_cost", org))
+        return value
+
     def net_saving_terms(self, basis: str, org: str | None) -> np.ndarray:
         return self.recurrent_terms(org) if basis == "recurrent" else self.in_year_terms(org)
 
@@ -199,4 +275,4 @@ class PlanFigures:
         names = ("saving", "running_cost")
         if basis == "in_year":
             names += ("nonrecurrent_saving", "one_off_cost", "double_running_cost")
-        return sum(np.abs(self.contribution(m, org, expected=m in SAVING_METRICS)).sum(axis=0) for m in names)
+        return sum(self.abs_total(m, org, expected=m in SAVING_METRICS) for m in names)

@@ -11,9 +11,7 @@ told by `Gaps` which parts are missing so that they do not report follow-on erro
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import gc
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from cipopt.bulk import no_cyclic_gc
 from cipopt.io.text import (
     bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
     read_csv_table, read_text,
@@ -996,17 +995,9 @@ def _note_rejected(name: str, table: _Table, gaps: Gaps) -> None:
         gaps.metrics.update(canonical_metric(_normalise_header(m)) for m in rejected["metric"] if m)
 
 
-@contextlib.contextmanager
-def _bulk():
-    """No cyclic garbage collection while hundreds of thousands of rows are built: the collector
-    would walk every live row again and again (several times slower on 50,000 schemes)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+# No cyclic garbage collection while hundreds of thousands of rows are built: the collector
+# would walk every live row again and again (several times slower on 50,000 schemes).
+_bulk = no_cyclic_gc
 
 
 def load_instance(path: str | Path, log: ProblemLog | None = None) -> Instance:

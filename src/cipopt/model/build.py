@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pyomo.environ as pyo
 
+from cipopt.bulk import no_cyclic_gc
 from cipopt.coefficients import Coefficients, build_coefficients
 from cipopt.model import fairness, limits, objective, quality, relations, risk, selection, targets
 from cipopt.model.context import BuildNotes, ModelContext
@@ -34,6 +35,7 @@ def build_model(instance: Instance, coef: Coefficients | None = None) -> BuiltMo
     ctx = ModelContext(instance=instance, coef=coef or build_coefficients(instance))
     m = pyo.ConcreteModel(name=instance.name)
     notes = BuildNotes()
-    for family in FAMILIES:
-        family.add_to(m, ctx, notes)
+    with no_cyclic_gc():  # a million expression terms: the collector would dominate (see bulk.py)
+        for family in FAMILIES:
+            family.add_to(m, ctx, notes)
     return BuiltModel(model=m, ctx=ctx, notes=notes)

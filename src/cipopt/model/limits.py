@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from cipopt.model.context import (
-    BuildNotes, Infeasibility, ModelContext, fmt, linear_row, row_is_empty,
+    BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
 
 
@@ -15,25 +16,24 @@ def _holds(value: float, sense: str, bound: float) -> bool:
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     year_of = ctx.year_of
-    limits = {lim.id: lim for lim in ctx.instance.limits}
     index = [(lim.id, int(y)) for lim in ctx.instance.limits for y in sorted(lim.values)]
-
-    def rule(m, lid, y):
-        lim = limits[lid]
-        matrix = ctx.coef.matrix(lim.metric, lim.org)
-        bound = lim.values[y]
-        yi = year_of[y]
-        if row_is_empty(matrix, yi):
-            if not _holds(0.0, lim.sense, bound):
-                notes.infeasibilities.append(Infeasibility(
-                    "c_limit", f"limit {lid} needs {lim.metric} {lim.sense} {fmt(bound)} in {y} "
-                               "but no eligible scheme has any"))
-            return pyo.Constraint.Skip
-        body = linear_row(m.pair_vars, matrix, yi)
-        if lim.sense == "<=":
-            return body <= bound
-        if lim.sense == ">=":
-            return body >= bound
-        return body == bound
-
-    m.c_limit = pyo.Constraint(index, rule=rule)
+    keys, lower, upper, matrices, rows = [], [], [], [], []
+    for lim in ctx.instance.limits:
+        matrix = ctx.coef.matrix(lim.metric, lim.org)  # one (years x starts) matrix per limit
+        nonempty = np.diff(matrix.indptr) > 0
+        chosen = []
+        for y in sorted(lim.values):
+            bound, yi = lim.values[y], year_of[y]
+            if not nonempty[yi]:
+                if not _holds(0.0, lim.sense, bound):
+                    notes.infeasibilities.append(Infeasibility(
+                        "c_limit", f"limit {lim.id} needs {lim.metric} {lim.sense} {fmt(bound)} in {y} "
+                                   "but no eligible scheme has any"))
+                continue
+            keys.append((lim.id, int(y)))
+            chosen.append(yi)
+            lower.append(-np.inf if lim.sense == "<=" else bound)
+            upper.append(np.inf if lim.sense == ">=" else bound)
+        matrices.append(matrix)
+        rows.append(np.array(chosen, dtype=np.int64))
+    add_rows(m, "c_limit", keys, stack_rows(matrices, rows, ctx.coef.n_pairs), lower, upper, index=index)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from cipopt.model.context import BuildNotes, ModelContext, vector_expression
+from cipopt.model.context import BuildNotes, ModelContext, set_objective
 
 
 def start_values(ctx: ModelContext) -> np.ndarray:
@@ -33,5 +33,4 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
         (-targets[tid].shortfall_penalty * ctx.coef.discount[year_of[y]], m.v_shortfall[tid, y])
         for tid, y in m.TARGET_YEARS_SOFT
     ]
-    m.o_objective = pyo.Objective(
-        expr=vector_expression(m.pair_vars, start_values(ctx), penalties), sense=pyo.maximize)
+    set_objective(m, "o_objective", start_values(ctx), penalties, maximize=True)

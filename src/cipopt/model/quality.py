@@ -6,28 +6,33 @@ the set of allowed starts (see selection); this family holds the portfolio rule.
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from cipopt.model.context import (
-    BuildNotes, Infeasibility, ModelContext, fmt, linear_row, row_is_empty,
+    BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
 
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     floors = ctx.instance.quality.portfolio_min
     years = [int(y) for y in ctx.coef.years]
-    year_of = ctx.year_of
-
-    def rule(m, domain, y):
+    keys, lower, matrices, rows = [], [], [], []
+    for domain, minimum in floors.items():
         matrix = ctx.coef.matrix(domain)
-        minimum = floors[domain]
-        if row_is_empty(matrix, year_of[y]):
-            if minimum > 0:
-                notes.infeasibilities.append(Infeasibility(
-                    "c_quality_floor", f"the {domain} floor {fmt(minimum)} in {y} needs schemes that "
-                                       "improve it, and no eligible scheme does"))
-            return pyo.Constraint.Skip
-        return linear_row(m.pair_vars, matrix, year_of[y]) >= minimum
-
-    m.c_quality_floor = pyo.Constraint(
-        [(d, y) for d in floors for y in years], rule=rule)
+        nonempty = np.diff(matrix.indptr) > 0
+        chosen = []
+        for yi, y in enumerate(years):
+            if not nonempty[yi]:
+                if minimum > 0:
+                    notes.infeasibilities.append(Infeasibility(
+                        "c_quality_floor", f"the {domain} floor {fmt(minimum)} in {y} needs schemes that "
+                                           "improve it, and no eligible scheme does"))
+                continue
+            keys.append((domain, y))
+            chosen.append(yi)
+            lower.append(minimum)
+        matrices.append(matrix)
+        rows.append(np.array(chosen, dtype=np.int64))
+    add_rows(m, "c_quality_floor", keys, stack_rows(matrices, rows, ctx.coef.n_pairs), lower, np.inf,
+             index=[(d, y) for d in floors for y in years])

@@ -3,15 +3,18 @@
 Timing rules use the aggregated "started by year tau" form, which is tighter than big-M:
   requires a b lag:  started_a(<= tau) <= started_b(<= tau - lag)            for every tau
   precedes a b lag:  started_b(<= tau) + started_a(> tau - lag) <= 1         for every tau
+
+All rows of a kind are made at once with numpy over (relation, tau) pairs and the allowed starts
+of the schemes involved, never relation by relation and year by year.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
+import scipy.sparse as sp
 
-from cipopt.model.context import BuildNotes, ModelContext
+from cipopt.model.context import BuildNotes, ModelContext, add_rows
 
 
 def _strictest(ctx: ModelContext, kind: str) -> dict[tuple[str, str], int]:
@@ -23,55 +26,78 @@ def _strictest(ctx: ModelContext, kind: str) -> dict[tuple[str, str], int]:
     return out
 
 
-def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
+def _starts(ctx: ModelContext, schemes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(relation position, allowed start, start-year index) of every allowed start of `schemes`."""
     coef = ctx.coef
-    pairs = coef.pairs_of_scheme
-    index = coef.scheme_index
-    years = [int(y) for y in coef.years]
-    v = m.pair_vars
+    found = [coef.pairs_of_scheme[coef.scheme_index[s]] for s in schemes]
+    counts = np.array([len(p) for p in found], dtype=np.int64)
+    pairs = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    return np.repeat(np.arange(len(schemes)), counts), pairs, coef.pair_start[pairs]
 
-    def starts(sid: str) -> np.ndarray:
-        return pairs[index[sid]]
 
-    def start_years(sid: str) -> np.ndarray:
-        return coef.pair_start[starts(sid)] + years[0]
+def _spread(owner, pairs, first, last, coef_, n_years):
+    """Entries (row id = owner * T + tau, start, coefficient) for every tau in first..last of each start."""
+    first = np.maximum(first, 0)
+    last = np.minimum(last, n_years - 1)
+    counts = np.maximum(last - first + 1, 0)
+    rep = np.repeat(np.arange(len(pairs)), counts)
+    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    tau = first[rep] + offset
+    return owner[rep] * n_years + tau, pairs[rep], np.full(len(rep), coef_)
 
-    def expr(terms: list[tuple[float, int]]) -> LinearExpression:
-        return LinearExpression(constant=0.0, linear_coefs=[c for c, _ in terms],
-                                linear_vars=[v[p] for _, p in terms])
 
-    def selected(sid: str, coef_: float = 1.0) -> list[tuple[float, int]]:
-        return [(coef_, int(p)) for p in starts(sid)]
+def _timing_rows(m, ctx, name: str, relations: dict, kind: str) -> None:
+    coef = ctx.coef
+    T, y0 = coef.n_years, int(coef.years[0])
+    ab = list(relations)
+    lag = np.array([relations[k] for k in ab], dtype=np.int64)
+    a_own, a_pair, a_start = _starts(ctx, [a for a, _ in ab])
+    b_own, b_pair, b_start = _starts(ctx, [b for _, b in ab])
+    last = np.full(len(a_pair), T - 1)
+    if kind == "requires":  # started_a(<= tau) - started_b(<= tau - lag) <= 0, where a can have started
+        a_rows = _spread(a_own, a_pair, a_start, last, 1.0, T)
+        b_rows = _spread(b_own, b_pair, b_start + lag[b_own], np.full(len(b_pair), T - 1), -1.0, T)
+        present = np.unique(a_rows[0])
+        rhs = 0.0
+    else:  # precedes: started_b(<= tau) + started_a(> tau - lag) <= 1, where both terms can be there
+        a_rows = _spread(a_own, a_pair, np.zeros(len(a_pair), dtype=np.int64), a_start + lag[a_own] - 1, 1.0, T)
+        b_rows = _spread(b_own, b_pair, b_start, np.full(len(b_pair), T - 1), 1.0, T)
+        present = np.intersect1d(a_rows[0], b_rows[0])
+        rhs = 1.0
+    row_id = np.concatenate([a_rows[0], b_rows[0]])
+    keep = np.isin(row_id, present)
+    rows = np.searchsorted(present, row_id[keep])
+    matrix = sp.csr_array(
+        (np.concatenate([a_rows[2], b_rows[2]])[keep], (rows, np.concatenate([a_rows[1], b_rows[1]])[keep])),
+        shape=(len(present), coef.n_pairs))
+    keys = [(*ab[r // T], y0 + r % T) for r in present.tolist()]
+    add_rows(m, name, keys, matrix, -np.inf, rhs)
 
-    def started_by(sid: str, tau: int, coef_: float = 1.0) -> list[tuple[float, int]]:
-        ps, ys = starts(sid), start_years(sid)
-        return [(coef_, int(p)) for p, y in zip(ps, ys) if y <= tau]
 
-    def started_after(sid: str, tau: int) -> list[tuple[float, int]]:
-        ps, ys = starts(sid), start_years(sid)
-        return [(1.0, int(p)) for p, y in zip(ps, ys) if y > tau]
+def _pair_rows(m, ctx, name: str, relations: dict, kind: str) -> None:
+    coef = ctx.coef
+    ab = list(relations)
+    a_own, a_pair, _ = _starts(ctx, [a for a, _ in ab])
+    b_own, b_pair, _ = _starts(ctx, [b for _, b in ab])
+    has_a = np.bincount(a_own, minlength=len(ab)) > 0
+    has_b = np.bincount(b_own, minlength=len(ab)) > 0
+    present = np.flatnonzero(has_a & has_b if kind == "excludes" else has_a | has_b)
+    pos = np.full(len(ab), -1)
+    pos[present] = np.arange(len(present))
+    owner = np.concatenate([a_own, b_own])
+    pairs = np.concatenate([a_pair, b_pair])
+    values = np.concatenate([np.ones(len(a_pair)), np.full(len(b_pair), 1.0 if kind == "excludes" else -1.0)])
+    keep = pos[owner] >= 0
+    matrix = sp.csr_array((values[keep], (pos[owner[keep]], pairs[keep])), shape=(len(present), coef.n_pairs))
+    keys = [ab[i] for i in present.tolist()]
+    if kind == "excludes":
+        add_rows(m, name, keys, matrix, -np.inf, 1.0)
+    else:
+        add_rows(m, name, keys, matrix, 0.0, 0.0)
 
-    requires = _strictest(ctx, "requires")
-    rows_req = {
-        (a, b, tau): started_by(a, tau) + started_by(b, tau - lag, -1.0)
-        for (a, b), lag in requires.items() for tau in years if started_by(a, tau)
-    }
-    m.c_requires = pyo.Constraint(list(rows_req), rule=lambda m, a, b, tau: expr(rows_req[a, b, tau]) <= 0)
 
-    precedes = _strictest(ctx, "precedes")
-    rows_pre = {}
-    for (a, b), lag in precedes.items():
-        for tau in years:
-            later_a = started_after(a, tau - lag)
-            b_by = started_by(b, tau)
-            if later_a and b_by:
-                rows_pre[a, b, tau] = b_by + later_a
-    m.c_precedes = pyo.Constraint(list(rows_pre), rule=lambda m, a, b, tau: expr(rows_pre[a, b, tau]) <= 1)
-
-    excludes = [ab for ab in _strictest(ctx, "excludes") if len(starts(ab[0])) and len(starts(ab[1]))]
-    m.c_excludes = pyo.Constraint(
-        excludes, rule=lambda m, a, b: expr(selected(a) + selected(b)) <= 1)
-
-    together = [ab for ab in _strictest(ctx, "together") if len(starts(ab[0])) or len(starts(ab[1]))]
-    m.c_together = pyo.Constraint(
-        together, rule=lambda m, a, b: expr(selected(a) + selected(b, -1.0)) == 0)
+def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
+    _timing_rows(m, ctx, "c_requires", _strictest(ctx, "requires"), "requires")
+    _timing_rows(m, ctx, "c_precedes", _strictest(ctx, "precedes"), "precedes")
+    _pair_rows(m, ctx, "c_excludes", _strictest(ctx, "excludes"), "excludes")
+    _pair_rows(m, ctx, "c_together", _strictest(ctx, "together"), "together")

@@ -6,10 +6,11 @@ scheme the QIA rules make ineligible. Mandatory schemes must start exactly once.
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
+import scipy.sparse as sp
 
-from cipopt.model.context import BuildNotes, Infeasibility, ModelContext
+from cipopt.model.context import BuildNotes, Infeasibility, ModelContext, add_rows
 
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
@@ -34,15 +35,22 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             notes.infeasibilities.append(Infeasibility(
                 "c_mandatory", f"mandatory scheme {sid} cannot be selected: {why}"))
 
-    def once(s_index: int) -> LinearExpression:
-        vars_ = [m.pair_vars[p] for p in pairs[s_index]]
-        return LinearExpression(constant=0.0, linear_coefs=[1.0] * len(vars_), linear_vars=vars_)
-
     m.SCHEMES_MANDATORY = pyo.Set(initialize=[ids[i] for i in mandatory if len(pairs[i])], ordered=True)
     m.SCHEMES_SEVERAL_STARTS = pyo.Set(
         initialize=[ids[i] for i in range(len(ids)) if len(pairs[i]) > 1 and i not in mandatory_set],
         ordered=True,
     )
     index = coef.scheme_index
-    m.c_mandatory = pyo.Constraint(m.SCHEMES_MANDATORY, rule=lambda m, s: once(index[s]) == 1)
-    m.c_start_once = pyo.Constraint(m.SCHEMES_SEVERAL_STARTS, rule=lambda m, s: once(index[s]) <= 1)
+    for name, schemes, lower in (("c_mandatory", m.SCHEMES_MANDATORY, 1.0),
+                                 ("c_start_once", m.SCHEMES_SEVERAL_STARTS, -np.inf)):
+        keys = list(schemes)
+        add_rows(m, name, keys, once_rows([pairs[index[s]] for s in keys], coef.n_pairs), lower, 1.0,
+                 index=schemes)
+
+
+def once_rows(starts: list[np.ndarray], n_pairs: int) -> sp.csr_array:
+    """One row per scheme, 1 on each of its allowed starts: the sum of its start variables."""
+    counts = np.array([len(p) for p in starts], dtype=np.int64)
+    columns = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_array((np.ones(len(columns)), columns, indptr), shape=(len(starts), n_pairs))

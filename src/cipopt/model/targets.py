@@ -6,10 +6,11 @@ Per organisation through the shares, or for the whole system.
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from cipopt.model.context import (
-    BuildNotes, Infeasibility, ModelContext, fmt, linear_row, row_is_empty,
+    BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
 
 
@@ -30,19 +31,25 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     m.v_shortfall = pyo.Var(m.TARGET_YEARS_SOFT, domain=pyo.NonNegativeReals)
 
     for basis, name in (("recurrent", "c_target_recurrent"), ("in_year", "c_target_in_year")):
-        these = {(t.id, y): (t, yi) for t, y, yi in rows if t.basis == basis}
-
-        def rule(m, tid, y, these=these):
-            t, yi = these[tid, y]
-            matrix = ctx.coef.target_matrix(t.basis, t.org, ctx.expected)
-            required = t.values[y]
-            extra = [] if t.hard else [(1.0, m.v_shortfall[tid, y])]
-            if row_is_empty(matrix, yi) and not extra:
-                if required > 0:
-                    notes.infeasibilities.append(Infeasibility(
-                        name, f"hard target {tid} needs {fmt(required)} in {y} but no eligible "
-                              "scheme can contribute to it"))
-                return pyo.Constraint.Skip
-            return linear_row(m.pair_vars, matrix, yi, extra) >= required
-
-        setattr(m, name, pyo.Constraint(list(these), rule=rule))
+        these = [t for t in ctx.instance.targets if t.basis == basis]
+        keys, lower, matrices, chosen, extra = [], [], [], [], []
+        for t in these:
+            matrix = ctx.coef.target_matrix(t.basis, t.org, ctx.expected)  # one per target
+            years = []
+            for y, yi in ((int(y), ctx.year_of[int(y)]) for y in sorted(t.values)):
+                required = t.values[y]
+                if t.hard and matrix.indptr[yi] == matrix.indptr[yi + 1]:
+                    if required > 0:
+                        notes.infeasibilities.append(Infeasibility(
+                            name, f"hard target {t.id} needs {fmt(required)} in {y} but no eligible "
+                                  "scheme can contribute to it"))
+                    continue
+                if not t.hard:
+                    extra.append((len(keys), 1.0, m.v_shortfall[t.id, y]))
+                keys.append((t.id, y))
+                lower.append(required)
+                years.append(yi)
+            matrices.append(matrix)
+            chosen.append(np.array(years, dtype=np.int64))
+        add_rows(m, name, keys, stack_rows(matrices, chosen, ctx.coef.n_pairs), lower, np.inf,
+                 extra=extra, index=[(t.id, int(y)) for t in these for y in sorted(t.values)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import weakref
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -293,6 +294,18 @@ class Instance(Frozen):
         return (1.0 + self.discount_rate) ** -(year - self.first_year)
 
     def sha256(self) -> str:
-        """A hash of the meaning of the instance, the same whichever form it was read from."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """A hash of the meaning of the instance, the same whichever form it was read from.
+
+        Computed once per (immutable) instance: for 50,000 schemes it takes seconds, and a solve
+        asks for it in its summary and again in the run history.
+        """
+        key = id(self)
+        digest = _SHA256.get(key)
+        if digest is None:
+            payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+            digest = _SHA256[key] = hashlib.sha256(payload.encode()).hexdigest()
+            weakref.finalize(self, _SHA256.pop, key, None)
+        return digest
+
+
+_SHA256: dict[int, str] = {}  # id of a live Instance -> its sha256 (dropped when it is freed)

@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from cipopt.bulk import no_cyclic_gc
+from cipopt.model.context import recorded_objective, recorded_rows
 from cipopt.solve.status import SolveStatus, map_status
 
 INF = highspy.kHighsInf
@@ -89,18 +91,25 @@ class StandardForm:
 
 
 def compile_model(model) -> StandardForm:
-    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    """The model as arrays for HiGHS: assembled from the rows the families recorded, when they
+    recorded every row (cipopt.model.context.add_rows), else by Pyomo's compiler.
+
+    Both give the same StandardForm, array for array and in the same order (tests hold this):
+    the assembly only skips walking a million expression terms a second time (the compiler
+    takes about 1 us a term and as much memory again as the terms).
+    """
+    with no_cyclic_gc():  # an object per term (see cipopt.bulk)
+        form = assemble_recorded(model)
+        return form if form is not None else compile_with_pyomo(model)
+
+
+def compile_with_pyomo(model) -> StandardForm:
+    """Pyomo's LinearStandardFormCompiler (mixed form), for any linear Pyomo model."""
+    with no_cyclic_gc():  # the compiler makes an object per term too (see cipopt.bulk)
+        info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     columns = info.columns
     n = len(columns)
-    lower = np.empty(n)
-    upper = np.empty(n)
-    integer = np.zeros(n, dtype=np.int32)
-    for j, var in enumerate(columns):
-        lb, ub = var.bounds
-        lower[j] = -INF if lb is None else lb
-        upper[j] = INF if ub is None else ub
-        if var.is_integer():
-            integer[j] = 1
+    lower, upper, integer = _column_bounds(columns)
     rhs = np.asarray(info.rhs, dtype=float)
     sense = np.fromiter((s for _, s in info.rows), dtype=np.int8, count=len(info.rows))
     row_lower = np.where(sense <= 0, rhs, -INF)
@@ -116,6 +125,123 @@ def compile_model(model) -> StandardForm:
         offset=offset,
         maximize=not objective.is_minimizing(),
         columns=columns, rows=list(info.rows),
+        column_of={id(v): j for j, v in enumerate(columns)},
+    )
+
+
+def _column_bounds(columns: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(columns)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    integer = np.zeros(n, dtype=np.int32)
+    for j, var in enumerate(columns):
+        lb, ub = var.bounds
+        lower[j] = -INF if lb is None else lb
+        upper[j] = INF if ub is None else ub
+        if var.is_integer():
+            integer[j] = 1
+    return lower, upper, integer
+
+
+def assemble_recorded(model) -> StandardForm | None:
+    """The standard form from the recorded row blocks and objective, in the order Pyomo's
+    compiler gives: rows by component then index, columns by variable component in order of
+    first use (the objective first), every index of a component, unused columns dropped.
+    None when the model has rows or an objective that were not recorded (then use the compiler).
+    """
+    from pyomo.environ import Constraint, Objective, Var
+
+    blocks = recorded_rows(model)
+    objective = recorded_objective(model)
+    constraints = list(model.component_objects(Constraint, active=True, descend_into=True))
+    objectives = list(model.component_objects(Objective, active=True, descend_into=True))
+    if (objective is None or [o.name for o in objectives] != [objective.name]
+            or [c.name for c in constraints] != [b.name for b in blocks]
+            or any(len(c) != len(b.keys) or not all(d.active for d in c.values()) for c, b in zip(constraints, blocks))
+            or any(v.fixed for comp in model.component_objects(Var, descend_into=True) for v in comp.values())):
+        return None
+    pair_vars = model.pair_vars
+    n_pairs = len(pair_vars)
+    # columns: every variable component, in order of first use (objective, then rows)
+    order, seen = [], set()
+
+    def use(var) -> None:
+        comp = var.parent_component()
+        if id(comp) not in seen:
+            seen.add(id(comp))
+            order.append(comp)
+
+    start_comp = pair_vars[0].parent_component() if n_pairs else None
+    if np.any(objective.pair_costs != 0):
+        use(pair_vars[0])
+    for var in objective.extra_vars:  # in the expression even at coefficient 0
+        use(var)
+    for b in blocks:  # each row's start terms come before its other terms
+        with_pairs = np.flatnonzero(np.diff(b.matrix.indptr) > 0)
+        first_pair_row = with_pairs[0] if len(with_pairs) else len(b.keys)
+        for r, var in zip(b.extra_rows.tolist(), b.extra_vars):
+            if r >= first_pair_row:
+                break
+            use(var)
+        if len(with_pairs):
+            use(pair_vars[0])
+        for var in b.extra_vars:
+            use(var)
+    # global column numbers: the start variables first, then the other variables in order of use
+    others = {}
+    for comp in order:
+        if comp is not start_comp:
+            for var in comp.values():
+                others.setdefault(id(var), (n_pairs + len(others), var))
+    n_all = n_pairs + len(others)
+
+    def column(var) -> int:
+        return others[id(var)][0]
+
+    row_parts, col_parts, val_parts, lower, upper, rows = [], [], [], [], [], []
+    first = 0
+    for comp, b in zip(constraints, blocks):
+        coo = b.matrix.tocoo()
+        row_parts += [coo.row.astype(np.int64) + first, b.extra_rows + first]
+        col_parts += [coo.col.astype(np.int64), np.array([column(v) for v in b.extra_vars], dtype=np.int64)]
+        val_parts += [coo.data, b.extra_coefs]
+        lower.append(b.lower)
+        upper.append(b.upper)
+        sense = np.where(b.lower == b.upper, 0, np.where(np.isfinite(b.lower), -1, 1))
+        rows += [(comp[k], int(s)) for k, s in zip(b.keys, sense)]
+        first += len(b.keys)
+    n_rows = first
+    a = sp.csc_array((np.concatenate(val_parts) if val_parts else np.zeros(0),
+                      (np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64),
+                       np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64))),
+                     shape=(n_rows, n_all))
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    cost = np.zeros(n_all)
+    cost[:n_pairs] = objective.pair_costs
+    for var, c in zip(objective.extra_vars, objective.extra_coefs):
+        cost[column(var)] += c
+    # the compiler's column order: components in order of first use, each in its index order
+    position = []
+    for comp in order:
+        position.append(np.arange(n_pairs) if comp is start_comp
+                        else np.array([column(v) for v in comp.values()], dtype=np.int64))
+    position = np.concatenate(position) if position else np.zeros(0, dtype=np.int64)
+    used = (np.diff(a.indptr)[position] > 0) | (cost[position] != 0)
+    position = position[used]
+    a = sp.csc_array(a[:, position])
+    all_vars = list(pair_vars) + [v for _, v in others.values()]
+    columns = [all_vars[j] for j in position.tolist()]
+    col_lower, col_upper, integer = _column_bounds(columns)
+    row_lower = np.concatenate(lower) if lower else np.zeros(0)
+    row_upper = np.concatenate(upper) if upper else np.zeros(0)
+    row_lower = np.where(np.isfinite(row_lower), row_lower, -INF)
+    row_upper = np.where(np.isfinite(row_upper), row_upper, INF)
+    return StandardForm(
+        col_cost=cost[position], col_lower=col_lower, col_upper=col_upper, integrality=integer,
+        row_lower=row_lower, row_upper=row_upper,
+        matrix=a if len(columns) else sp.csc_array((n_rows, 0)),
+        offset=0.0, maximize=objective.maximize, columns=columns, rows=rows,
         column_of={id(v): j for j, v in enumerate(columns)},
     )
 
