@@ -18,7 +18,7 @@ from cipopt.io.load import load_instance
 from cipopt.model.build import build_model
 from cipopt.solve.highs import assemble_recorded, compile_model, compile_with_pyomo
 from instances_factory import instances
-from test_formulation import every_family_instance
+from test_formulation import every_family_instance, risk_instances
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +43,14 @@ def test_every_family_and_the_shipped_instances():
     assert_same_form(build_model(every_family_instance()).model)
     for name in ("holby", "tiny"):
         assert_same_form(build_model(load_instance(ROOT / "instances" / name)).model)
+
+
+def test_the_risk_family_in_both_forms():
+    # cvar with its bound and its price in the objective; chance with its binaries
+    for instance in risk_instances():
+        model = build_model(instance).model
+        assert_same_form(model)
+        assert compile_model(model).col_cost.any()
 
 
 def test_a_generated_system(tmp_path):

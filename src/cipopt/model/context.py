@@ -152,7 +152,10 @@ def add_rows(m, name: str, keys: list, matrix: sp.csr_array, lower, upper, extra
             exprs[key] = body >= low
         else:
             exprs[key] = body <= up
-    m.add_component(name, pyo.Constraint(list(keys) if index is None else index, rule=exprs))
+    if keys == [None] and index is None:  # one row: a scalar constraint, as `Constraint(expr=...)`
+        m.add_component(name, pyo.Constraint(expr=exprs[None]))
+    else:
+        m.add_component(name, pyo.Constraint(list(keys) if index is None else index, rule=exprs))
     recorded_rows(m).append(RowBlock(name, list(keys), matrix, np.array(lower), np.array(upper),
                                      extra_rows, extra_vars, extra_coefs))
 
@@ -165,6 +168,16 @@ def set_objective(m, name: str, pair_costs: np.ndarray, extra=(), maximize: bool
     m.__dict__["_cipopt_objective"] = ObjectiveArrays(
         name, np.asarray(pair_costs, dtype=float), [v for _, v in extra],
         np.array([c for c, _ in extra], dtype=float), maximize)
+
+
+def extend_objective(m, extra) -> None:
+    """Add coefficient x variable terms (a family's price, e.g. the CVaR's) to the recorded objective."""
+    extra = list(extra)
+    record = recorded_objective(m)
+    objective = m.component(record.name)
+    objective.set_value(objective.expr + vector_expression(m.pair_vars, np.zeros(len(m.pair_vars)), extra))
+    record.extra_vars = list(record.extra_vars) + [v for _, v in extra]
+    record.extra_coefs = np.concatenate([record.extra_coefs, np.array([c for c, _ in extra], dtype=float)])
 
 
 def stack_rows(matrices: list[sp.csr_array], rows: list[np.ndarray], n_cols: int) -> sp.csr_array:

@@ -13,7 +13,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 
 from cipopt.coefficients import ALL
-from cipopt.model.context import BuildNotes, ModelContext, linear_row, row_is_empty
+from cipopt.model.context import BuildNotes, ModelContext, add_rows, row_is_empty, stack_rows
 from cipopt.schema.instance import FairShare, Instance
 
 
@@ -38,12 +38,8 @@ def share_row(ctx: ModelContext, rule: FairShare) -> sp.csr_array:
 
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
-    rules = {r.id: r for r in ctx.instance.fair_shares}
-
-    def rule(m, rid):
-        row = share_row(ctx, rules[rid])
-        if row_is_empty(row, 0):
-            return pyo.Constraint.Skip  # 0 >= 0: nothing the plan does can break it
-        return linear_row(m.pair_vars, row, 0) >= 0.0
-
-    m.c_fair_share = pyo.Constraint(list(rules), rule=rule)
+    rules = list(ctx.instance.fair_shares)
+    rows = [share_row(ctx, r) for r in rules]
+    kept = [k for k, row in enumerate(rows) if not row_is_empty(row, 0)]  # else 0 >= 0: nothing can break it
+    matrix = stack_rows([rows[k] for k in kept], [np.array([0])] * len(kept), ctx.coef.n_pairs)
+    add_rows(m, "c_fair_share", [rules[k].id for k in kept], matrix, 0.0, np.inf, index=[r.id for r in rules])

@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 
-from cipopt.model.context import BuildNotes, ModelContext, vector_expression
+from cipopt.model.context import BuildNotes, ModelContext, add_rows, extend_objective
 from cipopt.schema.instance import Instance, Target
 from cipopt.uncertainty import Draws, cvar, net_terms, sample
 
@@ -94,37 +95,37 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
 
 def _cvar(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
     o, coef = ctx.instance.objective, ctx.coef
+    n_pairs = coef.n_pairs
     targets = targets_at_risk(ctx.instance)
-    values = {t.id: scenario_values(ctx, t) for t in targets}
-    by_id = {t.id: t for t in targets}
-    keys = [(w, t.id, y) for w in range(o.draws) for t in targets for y in sorted(t.values)]
+    named = [(t, y) for t in targets for y in sorted(t.values)]  # a scenario's rows, in order
+    keys = [(w, t.id, y) for w in range(o.draws) for t, y in named]
     m.RISK_SHORTFALLS = pyo.Set(dimen=3, ordered=True, initialize=keys)
     m.v_risk_shortfall = pyo.Var(m.RISK_SHORTFALLS, domain=pyo.NonNegativeReals)
-
-    def shortfall_rule(m, w, tid, y):
-        row = values[tid][w, :, coef.year_index(y)]
-        return vector_expression(m.pair_vars, row, [(1.0, m.v_risk_shortfall[w, tid, y])]) >= by_id[tid].values[y]
-
-    m.c_risk_shortfall = pyo.Constraint(m.RISK_SHORTFALLS, rule=shortfall_rule)
+    if named:  # (N, rows of a scenario, P) -> one row per (scenario, target, year)
+        blocks = np.stack([scenario_values(ctx, t)[:, :, coef.year_index(y)] for t, y in named], axis=1)
+        matrix = sp.csr_array(blocks.reshape(len(keys), n_pairs))
+    else:
+        matrix = sp.csr_array((0, n_pairs))
+    required = np.tile([t.values[y] for t, y in named], o.draws)
+    shortfall = m.v_risk_shortfall
+    add_rows(m, "c_risk_shortfall", keys, matrix, required, np.inf,
+             extra=[(i, 1.0, shortfall[k]) for i, k in enumerate(keys)], index=m.RISK_SHORTFALLS)
     m.v_cvar_threshold = pyo.Var(domain=pyo.Reals)
     m.v_cvar_excess = pyo.Var(m.SCENARIOS, domain=pyo.NonNegativeReals)
-    per_scenario = [(tid, y, float(coef.discount[coef.year_index(y)])) for t in targets for tid, y in
-                    ((t.id, y) for y in sorted(t.values))]
-
-    def excess_rule(m, w):
-        terms = [(1.0, m.v_cvar_excess[w]), (1.0, m.v_cvar_threshold)]
-        terms += [(-d, m.v_risk_shortfall[w, tid, y]) for tid, y, d in per_scenario]
-        return vector_expression(m.pair_vars, np.zeros(len(m.pair_vars)), terms) >= 0.0
-
-    m.c_cvar_excess = pyo.Constraint(m.SCENARIOS, rule=excess_rule)
+    discounted = [(t.id, y, float(coef.discount[coef.year_index(y)])) for t, y in named]
+    excess = []
+    for w in range(o.draws):
+        excess += [(w, 1.0, m.v_cvar_excess[w]), (w, 1.0, m.v_cvar_threshold)]
+        excess += [(w, -d, shortfall[w, tid, y]) for tid, y, d in discounted]
+    add_rows(m, "c_cvar_excess", list(range(o.draws)), sp.csr_array((o.draws, n_pairs)), 0.0, np.inf,
+             extra=excess, index=m.SCENARIOS)
     scale = 1.0 / ((1.0 - o.alpha) * o.draws)
     cvar_terms = [(1.0, m.v_cvar_threshold)] + [(scale, m.v_cvar_excess[w]) for w in m.SCENARIOS]
-    zeros = np.zeros(len(m.pair_vars))
     if o.cvar_max is not None:
-        m.c_cvar_max = pyo.Constraint(expr=vector_expression(m.pair_vars, zeros, cvar_terms) <= o.cvar_max)
+        add_rows(m, "c_cvar_max", [None], sp.csr_array((1, n_pairs)), -np.inf, o.cvar_max,
+                 extra=[(0, c, v) for c, v in cvar_terms])
     if o.cvar_penalty:
-        priced = [(-o.cvar_penalty * c, v) for c, v in cvar_terms]
-        m.o_objective.set_value(m.o_objective.expr + vector_expression(m.pair_vars, zeros, priced))
+        extend_objective(m, [(-o.cvar_penalty * c, v) for c, v in cvar_terms])
 
 
 def big_m(ctx: ModelContext, target: Target) -> np.ndarray:
@@ -153,17 +154,15 @@ def _chance(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
     m.v_chance_miss = pyo.Var(m.SCENARIOS, domain=pyo.Binary)
     m.CHANCE_ROWS = pyo.Set(dimen=2, ordered=True, initialize=keys)
     position = {y: j for j, y in enumerate(years)}
-
-    def target_rule(m, w, y):
-        row = values[w, :, coef.year_index(y)]
-        extra = [(float(bigm[w, position[y]]), m.v_chance_miss[w])]
-        return vector_expression(m.pair_vars, row, extra) >= target.values[y]
-
-    m.c_chance_target = pyo.Constraint(m.CHANCE_ROWS, rule=target_rule)
-    allowed = allowed_misses(o.draws, o.chance_probability)
-    zeros = np.zeros(len(m.pair_vars))
-    m.c_chance_count = pyo.Constraint(
-        expr=vector_expression(m.pair_vars, zeros, [(1.0, m.v_chance_miss[w]) for w in m.SCENARIOS]) <= allowed)
+    scenario = np.array([w for w, _ in keys], dtype=np.int64)
+    year = np.array([coef.year_index(y) for _, y in keys], dtype=np.int64)
+    miss = m.v_chance_miss
+    add_rows(m, "c_chance_target", keys, sp.csr_array(values[scenario, :, year].reshape(len(keys), coef.n_pairs)),
+             [target.values[y] for _, y in keys], np.inf,
+             extra=[(i, float(bigm[w, position[y]]), miss[w]) for i, (w, y) in enumerate(keys)],
+             index=m.CHANCE_ROWS)
+    add_rows(m, "c_chance_count", [None], sp.csr_array((1, coef.n_pairs)), -np.inf,
+             allowed_misses(o.draws, o.chance_probability), extra=[(0, 1.0, miss[w]) for w in m.SCENARIOS])
 
 
 def allowed_misses(draws: int, probability: float) -> int:
