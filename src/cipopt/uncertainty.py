@@ -171,14 +171,6 @@ class NetTerms:
         slipped = draws.slipped[:, self.schemes][:, :, None]
         return amount * np.where(slipped, self.late[None], self.on_time[None]) + self.fixed[None]
 
-    def total(self, draws: Draws) -> np.ndarray:
-        """(N, T): the items' summed net saving in each draw (for a plan: two matrix products)."""
-        return self.total_of(*split_by_slip(draws, self.schemes))
-
-    def total_of(self, on_time: np.ndarray, late: np.ndarray) -> np.ndarray:
-        """`total` from `split_by_slip(draws, self.schemes)`, which several rows may share."""
-        return on_time @ self.on_time + late @ self.late + self.fixed.sum(axis=0)
-
 
 def split_by_slip(draws: Draws, schemes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, n) twice: the delivered share of each item's savings on time, and a year late."""

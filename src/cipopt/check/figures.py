@@ -267,9 +267,6 @@ class PlanFigures:
                      - self.total("one_off_cost", org) - self.total("double_running_cost", org))
         return value
 
-    def net_saving_terms(self, basis: str, org: str | None) -> np.ndarray:
-        return self.recurrent_terms(org) if basis == "recurrent" else self.in_year_terms(org)
-
     def magnitude(self, basis: str, org: str | None) -> np.ndarray:
         """Per year: Σ |term| of a net-saving row, the scale its rounding error grows with."""
         names = ("saving", "running_cost")
