@@ -72,7 +72,7 @@ class PlanFigures:
 
     def confidence(self) -> np.ndarray:
         """c of the format page: confidence when `risk: expected` (or cvar, chance: docs/risk.md), else 1."""
-        if self.instance.objective.risk in ("expected", "cvar", "chance"):
+        if self.instance.objective.counts_confidence:
             return self.column("confidence")
         return np.ones(len(self.schemes))
 
