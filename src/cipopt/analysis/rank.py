@@ -29,6 +29,7 @@ from cipopt.analysis.weights import (
     WeightSet, central_weights, require_feasible, sample_weights_how, weight_set, with_weights,
 )
 from cipopt.check import check_plan
+from cipopt.coefficients import build_coefficients
 from cipopt.model.context import ModelContext
 from cipopt.model.fairness import share_row
 from cipopt.model.objective import scheme_scores
@@ -627,7 +628,9 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
     base, ws, centre, how = ranking_instance(instance)
     options = solver_threads(options or SolveOptions(mip_gap=0.0), instance, sweep)
     payload = RankPayload(base, fund_id, options)
-    state = setup(payload)
+    # on a cluster the workers build the model; here only the greedy ranking's data is needed
+    state = setup(payload) if sweep.in_process else None
+    greedy = state.greedy if state is not None else greedy_data(base, build_coefficients(base), fund_id)
     fractions = [k / steps for k in range(steps + 1)]
     draws = np.zeros((0, len(ws.ids)))
     sampling = ""
@@ -645,4 +648,4 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
     if instance.objective.mode != "weighted_score":
         notes.append(f"The instance's objective is {instance.objective.mode}; bids are ranked by weighted score.")
     return RankResult(base, fund_id, fund_total, fractions, results[:len(fractions)], ws, centre, how, draws,
-                      results[len(fractions):], state.greedy, seed, sampling, notes)
+                      results[len(fractions):], greedy, seed, sampling, notes)
