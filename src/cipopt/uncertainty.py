@@ -19,17 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from cipopt.coefficients import Coefficients
+from cipopt.coefficients import IN_YEAR_TERMS, RECURRENT_TERMS, Coefficients
 from cipopt.schema.instance import Instance
 
 BATCH_SIZE = 10_000
 STOCHASTIC_METRICS = ("saving", "nonrecurrent_saving")
 """Savings may not materialise; costs are paid as planned."""
-COST_TERMS = {
-    "recurrent": ("running_cost",),
-    "in_year": ("running_cost", "one_off_cost", "double_running_cost"),
-}
-SAVING_TERMS = {"recurrent": ("saving",), "in_year": STOCHASTIC_METRICS}
+_NET_TERMS = {"recurrent": RECURRENT_TERMS, "in_year": IN_YEAR_TERMS}  # the one definition, coefficients.py
+COST_TERMS = {basis: tuple(m for c, m in terms if c < 0) for basis, terms in _NET_TERMS.items()}
+SAVING_TERMS = {basis: tuple(m for c, m in terms if c > 0) for basis, terms in _NET_TERMS.items()}
 
 
 @dataclass(frozen=True)
