@@ -51,12 +51,11 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
         elif name == "c_fair_share":  # bound 0: priced per unit of the row's own scale instead
             lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
             penalties[j] = 1.0 / max(1.0, float(np.abs(by_row.data[lo:hi]).sum()))
-        elif name in RELAXABLE:
+        elif name in RELAXABLE or name in RISK_RELAXABLE:
             bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
-            penalties[j] = 1.0 / max(1.0, abs(bound))
-        elif name in RISK_RELAXABLE:  # docs/risk.md: the risk rule bends first, being the one asked for
-            bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
-            penalties[j] = RISK_PENALTY / max(1.0, abs(bound))
+            # docs/risk.md: the risk rule bends first, being the one asked for
+            price = RISK_PENALTY if name in RISK_RELAXABLE else 1.0
+            penalties[j] = price / max(1.0, abs(bound))
     no_bounds = np.full(len(form.columns), -1.0)
     # feasibilityRelaxation runs in this thread holding Python's GIL; a HiGHS worker thread that
     # fires highspy's callback (a sub-MIP heuristic does) would wait for the GIL for ever.
