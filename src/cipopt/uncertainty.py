@@ -19,17 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from cipopt.coefficients import Coefficients
+from cipopt.coefficients import IN_YEAR_TERMS, RECURRENT_TERMS, Coefficients
 from cipopt.schema.instance import Instance
 
 BATCH_SIZE = 10_000
 STOCHASTIC_METRICS = ("saving", "nonrecurrent_saving")
 """Savings may not materialise; costs are paid as planned."""
-COST_TERMS = {
-    "recurrent": ("running_cost",),
-    "in_year": ("running_cost", "one_off_cost", "double_running_cost"),
-}
-SAVING_TERMS = {"recurrent": ("saving",), "in_year": STOCHASTIC_METRICS}
+_NET_TERMS = {"recurrent": RECURRENT_TERMS, "in_year": IN_YEAR_TERMS}  # the one definition, coefficients.py
+COST_TERMS = {basis: tuple(m for c, m in terms if c < 0) for basis, terms in _NET_TERMS.items()}
+SAVING_TERMS = {basis: tuple(m for c, m in terms if c > 0) for basis, terms in _NET_TERMS.items()}
 
 
 @dataclass(frozen=True)
@@ -170,14 +168,6 @@ class NetTerms:
         amount = draws.amount[:, self.schemes][:, :, None]
         slipped = draws.slipped[:, self.schemes][:, :, None]
         return amount * np.where(slipped, self.late[None], self.on_time[None]) + self.fixed[None]
-
-    def total(self, draws: Draws) -> np.ndarray:
-        """(N, T): the items' summed net saving in each draw (for a plan: two matrix products)."""
-        return self.total_of(*split_by_slip(draws, self.schemes))
-
-    def total_of(self, on_time: np.ndarray, late: np.ndarray) -> np.ndarray:
-        """`total` from `split_by_slip(draws, self.schemes)`, which several rows may share."""
-        return on_time @ self.on_time + late @ self.late + self.fixed.sum(axis=0)
 
 
 def split_by_slip(draws: Draws, schemes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

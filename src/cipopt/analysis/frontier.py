@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from cipopt.analysis.sweep import (
-    IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
+    IN_PROCESS, Sweep, VariantTask, feasible_start, planner_setup, run_sweep, solve_variant, solver_threads,
 )
-from cipopt.analysis.whatif import compare_plans, feasible_start
+from cipopt.analysis.whatif import compare_plans
 from cipopt.coefficients import build_coefficients
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.report.text import OBJECTIVE_WORDS, money

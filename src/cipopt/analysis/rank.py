@@ -29,8 +29,10 @@ from cipopt.analysis.weights import (
     WeightSet, central_weights, require_feasible, sample_weights_how, weight_set, with_weights,
 )
 from cipopt.check import check_plan
+from cipopt.coefficients import build_coefficients
 from cipopt.model.context import ModelContext
 from cipopt.model.fairness import share_row
+from cipopt.model.objective import scheme_scores
 from cipopt.pipeline import Planner, SolveOptions
 from cipopt.report.text import money
 from cipopt.schema.instance import Instance
@@ -134,12 +136,12 @@ class GreedyData:
 
 
 def _rules_rows(instance: Instance, coef, fund: str) -> Rows:
-    expected = instance.objective.risk == "expected"
+    expected = instance.objective.counts_confidence  # as the model counts targets (ModelContext.expected)
     years = {int(y): i for i, y in enumerate(coef.years)}
     mats, bounds, upper, is_fund = [], [], [], []
 
     def add(matrix, values: dict, up: bool, fund_rows: bool = False) -> None:
-        dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+        dense = matrix.toarray()
         for y, v in values.items():
             mats.append(dense[years[int(y)]])
             bounds.append(float(v))
@@ -192,13 +194,9 @@ def greedy_data(instance: Instance, coef, fund: str) -> GreedyData:
     """What the greedy ranking needs, computed once per instance (weights fixed)."""
     rows = _rules_rows(instance, coef, fund)
     index = coef.scheme_index
-    weights = {c.id: c.weight for c in instance.criteria}
-    value = np.zeros(len(coef.scheme_ids))
-    for sc in instance.scores:
-        value[index[sc.scheme]] += weights[sc.criterion] * sc.score
+    value = scheme_scores(instance, coef)  # what the weighted_score objective counts
     fund_lim = next(lim for lim in instance.limits if lim.id == fund)
-    fund_m = coef.matrix(fund_lim.metric, fund_lim.org)
-    fund_m = fund_m.toarray() if hasattr(fund_m, "toarray") else np.asarray(fund_m)
+    fund_m = coef.matrix(fund_lim.metric, fund_lim.org).toarray()
     fund_years = [coef.year_index(y) for y in fund_lim.values]
     per_pair = fund_m[fund_years].sum(axis=0)
     cost = np.full(len(coef.scheme_ids), np.nan)
@@ -630,7 +628,9 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
     base, ws, centre, how = ranking_instance(instance)
     options = solver_threads(options or SolveOptions(mip_gap=0.0), instance, sweep)
     payload = RankPayload(base, fund_id, options)
-    state = setup(payload)
+    # on a cluster the workers build the model; here only the greedy ranking's data is needed
+    state = setup(payload) if sweep.in_process else None
+    greedy = state.greedy if state is not None else greedy_data(base, build_coefficients(base), fund_id)
     fractions = [k / steps for k in range(steps + 1)]
     draws = np.zeros((0, len(ws.ids)))
     sampling = ""
@@ -648,4 +648,4 @@ def run_rank(instance: Instance, *, fund: str | None = None, steps: int = DEFAUL
     if instance.objective.mode != "weighted_score":
         notes.append(f"The instance's objective is {instance.objective.mode}; bids are ranked by weighted score.")
     return RankResult(base, fund_id, fund_total, fractions, results[:len(fractions)], ws, centre, how, draws,
-                      results[len(fractions):], state.greedy, seed, sampling, notes)
+                      results[len(fractions):], greedy, seed, sampling, notes)

@@ -307,12 +307,19 @@ def planner_setup(instance):
     return Planner(instance)
 
 
-def solve_variant(planner, task: VariantTask) -> Resolved:
-    """Re-solve one variant in the worker's (or the caller's) planner."""
+def feasible_start(instance, plan: dict | None) -> bool:
+    """Whether a plan keeps every rule of `instance` (so it may be given to HiGHS as a start)."""
     from cipopt.check import check_plan
 
+    if plan is None:
+        return False
+    return check_plan(instance, plan).ok
+
+
+def solve_variant(planner, task: VariantTask) -> Resolved:
+    """Re-solve one variant in the worker's (or the caller's) planner."""
     start = task.start
-    if start is not None and task.check_start and not check_plan(task.variant, start).ok:
+    if start is not None and task.check_start and not feasible_start(task.variant, start):
         start = None
     before = planner.rebuilds
     outcome = planner.solve(task.options, variant=task.variant, start=start)

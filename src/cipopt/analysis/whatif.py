@@ -20,7 +20,6 @@ from cipopt.analysis.scenario import Applied
 from cipopt.analysis.sweep import (
     IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
 )
-from cipopt.check import check_plan
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.report.text import OBJECTIVE_WORDS, money
 from cipopt.schema.instance import Instance
@@ -249,13 +248,6 @@ def compare_plans(base: dict[str, int | None], other: dict[str, int | None]) -> 
     moved = sorted((s, base[s], y) for s, y in other.items()
                    if y is not None and base.get(s) is not None and base[s] != y)
     return into, out, moved
-
-
-def feasible_start(instance: Instance, plan: dict[str, int | None] | None) -> bool:
-    """Whether a plan keeps every rule of `instance` (so it may be given to HiGHS as a start)."""
-    if plan is None:
-        return False
-    return check_plan(instance, plan).ok
 
 
 def run_whatif(instance: Instance, scenarios: list[Applied], options: SolveOptions = SolveOptions(), *,

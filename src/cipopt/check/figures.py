@@ -72,7 +72,7 @@ class PlanFigures:
 
     def confidence(self) -> np.ndarray:
         """c of the format page: confidence when `risk: expected` (or cvar, chance: docs/risk.md), else 1."""
-        if self.instance.objective.risk in ("expected", "cvar", "chance"):
+        if self.instance.objective.counts_confidence:
             return self.column("confidence")
         return np.ones(len(self.schemes))
 
@@ -266,9 +266,6 @@ class PlanFigures:
             value = (value + self.total("nonrecurrent_saving", org, expected=True)
                      - self.total("one_off_cost", org) - self.total("double_running_cost", org))
         return value
-
-    def net_saving_terms(self, basis: str, org: str | None) -> np.ndarray:
-        return self.recurrent_terms(org) if basis == "recurrent" else self.in_year_terms(org)
 
     def magnitude(self, basis: str, org: str | None) -> np.ndarray:
         """Per year: Σ |term| of a net-saving row, the scale its rounding error grows with."""

@@ -35,27 +35,27 @@ def draws(instance: Instance, seed: int, n: int) -> tuple[np.ndarray, np.ndarray
     """(amount, slipped), each (n, schemes): the share of planned savings delivered, and the slips."""
     schemes = instance.schemes
     groups = {g.id: (i, g.correlation) for i, g in enumerate(instance.risk_groups)}
+    tri = [j for j, s in enumerate(schemes) if s.delivery_high > s.delivery_low and not _pert(s)]
+    pert = [j for j, s in enumerate(schemes) if _pert(s)]
+    slips = [j for j, s in enumerate(schemes) if s.slip_probability > 0]
+    shape_a, shape_b = [], []
+    for j in pert:
+        s = schemes[j]
+        shape_a.append(1 + 4 * (s.delivery_likely - s.delivery_low) / (s.delivery_high - s.delivery_low))
+        shape_b.append(1 + 4 * (s.delivery_high - s.delivery_likely) / (s.delivery_high - s.delivery_low))
+    tri_at, pert_at, slip_at = ({j: k for k, j in enumerate(c)} for c in (tri, pert, slips))
     amounts, slip_parts = [], []
     for b in range(math.ceil(n / BATCH)):
         size = min(BATCH, n - b * BATCH)
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(b + 1)[b])
-        tri = [j for j, s in enumerate(schemes) if s.delivery_high > s.delivery_low and not _pert(s)]
-        pert = [j for j, s in enumerate(schemes) if _pert(s)]
-        slips = [j for j, s in enumerate(schemes) if s.slip_probability > 0]
         factor = rng.standard_normal((size, len(groups)))
         own = rng.standard_normal((size, len(schemes)))
         u_mult = rng.random((size, len(tri)))
-        shape_a, shape_b = [], []
-        for j in pert:
-            s = schemes[j]
-            shape_a.append(1 + 4 * (s.delivery_likely - s.delivery_low) / (s.delivery_high - s.delivery_low))
-            shape_b.append(1 + 4 * (s.delivery_high - s.delivery_likely) / (s.delivery_high - s.delivery_low))
         gamma_a = rng.standard_gamma(np.array(shape_a), size=(size, len(pert)))
         gamma_b = rng.standard_gamma(np.array(shape_b), size=(size, len(pert)))
         u_slip = rng.random((size, len(slips)))
         amount = np.zeros((size, len(schemes)))
         slipped = np.zeros((size, len(schemes)), dtype=bool)
-        tri_at, pert_at, slip_at = ({j: k for k, j in enumerate(c)} for c in (tri, pert, slips))
         for j, s in enumerate(schemes):
             if s.risk_group in groups:
                 g, rho = groups[s.risk_group]
@@ -80,10 +80,14 @@ def draws(instance: Instance, seed: int, n: int) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(amounts), np.concatenate(slip_parts)
 
 
-def scenario_net_savings(instance: Instance, fig: PlanFigures, starts: np.ndarray, target,
+def late_figures(instance: Instance, starts: np.ndarray) -> PlanFigures:
+    """The plan's figures with every start a year later: what a slipped scheme delivers."""
+    return PlanFigures(instance, np.where(starts == NOT_SELECTED, NOT_SELECTED, starts + 1))
+
+
+def scenario_net_savings(fig: PlanFigures, late: PlanFigures, target,
                          amount: np.ndarray, slipped: np.ndarray) -> np.ndarray:
     """(n, years): the target's net saving (recurrent or in-year, its org) of the plan in each draw."""
-    late = PlanFigures(instance, np.where(starts == NOT_SELECTED, NOT_SELECTED, starts + 1))
     savings = ("saving",) if target.basis == "recurrent" else ("saving", "nonrecurrent_saving")
     costs = ("running_cost",) if target.basis == "recurrent" else ("running_cost", "one_off_cost",
                                                                    "double_running_cost")
@@ -113,9 +117,10 @@ def check_risk(instance: Instance, fig: PlanFigures, starts: np.ndarray) -> tupl
     if o.risk not in ("cvar", "chance"):
         return [], {}
     amount, slipped = draws(instance, o.seed, o.draws)
+    late = late_figures(instance, starts)  # once for every target
     if o.risk == "chance":
         target = next(t for t in instance.targets if t.id == o.chance_target)
-        achieved = scenario_net_savings(instance, fig, starts, target, amount, slipped)
+        achieved = scenario_net_savings(fig, late, target, amount, slipped)
         missed = np.zeros(o.draws, dtype=bool)
         for y, required in target.values.items():
             k = instance.years.index(y)
@@ -135,7 +140,7 @@ def check_risk(instance: Instance, fig: PlanFigures, starts: np.ndarray) -> tupl
     for target in instance.targets:
         if target.id not in ids:
             continue
-        achieved = scenario_net_savings(instance, fig, starts, target, amount, slipped)
+        achieved = scenario_net_savings(fig, late, target, amount, slipped)
         for y, required in target.values.items():
             loss += instance.discount(y) * np.maximum(0.0, required - achieved[:, instance.years.index(y)])
     value = tail_mean(loss, o.alpha)

@@ -43,18 +43,6 @@ class BuildNotes:
     infeasibilities: list[Infeasibility] = field(default_factory=list)
 
 
-def linear_row(pair_vars: list, matrix: sp.csr_array, row: int, extra=()) -> LinearExpression:
-    """A Pyomo linear expression from one sparse matrix row over the start variables."""
-    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
-    cols = matrix.indices[lo:hi]
-    coefs = matrix.data[lo:hi].tolist()
-    variables = [pair_vars[c] for c in cols]
-    for coef, var in extra:
-        coefs.append(coef)
-        variables.append(var)
-    return LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=variables)
-
-
 def vector_expression(pair_vars: list, vector: np.ndarray, extra=()) -> LinearExpression:
     """A Pyomo linear expression sum_p vector[p] * v_start[p] (zeros dropped)."""
     cols = np.flatnonzero(vector)

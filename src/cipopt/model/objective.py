@@ -6,7 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective
+from cipopt.schema.instance import Instance
+
+
+def scheme_scores(instance: Instance, coef: Coefficients) -> np.ndarray:
+    """(S,) each scheme's weighted appraisal score: sum over criteria of weight x score."""
+    weights = {c.id: c.weight for c in instance.criteria}
+    per_scheme = np.zeros(len(coef.scheme_ids))
+    for sc in instance.scores:
+        per_scheme[coef.scheme_index[sc.scheme]] += weights[sc.criterion] * sc.score
+    return per_scheme
 
 
 def start_values(ctx: ModelContext) -> np.ndarray:
@@ -15,11 +26,7 @@ def start_values(ctx: ModelContext) -> np.ndarray:
     inst = ctx.instance
     mode = inst.objective.mode
     if mode == "weighted_score":
-        weights = {c.id: c.weight for c in inst.criteria}
-        per_scheme = np.zeros(len(coef.scheme_ids))
-        for sc in inst.scores:
-            per_scheme[coef.scheme_index[sc.scheme]] += weights[sc.criterion] * sc.score
-        return per_scheme[coef.pair_scheme]
+        return scheme_scores(inst, coef)[coef.pair_scheme]
     net = coef.in_year_net_saving(expected=ctx.expected)
     if mode == "net_present_value":
         net = net - coef.matrix("capital_cost")

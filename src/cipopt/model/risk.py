@@ -68,9 +68,10 @@ def scenario_shortfalls(ctx: ModelContext, x: np.ndarray) -> dict[str, np.ndarra
 def plan_cvar(ctx: ModelContext, x: np.ndarray) -> float:
     """The CVaR at `alpha` of the plan's discounted shortfall of the risk targets over the scenarios."""
     loss = np.zeros(ctx.instance.objective.draws)
+    shortfalls = scenario_shortfalls(ctx, x)  # every risk target's, once
     for t in targets_at_risk(ctx.instance):
         d = ctx.coef.discount[[ctx.coef.year_index(y) for y in sorted(t.values)]]
-        loss += scenario_shortfalls(ctx, x)[t.id] @ d
+        loss += shortfalls[t.id] @ d
     return cvar(loss, ctx.instance.objective.alpha)
 
 

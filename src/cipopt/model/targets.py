@@ -10,7 +10,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from cipopt.model.context import (
-    BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
+    BuildNotes, Infeasibility, ModelContext, add_rows, fmt, row_is_empty, stack_rows,
 )
 
 
@@ -38,7 +38,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             years = []
             for y, yi in ((int(y), ctx.year_of[int(y)]) for y in sorted(t.values)):
                 required = t.values[y]
-                if t.hard and matrix.indptr[yi] == matrix.indptr[yi + 1]:
+                if t.hard and row_is_empty(matrix, yi):
                     if required > 0:
                         notes.infeasibilities.append(Infeasibility(
                             name, f"hard target {t.id} needs {fmt(required)} in {y} but no eligible "

@@ -43,21 +43,19 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
     row_lower = np.asarray(lp.row_lower_)
     row_upper = np.asarray(lp.row_upper_)
     penalties = np.full(len(form.rows), -1.0)  # -1: this row may not be relaxed
-    by_row = None
+    by_row = form.matrix.tocsr()  # the rows' terms: fair-share prices here, the words below
     for j, (con, _) in enumerate(form.rows):
         name = con.parent_component().name
         if name == "c_mandatory":
             penalties[j] = MANDATORY_PENALTY
         elif name == "c_fair_share":  # bound 0: priced per unit of the row's own scale instead
-            by_row = form.matrix.tocsr() if by_row is None else by_row
             lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
             penalties[j] = 1.0 / max(1.0, float(np.abs(by_row.data[lo:hi]).sum()))
-        elif name in RELAXABLE:
+        elif name in RELAXABLE or name in RISK_RELAXABLE:
             bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
-            penalties[j] = 1.0 / max(1.0, abs(bound))
-        elif name in RISK_RELAXABLE:  # docs/risk.md: the risk rule bends first, being the one asked for
-            bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
-            penalties[j] = RISK_PENALTY / max(1.0, abs(bound))
+            # docs/risk.md: the risk rule bends first, being the one asked for
+            price = RISK_PENALTY if name in RISK_RELAXABLE else 1.0
+            penalties[j] = price / max(1.0, abs(bound))
     no_bounds = np.full(len(form.columns), -1.0)
     # feasibilityRelaxation runs in this thread holding Python's GIL; a HiGHS worker thread that
     # fires highspy's callback (a sub-MIP heuristic does) would wait for the GIL for ever.
@@ -73,7 +71,6 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
                 "exists: the relations and start windows cannot hold together"]
     x = np.asarray(solution.col_value)
     activity = np.asarray(solution.row_value)
-    by_row = form.matrix.tocsr() if by_row is None else by_row
     column_scheme = np.full(len(form.columns), -1)
     present = pair_columns >= 0
     column_scheme[pair_columns[present]] = coef.pair_scheme[present]

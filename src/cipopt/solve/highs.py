@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from pyomo.environ import Constraint, Objective, Var
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from cipopt.bulk import no_cyclic_gc
@@ -100,7 +101,7 @@ def compile_model(model) -> StandardForm:
     """
     with no_cyclic_gc():  # an object per term (see cipopt.bulk)
         form = assemble_recorded(model)
-        return form if form is not None else compile_with_pyomo(model)
+    return form if form is not None else compile_with_pyomo(model)  # which pauses the collector itself
 
 
 def compile_with_pyomo(model) -> StandardForm:
@@ -149,8 +150,6 @@ def assemble_recorded(model) -> StandardForm | None:
     first use (the objective first), every index of a component, unused columns dropped.
     None when the model has rows or an objective that were not recorded (then use the compiler).
     """
-    from pyomo.environ import Constraint, Objective, Var
-
     blocks = recorded_rows(model)
     objective = recorded_objective(model)
     constraints = list(model.component_objects(Constraint, active=True, descend_into=True))
