@@ -30,3 +30,10 @@ def test_rank_refuses_a_negative_seed(tmp_path):
     out = tmp_path / "out"
     assert_refused(run("rank", FUND, "--seed", "-1", "--out", out), out, "--seed")
 
+
+def test_simulate_names_the_row_of_a_start_outside_the_plan_years(tmp_path):
+    plan = tmp_path / "plan.csv"
+    plan.write_text("scheme,selected,start_year\nagency-cap,false,\nepr,true,2031\n")
+    out = tmp_path / "out"
+    assert_refused(run("simulate", TINY, plan, "--out", out), out,
+                   f"{plan}, row 3, column start_year: cannot be simulated: scheme epr starts in 2031")

@@ -88,7 +88,7 @@ def load(path: str):
     return instance
 
 
-def load_plan(path: str, instance):
+def load_plan(path: str, instance, within_years: bool = False):
     """A plan.csv (untrusted: any spreadsheet) for `instance`, its warnings printed."""
     from pathlib import Path
 
@@ -96,7 +96,7 @@ def load_plan(path: str, instance):
 
     log = ProblemLog()
     try:
-        return read_plan(Path(path), instance, log)
+        return read_plan(Path(path), instance, log, within_years=within_years)
     finally:
         echo_problems(log.warnings)
 
