@@ -194,6 +194,13 @@ REFUSED = [
          Expect(Y, ("weight_min 0.5 is above weight_max 0.2",), key="criteria[0].weight_min")),
     case("duplicate criterion id", {Y: edit("id: deliverability", "id: value")},
          Expect(Y, ("duplicate criterion id 'value'",), key="criteria[1].id")),
+    case("chance target when no target is defined",
+         {Y: lambda t: edit("objective: {mode: net_present_value, risk: expected}",
+                            "objective: {mode: net_present_value, risk: chance, chance_target: underlying, "
+                            "chance_probability: 0.9}")(
+             edit("targets:\n  - {id: underlying, org: holby, values: {2025: 100, 2026: 200, 2027: 300}}\n", "")(t))},
+         Expect(Y, ("unknown target 'underlying': expected a defined id, but none are defined",),
+                key="objective.chance_target")),
     # -- CSV structure --------------------------------------------------------------------------
     case("unterminated quote", {S: edit("Agency cap", '"Agency cap')},
          Expect(S, ("not a well-formed csv", "never closed"), row=2)),

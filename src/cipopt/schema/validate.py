@@ -115,7 +115,7 @@ def suggestion(value: str, known, *, limit: int = 5000) -> str:
 def _choices(known, most: int = 12) -> str:
     items = sorted(known)
     if not items:
-        return "none are defined"
+        return "a defined id, but none are defined"
     if len(items) > most:
         return f"one of {', '.join(items[:most])}, ... ({len(items)} in all)"
     return f"one of {', '.join(items)}"
