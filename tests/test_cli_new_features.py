@@ -3,6 +3,7 @@ one line per problem naming the place, exit code 2, no traceback, nothing writte
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -37,3 +38,25 @@ def test_simulate_names_the_row_of_a_start_outside_the_plan_years(tmp_path):
     out = tmp_path / "out"
     assert_refused(run("simulate", TINY, plan, "--out", out), out,
                    f"{plan}, row 3, column start_year: cannot be simulated: scheme epr starts in 2031")
+
+
+def test_a_warning_is_printed_once_when_the_instance_is_also_refused(tmp_path):
+    folder = tmp_path / "fund"
+    shutil.copytree(FUND, folder)
+    yaml = folder / "instance.yaml"
+    text = yaml.read_text()
+    assert "min_share: 0.15}" in text
+    yaml.write_text(text.replace("min_share: 0.15}", "max_share: 0.15}"))
+    out = tmp_path / "out"
+    result = run("solve", folder, "--out", out)
+    assert_refused(result, out, "fair_shares[0].min_share: is required")
+    assert result.output.count("unknown key 'max_share'") == 1, result.output
+
+
+def test_a_plan_warning_is_printed_once_when_the_plan_is_also_refused(tmp_path):
+    plan = tmp_path / "plan.csv"
+    plan.write_text("scheme,selected,start_year\nagency-cap,false,2025\nno-such,true,2025\n")
+    out = tmp_path / "out"
+    result = run("simulate", TINY, plan, "--out", out)
+    assert_refused(result, out, "unknown scheme 'no-such'")
+    assert result.output.count("is not selected, so its start_year") == 1, result.output
