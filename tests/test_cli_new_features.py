@@ -60,3 +60,11 @@ def test_a_plan_warning_is_printed_once_when_the_plan_is_also_refused(tmp_path):
     result = run("simulate", TINY, plan, "--out", out)
     assert_refused(result, out, "unknown scheme 'no-such'")
     assert result.output.count("is not selected, so its start_year") == 1, result.output
+
+
+def test_build_writes_the_lp_file_without_a_pyomo_format_warning(tmp_path, caplog):
+    lp = tmp_path / "fund.lp"
+    result = run("build", FUND, "--lp", lp)
+    assert result.exit_code == 0, result.output
+    assert "o_objective:" in lp.read_text()
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], [r.getMessage() for r in caplog.records]
