@@ -550,9 +550,16 @@ class _Checks:
         criteria = {c.id for c in self.inst.criteria} | set(self.inst.criteria_order or ())
         seen: dict[tuple[str, str], int] = {}
         self._scheme_refs("scores", "scheme", [sc.scheme for sc in self.inst.scores])
+        undefined = not criteria and not (self.gaps.context or self.gaps.criteria or self.gaps.rejected_criteria)
+        if undefined and self.inst.scores:  # one message, not one per row
+            self.log.error(label, f"scores {len({sc.criterion for sc in self.inst.scores})} criteria but "
+                                  "instance.yaml defines none: add criteria (or criteria_order)",
+                           row=self.src.row("scores", 0), column="criterion")
         for i, sc in enumerate(self.inst.scores):
             row = self.src.row("scores", i)
-            if sc.criterion not in criteria and not self.gaps.criterion_may_exist(sc.criterion):
+            if undefined:
+                pass
+            elif sc.criterion not in criteria and not self.gaps.criterion_may_exist(sc.criterion):
                 self.log.error(label, f"unknown criterion {sc.criterion!r}{suggestion(sc.criterion, criteria)}: "
                                       f"expected {_choices(criteria)} (the criteria of instance.yaml)",
                                row=row, column="criterion")
