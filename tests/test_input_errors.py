@@ -198,6 +198,10 @@ REFUSED = [
          {Y: lambda t: t[:t.index("criteria:")] + t[t.index("objective:"):],
           "scores.csv": append("roster,value,50\nroster,speed,60\n")},
          Expect("scores.csv", ("scores 3 criteria but instance.yaml defines none",), row=2, column="criterion")),
+    case("cvar with an empty list of risk targets (the model would count none, simulate all)",
+         {Y: edit("objective: {mode: net_present_value, risk: expected}",
+                  "objective: {mode: net_present_value, risk: cvar, cvar_penalty: 1, risk_targets: []}")},
+         Expect(Y, ("is an empty list", "leave risk_targets out"), key="objective.risk_targets")),
     case("chance target when no target is defined",
          {Y: lambda t: edit("objective: {mode: net_present_value, risk: expected}",
                             "objective: {mode: net_present_value, risk: chance, chance_target: underlying, "

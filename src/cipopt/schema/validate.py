@@ -458,6 +458,9 @@ class _Checks:
             if not self.inst.targets:
                 self.log.error(self.ctx, "risk cvar needs a target: its loss is the targets' shortfall",
                                key="objective.risk")
+        if o.risk_targets is not None and not o.risk_targets and self.inst.targets:
+            self.log.error(self.ctx, "is an empty list: name at least one target, or leave risk_targets out "
+                                     "for every target", key="objective.risk_targets")
         for i, tid in enumerate(o.risk_targets or ()):
             if tid not in target_ids:
                 self.log.error(self.ctx, f"unknown target {show(tid)}{suggestion(tid, target_ids)}: expected "
