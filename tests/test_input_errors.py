@@ -202,6 +202,10 @@ REFUSED = [
          {Y: edit("objective: {mode: net_present_value, risk: expected}",
                   "objective: {mode: net_present_value, risk: cvar, cvar_penalty: 1, risk_targets: []}")},
          Expect(Y, ("is an empty list", "leave risk_targets out"), key="objective.risk_targets")),
+    case("a YAML boolean where a number is expected is not read as 1",
+         {Y: append("discount_rate: yes\nrisk_groups:\n  - {id: workforce, correlation: true}\n")},
+         Expect(Y, ("true is not a number",), key="discount_rate"),
+         Expect(Y, ("true is not a number",), key="risk_groups[0].correlation")),
     case("chance target when no target is defined",
          {Y: lambda t: edit("objective: {mode: net_present_value, risk: expected}",
                             "objective: {mode: net_present_value, risk: chance, chance_target: underlying, "
