@@ -346,3 +346,22 @@ def test_schema_describes_the_instance_for_front_ends(tmp_path):
     assert run("schema", "-o", out).exit_code == 0
     assert json.loads(out.read_text()) == schema
     assert run("schema", "-o", out).exit_code == 2
+
+
+def test_the_template_has_a_risk_groups_block_for_its_risk_group_column(tmp_path):
+    """The blank form has the schemes' risk_group column, so it must offer the block defining the groups."""
+    book = tmp_path / "plan.xlsx"
+    _fill_template(book)
+    wb = openpyxl.load_workbook(book)
+    ctx = wb["context"]
+    header = _row_of(ctx, "risk_groups") + 1
+    assert [ctx.cell(header, c).value for c in (1, 2)] == ["id", "correlation"]
+    ctx.cell(header + 1, 1, "workforce")
+    ctx.cell(header + 1, 2, 0.5)
+    schemes = wb["schemes"]
+    columns = [c.value for c in schemes[1]]
+    schemes.cell(2, columns.index("risk_group") + 1, "workforce")
+    wb.save(book)
+    inst = load_workbook_instance(book)
+    assert [(g.id, g.correlation) for g in inst.risk_groups] == [("workforce", 0.5)]
+    assert inst.schemes[0].risk_group == "workforce"

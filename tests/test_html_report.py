@@ -224,3 +224,16 @@ def test_report_opens_in_chromium_without_errors_and_draws_its_charts(holby, tmp
     png = screenshot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a page of charts, not a blank one
     print(f"screenshot: {screenshot}")
+
+
+def test_report_refuses_a_simulation_of_another_instance(tmp_path):
+    """Holby's simulation.csv in a tiny solution folder would draw targets and years tiny has not."""
+    solution = _tiny_solution(tmp_path)
+    pd.DataFrame({"year": [2025, 2029], "target": ["underlying", "control-total"], "mean": [1.0, 2.0]}) \
+        .to_csv(solution / "simulation.csv", index=False)
+    out = tmp_path / "r.html"
+    result = run("report", TINY, solution, "-o", out)
+    assert result.exit_code == 2 and not out.exists(), result.output
+    assert f"{solution / 'simulation.csv'}, row 3, column year: year 2029 is not a plan year" in result.output
+    assert "row 3, column target: target 'control-total' is not a target of the instance" in result.output
+    assert "row 2" not in result.output

@@ -194,6 +194,25 @@ REFUSED = [
          Expect(Y, ("weight_min 0.5 is above weight_max 0.2",), key="criteria[0].weight_min")),
     case("duplicate criterion id", {Y: edit("id: deliverability", "id: value")},
          Expect(Y, ("duplicate criterion id 'value'",), key="criteria[1].id")),
+    case("scores but no criteria: one message, not one per row",
+         {Y: lambda t: t[:t.index("criteria:")] + t[t.index("objective:"):],
+          "scores.csv": append("roster,value,50\nroster,speed,60\n")},
+         Expect("scores.csv", ("scores 3 criteria but instance.yaml defines none",), row=2, column="criterion")),
+    case("cvar with an empty list of risk targets (the model would count none, simulate all)",
+         {Y: edit("objective: {mode: net_present_value, risk: expected}",
+                  "objective: {mode: net_present_value, risk: cvar, cvar_penalty: 1, risk_targets: []}")},
+         Expect(Y, ("is an empty list", "leave risk_targets out"), key="objective.risk_targets")),
+    case("a YAML boolean where a number is expected is not read as 1",
+         {Y: append("discount_rate: yes\nrisk_groups:\n  - {id: workforce, correlation: true}\n")},
+         Expect(Y, ("true is not a number",), key="discount_rate"),
+         Expect(Y, ("true is not a number",), key="risk_groups[0].correlation")),
+    case("chance target when no target is defined",
+         {Y: lambda t: edit("objective: {mode: net_present_value, risk: expected}",
+                            "objective: {mode: net_present_value, risk: chance, chance_target: underlying, "
+                            "chance_probability: 0.9}")(
+             edit("targets:\n  - {id: underlying, org: holby, values: {2025: 100, 2026: 200, 2027: 300}}\n", "")(t))},
+         Expect(Y, ("unknown target 'underlying': expected a defined id, but none are defined",),
+                key="objective.chance_target")),
     # -- CSV structure --------------------------------------------------------------------------
     case("unterminated quote", {S: edit("Agency cap", '"Agency cap')},
          Expect(S, ("not a well-formed csv", "never closed"), row=2)),
@@ -325,6 +344,11 @@ def test_refused_with_the_cell_to_fix(tmp_path, changes, expected):
     for p in error.errors:  # every error says where it is
         assert Path(p.file).name in BASE or p.file.endswith(("inst", ".csv", ".yaml")), p
         assert p.message and str(p).startswith("error: ")
+
+
+def test_scores_without_criteria_is_one_problem(tmp_path):
+    error = refuse(write_instance(tmp_path / "inst", {Y: lambda t: t[:t.index("criteria:")] + t[t.index("objective:"):]}))
+    assert len(error.errors) == 1, error.errors
 
 
 def test_every_case_names_its_value_and_place_in_words(tmp_path):

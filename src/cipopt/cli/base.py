@@ -7,6 +7,7 @@ internal error; 2 bad input; 3 infeasible; 4 no plan found within the limits; 13
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
 import sys
@@ -74,6 +75,17 @@ def guarded(command):
     return wrapper
 
 
+@contextlib.contextmanager
+def printing_warnings(log: ProblemLog):
+    """Print the log's warnings once: on an InputError the guard prints those the error carries."""
+    try:
+        yield log
+    except InputError as exc:
+        echo_problems([w for w in log.warnings if w not in exc.problems])
+        raise
+    echo_problems(log.warnings)
+
+
 def load(path: str):
     """An instance from a folder, or from an .xlsx workbook (dispatched on the suffix)."""
     from cipopt.io.excel import is_workbook_path, load_workbook_instance
@@ -81,24 +93,20 @@ def load(path: str):
 
     log = ProblemLog()
     reader = load_workbook_instance if is_workbook_path(path) else load_instance
-    try:
+    with printing_warnings(log):
         instance = reader(path, log)
-    finally:
-        echo_problems(log.warnings)
     return instance
 
 
-def load_plan(path: str, instance):
+def load_plan(path: str, instance, within_years: bool = False):
     """A plan.csv (untrusted: any spreadsheet) for `instance`, its warnings printed."""
     from pathlib import Path
 
     from cipopt.io.plan import read_plan
 
     log = ProblemLog()
-    try:
-        return read_plan(Path(path), instance, log)
-    finally:
-        echo_problems(log.warnings)
+    with printing_warnings(log):
+        return read_plan(Path(path), instance, log, within_years=within_years)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

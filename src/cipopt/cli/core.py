@@ -162,7 +162,7 @@ def build(instance, lp, force):
         click.echo(f"note: {note.message}", err=True)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "model.lp"
-        built.model.write(str(scratch), format="lp", io_options={"symbolic_solver_labels": True})
+        built.model.write(str(scratch), io_options={"symbolic_solver_labels": True})
         write_file(lp, scratch.read_text(), force=force)
     click.echo(f"wrote {lp}")
 

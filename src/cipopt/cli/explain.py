@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import echo_problems, exit_without_plan, guarded, load, main, sweep_options
+from cipopt.cli.base import exit_without_plan, guarded, load, main, printing_warnings, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import ProblemLog
@@ -56,11 +56,8 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     inst = load(instance)
     given = None
     if plan:
-        log = ProblemLog()
-        try:
+        with printing_warnings(ProblemLog()) as log:
             given = read_plan(Path(plan), inst, log)
-        finally:
-            echo_problems(log.warnings)
     planner = Planner(inst)
     total = len(inst.schemes) + sum(len(t.values) for t in inst.targets) + sum(len(lim.values) for lim in inst.limits)
     reference_note = "the given plan" if given else "the optimal plan"

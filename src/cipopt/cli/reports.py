@@ -176,12 +176,10 @@ def report(instance, solution_dir, out, force, quiet):
         inst = load(instance)
     log = ProblemLog()
     with steps.step("drawing the report"):
-        try:
-            data = read_solution(inst, solution_dir, log)
-        finally:
-            from cipopt.cli.base import echo_problems
+        from cipopt.cli.base import printing_warnings
 
-            echo_problems(log.warnings)
+        with printing_warnings(log):
+            data = read_solution(inst, solution_dir, log)
         page = render_report(data)
     write_file(out, page, force=force)
     click.echo(f"wrote {out}")

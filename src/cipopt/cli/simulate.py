@@ -8,7 +8,6 @@ import click
 
 from cipopt.cli.base import guarded, load, load_plan, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.schema.problems import InputError, Problem
 
 
 def _money(value: float) -> str:
@@ -51,11 +50,7 @@ def simulate(instance, plan, draws, seed, out, force, sweep):
     if out:
         check_output_dir(out, force)
     inst = load(instance)
-    chosen = load_plan(plan, inst)
-    outside = [f"scheme {s} starts in {y}, outside the plan years {inst.years[0]}-{inst.years[-1]}"
-               for s, y in chosen.items() if y is not None and y not in inst.years]
-    if outside:
-        raise InputError([Problem(str(plan), f"cannot be simulated: {m}", column="start_year") for m in outside])
+    chosen = load_plan(plan, inst, within_years=True)
     result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep)
     for message in result.summary["checker_messages"]:
         click.echo(f"warning: the plan breaks a rule: {message}", err=True)

@@ -826,8 +826,8 @@ def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank:
               [[f.get("id"), f.get("org"), f.get("sector"), f.get("metric"), f.get("min_share"),
                 ", ".join(str(y) for y in f["years"]) if f.get("years") else None] for f in fair], 0)
     risk_groups = context.get("risk_groups", [])
-    if risk_groups:
-        block("risk_groups", ["id", "correlation"], [[g.get("id"), g.get("correlation")] for g in risk_groups], 0)
+    if risk_groups or blank:  # the blank form has the risk_group column, so the block that defines them
+        block("risk_groups", ["id", "correlation"], [[g.get("id"), g.get("correlation")] for g in risk_groups], spare)
     w.widths(ws, {1: 24, 2: 34, 3: 14, 4: 10, 5: 18})
     for c in range(6, 6 + len(years)):
         w.widths(ws, {c: 11})

@@ -17,13 +17,15 @@ def _header(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def read_plan(path: str | Path, instance: Instance, log: ProblemLog) -> dict[str, int | None]:
+def read_plan(path: str | Path, instance: Instance, log: ProblemLog,
+              within_years: bool = False) -> dict[str, int | None]:
     """Scheme id -> start year, or None when not selected, for every scheme of the instance.
 
     `selected` decides when given (true needs a start_year; false with a start_year is a warning
     and the scheme is not selected); without the column, or with the cell empty, a scheme is
     selected when its start_year is filled. Schemes missing from the file are not selected.
-    Whether the start year is allowed is the checker's business, not the reader's.
+    Whether the start year is allowed is the checker's business, not the reader's; only with
+    `within_years` (simulate: a start outside the plan years cannot be drawn) is one an error, at its row.
     """
     path = Path(path)
     label = str(path)
@@ -71,6 +73,10 @@ def read_plan(path: str | Path, instance: Instance, log: ProblemLog) -> dict[str
         if not choice and has_start:
             log.warn(label, f"scheme {sid!r} is not selected, so its start_year {raw_start} is ignored",
                      row=row, column="start_year")
+        if choice and within_years and int(start) not in instance.years:
+            log.error(label, f"cannot be simulated: scheme {sid} starts in {int(start)}, outside the plan years "
+                             f"{instance.years[0]}-{instance.years[-1]}", row=row, column="start_year")
+            continue
         plan[sid] = int(start) if choice else None
     log.raise_if_errors()
     missing = [s.id for s in instance.schemes if s.id not in plan]

@@ -59,6 +59,24 @@ class ReportInputs:
     explanations: pd.DataFrame | None = None  # explain_schemes.csv of `cipopt explain`
 
 
+def _simulation_of(instance: Instance, sim: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFrame | None:
+    """The simulation table if its years and targets are the instance's (else another instance's run)."""
+    years, targets = {str(y) for y in instance.years}, {t.id for t in instance.targets}
+    found = len(log.errors)
+    for i, (year, target) in enumerate(zip(sim["year"], sim["target"] if "target" in sim.columns else
+                                           [None] * len(sim))):
+        shown = str(year).removesuffix(".0")
+        if shown not in years:
+            log.error(label, f"year {shown} is not a plan year ({instance.years[0]}-{instance.years[-1]}): "
+                             "was it simulated for another instance?", row=i + 2, column="year")
+        if target is not None and not pd.isna(target) and str(target) not in targets:
+            log.error(label, f"target {str(target)!r} is not a target of the instance: was it simulated for "
+                             "another instance?", row=i + 2, column="target")
+        if len(log.errors) - found >= 5:
+            break  # a file from another instance: a few rows say so
+    return sim if len(log.errors) == found else None
+
+
 def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> ReportInputs:
     """The files of a solution folder, checked against the instance; InputError on bad input."""
     from cipopt.io.plan import read_plan
@@ -107,6 +125,8 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
             if "year" not in simulation.columns:
                 log.error(str(sim_path), "needs a 'year' column", row=1)
                 simulation = None
+            else:
+                simulation = _simulation_of(instance, simulation, str(sim_path), log)
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             log.error(str(sim_path), f"is not a readable table: {exc}")
     optional = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import typing
 import weakref
 from typing import Literal
 
@@ -29,8 +30,28 @@ BUILTIN_METRICS = SAVING_METRICS + COST_METRICS
 Sense = Literal["<=", ">=", "=="]
 
 
+def _is_number_type(annotation) -> bool:
+    """float, int or an optional one (not bool): the fields a YAML true/false must not fill as 1/0."""
+    if annotation in (float, int):
+        return True
+    args = typing.get_args(annotation)
+    return bool(args) and type(None) in args and all(a in (float, int, type(None)) for a in args)
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class FromYaml(Frozen):
+    """A part of instance.yaml (not a CSV row: those arrive as text, and there are many of them)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_as_number(cls, value, info):
+        """YAML reads `yes`/`true` as a boolean, which pydantic would take as the number 1."""
+        if isinstance(value, bool) and _is_number_type(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"{value!r} is not a number")
+        return value
 
 
 class Organisation(Frozen):
@@ -41,7 +62,7 @@ class Organisation(Frozen):
     """acute, community, mental_health, primary_care, commissioner, ambulance, other."""
 
 
-class Target(Frozen):
+class Target(FromYaml):
     """Savings required against the do-nothing forecast, per year."""
 
     id: str = Field(min_length=1)
@@ -54,7 +75,7 @@ class Target(Frozen):
     shortfall_penalty: float = Field(default=1.0, ge=0)
 
 
-class Limit(Frozen):
+class Limit(FromYaml):
     """A per-year bound on the sum of a metric over the schemes active that year."""
 
     id: str = Field(min_length=1)
@@ -64,7 +85,7 @@ class Limit(Frozen):
     values: dict[int, float]
 
 
-class Quality(Frozen):
+class Quality(FromYaml):
     """Quality impact assessment rules that protect safety and outcomes."""
 
     domains: tuple[str, ...] = STANDARD_DOMAINS
@@ -78,7 +99,7 @@ class Quality(Frozen):
     """Per year: the sum of the domain score over active schemes must be at least this."""
 
 
-class Objective(Frozen):
+class Objective(FromYaml):
     mode: Literal["net_present_value", "savings", "weighted_score"] = "net_present_value"
     risk: Literal["none", "expected", "cvar", "chance"] = "expected"
     """expected: savings count at confidence x value; none: at face value; cvar and chance: as
@@ -106,7 +127,7 @@ class Objective(Frozen):
         return self.risk != "none"
 
 
-class RiskGroup(Frozen):
+class RiskGroup(FromYaml):
     """Schemes that succeed or fail together through one shared factor (docs/risk.md)."""
 
     id: str = Field(min_length=1)
@@ -115,7 +136,7 @@ class RiskGroup(Frozen):
     """The correlation of any two members' delivery factors (Gaussian one-factor model)."""
 
 
-class SolverOptions(Frozen):
+class SolverOptions(FromYaml):
     time_limit: float | None = Field(default=None, gt=0)
     """Seconds; None = no limit."""
     mip_gap: float = Field(default=1e-4, ge=0)
@@ -123,14 +144,14 @@ class SolverOptions(Frozen):
     threads: int | None = Field(default=None, ge=1)
 
 
-class Criterion(Frozen):
+class Criterion(FromYaml):
     id: str = Field(min_length=1)
     weight: float | None = Field(default=None, ge=0)
     weight_min: float | None = Field(default=None, ge=0)
     weight_max: float | None = Field(default=None, ge=0)
 
 
-class FairShare(Frozen):
+class FairShare(FromYaml):
     """A panel's fairness rule (format extension): a group gets at least a share of a metric's total.
 
     Over the years listed (default every plan year), the metric counted for the group (one
@@ -254,7 +275,7 @@ class Score(Frozen):
     score: float = Field(ge=0, le=100)
 
 
-class Instance(Frozen):
+class Instance(FromYaml):
     """A whole, validated instance: the plan context and its tables."""
 
     format_version: Literal[1] = 1

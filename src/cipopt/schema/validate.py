@@ -115,7 +115,7 @@ def suggestion(value: str, known, *, limit: int = 5000) -> str:
 def _choices(known, most: int = 12) -> str:
     items = sorted(known)
     if not items:
-        return "none are defined"
+        return "a defined id, but none are defined"
     if len(items) > most:
         return f"one of {', '.join(items[:most])}, ... ({len(items)} in all)"
     return f"one of {', '.join(items)}"
@@ -458,6 +458,9 @@ class _Checks:
             if not self.inst.targets:
                 self.log.error(self.ctx, "risk cvar needs a target: its loss is the targets' shortfall",
                                key="objective.risk")
+        if o.risk_targets is not None and not o.risk_targets and self.inst.targets:
+            self.log.error(self.ctx, "is an empty list: name at least one target, or leave risk_targets out "
+                                     "for every target", key="objective.risk_targets")
         for i, tid in enumerate(o.risk_targets or ()):
             if tid not in target_ids:
                 self.log.error(self.ctx, f"unknown target {show(tid)}{suggestion(tid, target_ids)}: expected "
@@ -550,9 +553,16 @@ class _Checks:
         criteria = {c.id for c in self.inst.criteria} | set(self.inst.criteria_order or ())
         seen: dict[tuple[str, str], int] = {}
         self._scheme_refs("scores", "scheme", [sc.scheme for sc in self.inst.scores])
+        undefined = not criteria and not (self.gaps.context or self.gaps.criteria or self.gaps.rejected_criteria)
+        if undefined and self.inst.scores:  # one message, not one per row
+            self.log.error(label, f"scores {len({sc.criterion for sc in self.inst.scores})} criteria but "
+                                  "instance.yaml defines none: add criteria (or criteria_order)",
+                           row=self.src.row("scores", 0), column="criterion")
         for i, sc in enumerate(self.inst.scores):
             row = self.src.row("scores", i)
-            if sc.criterion not in criteria and not self.gaps.criterion_may_exist(sc.criterion):
+            if undefined:
+                pass
+            elif sc.criterion not in criteria and not self.gaps.criterion_may_exist(sc.criterion):
                 self.log.error(label, f"unknown criterion {sc.criterion!r}{suggestion(sc.criterion, criteria)}: "
                                       f"expected {_choices(criteria)} (the criteria of instance.yaml)",
                                row=row, column="criterion")
