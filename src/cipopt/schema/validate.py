@@ -316,6 +316,10 @@ class _Checks:
                 self.log.error(self.ctx, f"duplicate criterion id {c.id!r} (also criteria[{seen[c.id]}])",
                                key=f"{key}.id")
             seen.setdefault(c.id, i)
+            for name, bound in (("weight_min", c.weight_min), ("weight_max", c.weight_max)):
+                if bound is not None and bound > 1:
+                    self.log.error(self.ctx, f"{name} {bound:g} is above 1 (weights with ranges are shares of 1)",
+                                   key=f"{key}.{name}")
             if c.weight_min is not None and c.weight_max is not None and c.weight_min > c.weight_max:
                 self.log.error(self.ctx, f"weight_min {c.weight_min:g} is above weight_max {c.weight_max:g}",
                                key=f"{key}.weight_min")
