@@ -73,7 +73,8 @@ RICH_TABLES = {
     "profiles.csv": "scheme,offset,metric,value\nc3,0,saving,10\nc3,1,recurrent_saving,60.5\nc3,0,pmo_days,30\n",
     "relations.csv": "kind,a,b,lag\nrequires,c3,a1,1\nexcludes,a1,b2,0\n",
     "shares.csv": "scheme,org,saving_share,cost_share\nc3,north,0.6,0\nc3,south,0.4,1\n",
-    "scores.csv": "scheme,criterion,score\na1,benefit,70\nb2,benefit,40\nc3,deliverability,55.5\n",
+    "scores.csv": "scheme,criterion,score\na1,benefit,70\nb2,benefit,40\nc3,deliverability,55.5\n"
+                  "a1,deliverability,20\nb2,deliverability,65\nc3,benefit,10\n",
 }
 
 

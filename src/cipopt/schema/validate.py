@@ -574,6 +574,28 @@ class _Checks:
                 self.log.error(label, f"scheme {sc.scheme!r} is scored on {sc.criterion!r} twice "
                                       f"(also row {seen[(sc.scheme, sc.criterion)]})", row=row, column="score")
             seen.setdefault((sc.scheme, sc.criterion), row)
+        self._unscored_schemes()
+
+    def _unscored_schemes(self) -> None:
+        """A scheme without a score on a criterion counts 0 there (docs/semantics.md): say so, once
+        per scheme, wherever scores are weighed (a weighted_score objective, or criteria for rank).
+        Criteria with no scores.csv at all are left to the commands that need scores (rank refuses)."""
+        inst = self.inst
+        if self.gaps.context or self.gaps.criteria or "scores" in self.gaps.tables or "schemes" in self.gaps.tables:
+            return
+        criteria = list(dict.fromkeys([c.id for c in inst.criteria] + list(inst.criteria_order or ())))
+        if not (criteria and inst.scores) or not (inst.criteria or inst.objective.mode == "weighted_score"):
+            return
+        scored: dict[str, set[str]] = {}
+        for sc in inst.scores:
+            scored.setdefault(sc.scheme, set()).add(sc.criterion)
+        label = self.src.label("schemes")
+        for i, s in enumerate(inst.schemes):
+            lacking = [c for c in criteria if c not in scored.get(s.id, ())]
+            if lacking:
+                self.log.warn(label, f"scheme {s.id!r} has no score for {', '.join(repr(c) for c in lacking)}: "
+                                     "counted as 0 there (no row of scores)",
+                              row=self.src.row("schemes", i), column="id")
 
 
 # -- relations: which schemes can never be selected ----------------------------------------------
