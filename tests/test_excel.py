@@ -188,6 +188,38 @@ def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
                for m in messages)
 
 
+def test_new_features_problems_name_sheets_and_cells_not_files(tmp_path):
+    """Risk groups, risk columns, fair shares and scores in a workbook: located to sheet, row and
+    column, and their words name sheets, not instance.yaml or a .csv file."""
+    book = tmp_path / "fund.xlsx"
+    book.write_bytes(instance_workbook(load_instance(ROOT / "instances" / "fund")))
+    wb = openpyxl.load_workbook(book)
+    schemes, ctx, scores = wb["schemes"], wb["context"], wb["scores"]
+    header = [c.value for c in schemes[1]]
+    schemes.cell(2, header.index("risk_group") + 1, "zz")
+    share_row = _row_of(ctx, "mental-health-share")
+    share_header = [c.value for c in ctx[share_row - 1]]
+    ctx.cell(share_row, share_header.index("metric") + 1, "fund_awrd")
+    scores.cell(2, 1, "zzbid")
+    wb.save(book)
+
+    log = ProblemLog()
+    with pytest.raises(InputError):
+        load_workbook_instance(book, log)
+    messages = [str(p) for p in log.problems]
+    where = f"{book}, sheet"
+    assert any(m.startswith(f"error: {where} schemes, row 2, column risk_group: unknown risk group 'zz'")
+               and m.endswith("(sheet context risk_groups)") for m in messages), messages
+    assert any(m.startswith(f"error: {where} context, row {share_row}, column metric: unknown metric 'fund_awrd'")
+               and "a numeric column of sheet schemes or a metric of sheet profiles" in m for m in messages), messages
+    assert f"error: {where} scores, row 2, column scheme: unknown scheme 'zzbid': no row of sheet schemes has " \
+        "this id" in messages
+    unscored = [m for m in messages if "has no score for" in m]
+    assert unscored and all(m.startswith(f"warning: {where} schemes, row ") and m.endswith("(no row of sheet scores)")
+                            for m in unscored), messages
+    assert not any("instance.yaml" in m or ".csv" in m for m in messages), messages
+
+
 def test_solve_on_a_broken_workbook_exits_2_with_one_line_per_problem(holby_book):
     book = holby_book
     wb = openpyxl.load_workbook(book)

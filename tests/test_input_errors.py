@@ -429,7 +429,7 @@ def test_schemes_missing_scores_are_warned_once_each(tmp_path):
     scores = ALL_SCORED["scores.csv"].replace("roster,deliverability,70\n", "")
     _, log = load_with_log(write_instance(tmp_path / "one", {"scores.csv": scores}))
     assert [p.message for p in log.problems] == [
-        "scheme 'roster' has no score for 'deliverability': counted as 0 there (no row of scores)"]
+        "scheme 'roster' has no score for 'deliverability': counted as 0 there (no row of scores.csv)"]
 
 
 def test_file_name_in_another_case_is_read(tmp_path):

@@ -374,7 +374,7 @@ def test_a_missing_score_counts_zero_and_is_warned_once_per_scheme():
     assert not log.errors
     assert [str(p) for p in log.warnings] == [
         "warning: schemes.csv, row 2, column id: scheme 'a' has no score for 'deliverability': counted as 0 there "
-        "(no row of scores)"]
+        "(no row of scores.csv)"]
     np.testing.assert_allclose(scheme_scores(inst, build_coefficients(inst)), [30.0, 40.0])
     outcome = solve(inst)
     assert chosen(outcome) == {"b": 2025} and outcome.objective == pytest.approx(40.0)
