@@ -156,6 +156,14 @@ def _row_of(ws, first_cell: str) -> int:
     return next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == first_cell)
 
 
+def _refusal_messages(book: Path) -> list[str]:
+    """Every problem of a workbook that must be refused, as printed."""
+    log = ProblemLog()
+    with pytest.raises(InputError):
+        load_workbook_instance(book, log)
+    return [str(p) for p in log.problems]
+
+
 def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
     book = holby_book
     wb = openpyxl.load_workbook(book)
@@ -170,11 +178,7 @@ def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
     ctx.cell(row=_row_of(ctx, "discount_rate"), column=2, value=1.5)
     wb.create_sheet("relation")
     wb.save(book)
-
-    log = ProblemLog()
-    with pytest.raises(InputError):
-        load_workbook_instance(book, log)
-    messages = [str(p) for p in log.problems]
+    messages = _refusal_messages(book)
     where = f"{book}, sheet"
     assert f"error: {where} schemes, row 3, column confidence: '1.5' is out of range: expected a number from 0 " \
         "to 1" in messages
@@ -202,11 +206,7 @@ def test_new_features_problems_name_sheets_and_cells_not_files(tmp_path):
     ctx.cell(share_row, share_header.index("metric") + 1, "fund_awrd")
     scores.cell(2, 1, "zzbid")
     wb.save(book)
-
-    log = ProblemLog()
-    with pytest.raises(InputError):
-        load_workbook_instance(book, log)
-    messages = [str(p) for p in log.problems]
+    messages = _refusal_messages(book)
     where = f"{book}, sheet"
     assert any(m.startswith(f"error: {where} schemes, row 2, column risk_group: unknown risk group 'zz'")
                and m.endswith("(sheet context risk_groups)") for m in messages), messages
