@@ -73,7 +73,8 @@ RICH_TABLES = {
     "profiles.csv": "scheme,offset,metric,value\nc3,0,saving,10\nc3,1,recurrent_saving,60.5\nc3,0,pmo_days,30\n",
     "relations.csv": "kind,a,b,lag\nrequires,c3,a1,1\nexcludes,a1,b2,0\n",
     "shares.csv": "scheme,org,saving_share,cost_share\nc3,north,0.6,0\nc3,south,0.4,1\n",
-    "scores.csv": "scheme,criterion,score\na1,benefit,70\nb2,benefit,40\nc3,deliverability,55.5\n",
+    "scores.csv": "scheme,criterion,score\na1,benefit,70\nb2,benefit,40\nc3,deliverability,55.5\n"
+                  "a1,deliverability,20\nb2,deliverability,65\nc3,benefit,10\n",
 }
 
 
@@ -155,6 +156,14 @@ def _row_of(ws, first_cell: str) -> int:
     return next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == first_cell)
 
 
+def _refusal_messages(book: Path) -> list[str]:
+    """Every problem of a workbook that must be refused, as printed."""
+    log = ProblemLog()
+    with pytest.raises(InputError):
+        load_workbook_instance(book, log)
+    return [str(p) for p in log.problems]
+
+
 def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
     book = holby_book
     wb = openpyxl.load_workbook(book)
@@ -169,11 +178,7 @@ def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
     ctx.cell(row=_row_of(ctx, "discount_rate"), column=2, value=1.5)
     wb.create_sheet("relation")
     wb.save(book)
-
-    log = ProblemLog()
-    with pytest.raises(InputError):
-        load_workbook_instance(book, log)
-    messages = [str(p) for p in log.problems]
+    messages = _refusal_messages(book)
     where = f"{book}, sheet"
     assert f"error: {where} schemes, row 3, column confidence: '1.5' is out of range: expected a number from 0 " \
         "to 1" in messages
@@ -185,6 +190,34 @@ def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
                for m in messages), messages
     assert any("sheet 'relation' is not a sheet of the instance format" in m and "did you mean 'relations'" in m
                for m in messages)
+
+
+def test_new_features_problems_name_sheets_and_cells_not_files(tmp_path):
+    """Risk groups, risk columns, fair shares and scores in a workbook: located to sheet, row and
+    column, and their words name sheets, not instance.yaml or a .csv file."""
+    book = tmp_path / "fund.xlsx"
+    book.write_bytes(instance_workbook(load_instance(ROOT / "instances" / "fund")))
+    wb = openpyxl.load_workbook(book)
+    schemes, ctx, scores = wb["schemes"], wb["context"], wb["scores"]
+    header = [c.value for c in schemes[1]]
+    schemes.cell(2, header.index("risk_group") + 1, "zz")
+    share_row = _row_of(ctx, "mental-health-share")
+    share_header = [c.value for c in ctx[share_row - 1]]
+    ctx.cell(share_row, share_header.index("metric") + 1, "fund_awrd")
+    scores.cell(2, 1, "zzbid")
+    wb.save(book)
+    messages = _refusal_messages(book)
+    where = f"{book}, sheet"
+    assert any(m.startswith(f"error: {where} schemes, row 2, column risk_group: unknown risk group 'zz'")
+               and m.endswith("(sheet context risk_groups)") for m in messages), messages
+    assert any(m.startswith(f"error: {where} context, row {share_row}, column metric: unknown metric 'fund_awrd'")
+               and "a numeric column of sheet schemes or a metric of sheet profiles" in m for m in messages), messages
+    assert f"error: {where} scores, row 2, column scheme: unknown scheme 'zzbid': no row of sheet schemes has " \
+        "this id" in messages
+    unscored = [m for m in messages if "has no score for" in m]
+    assert unscored and all(m.startswith(f"warning: {where} schemes, row ") and m.endswith("(no row of sheet scores)")
+                            for m in unscored), messages
+    assert not any("instance.yaml" in m or ".csv" in m for m in messages), messages
 
 
 def test_solve_on_a_broken_workbook_exits_2_with_one_line_per_problem(holby_book):

@@ -57,6 +57,10 @@ pathology,Pathology network,pathology,holby,,2026,false,0.6,150,0,100,0,6,15,COO
 
 Change = str | bytes | None | Callable[[str], str | bytes]
 
+ALL_SCORED = {"scores.csv": BASE["scores.csv"] + "agency,value,30\nagency,deliverability,90\nroster,value,50\n"
+                                                 "roster,deliverability,70\npathology,value,60\npathology,deliverability,50\n"}
+"""Every scheme scored on every criterion: the base instance loads without the unscored-scheme warnings."""
+
 
 def edit(old: str, new: str) -> Callable[[str], str]:
     """Replace `old` (which must be there) by `new`."""
@@ -192,6 +196,17 @@ REFUSED = [
     case("criterion weight range reversed",
          {Y: edit("{id: value, weight: 0.6}", "{id: value, weight_min: 0.5, weight_max: 0.2}")},
          Expect(Y, ("weight_min 0.5 is above weight_max 0.2",), key="criteria[0].weight_min")),
+    case("criterion weight_max above 1",
+         {Y: edit("{id: value, weight: 0.6}", "{id: value, weight_min: 0.2, weight_max: 1.5}")},
+         Expect(Y, ("weight_max 1.5 is above 1", "shares of 1"), key="criteria[0].weight_max")),
+    case("criterion weight_min above 1",
+         {Y: edit("{id: value, weight: 0.6}", "{id: value, weight_min: 2}")},
+         Expect(Y, ("weight_min 2 is above 1", "shares of 1"), key="criteria[0].weight_min")),
+    case("criterion weight_min above 1 and above weight_max",
+         {Y: edit("{id: value, weight: 0.6}", "{id: value, weight_min: 3, weight_max: 2}")},
+         Expect(Y, ("weight_min 3 is above 1",), key="criteria[0].weight_min"),
+         Expect(Y, ("weight_max 2 is above 1",), key="criteria[0].weight_max"),
+         Expect(Y, ("weight_min 3 is above weight_max 2",), key="criteria[0].weight_min")),
     case("duplicate criterion id", {Y: edit("id: deliverability", "id: value")},
          Expect(Y, ("duplicate criterion id 'value'",), key="criteria[1].id")),
     case("scores but no criteria: one message, not one per row",
@@ -403,6 +418,20 @@ def test_misspelt_file_name_is_a_warning(tmp_path):
                                          severity="warning"))
 
 
+def test_schemes_missing_scores_are_warned_once_each(tmp_path):
+    """The base scores only epr: each other scheme gets one warning naming the criteria it lacks."""
+    _, log = load_with_log(write_instance(tmp_path / "base"))
+    assert not log.errors
+    assert_reported(log.problems, *(Expect(S, (f"scheme {sid!r} has no score for 'value', 'deliverability'",
+                                                "counted as 0"), row=row, column="id", severity="warning")
+                                    for sid, row in (("agency", 2), ("roster", 4), ("pathology", 5))))
+    assert len(log.warnings) == 3
+    scores = ALL_SCORED["scores.csv"].replace("roster,deliverability,70\n", "")
+    _, log = load_with_log(write_instance(tmp_path / "one", {"scores.csv": scores}))
+    assert [p.message for p in log.problems] == [
+        "scheme 'roster' has no score for 'deliverability': counted as 0 there (no row of scores.csv)"]
+
+
 def test_file_name_in_another_case_is_read(tmp_path):
     folder = write_instance(tmp_path / "inst", {R: None})
     (folder / "Relations.CSV").write_text("kind,a,b,lag\nexcludes,roster,epr,\n")
@@ -415,7 +444,7 @@ def test_file_name_in_another_case_is_read(tmp_path):
 
 def test_utf8_bom_does_not_reach_the_first_column(tmp_path):
     folder = write_instance(tmp_path / "inst", {
-        S: b"\xef\xbb\xbf" + BASE[S].encode(), Y: b"\xef\xbb\xbf" + BASE[Y].encode()})
+        S: b"\xef\xbb\xbf" + BASE[S].encode(), Y: b"\xef\xbb\xbf" + BASE[Y].encode(), **ALL_SCORED})
     inst, log = load_with_log(folder)
     assert [s.id for s in inst.schemes] == ["agency", "epr", "roster", "pathology"]
     assert not log.problems
@@ -490,7 +519,7 @@ def test_headers_with_odd_case_and_spaces(tmp_path):
         S: edit("id,name,category,org,earliest_start", " ID , Name,Category,ORG,Earliest Start")
         .__call__(BASE[S]).replace("recurrent_saving", "Recurrent-Saving"),
         "profiles.csv": edit("epr,0,pmo_days,30", "epr,0,PMO Days,30"),
-        Y: edit("metric: pmo_days", "metric: PMO days")})
+        Y: edit("metric: pmo_days", "metric: PMO days"), **ALL_SCORED})
     inst, log = load_with_log(folder)
     assert inst.schemes[0].id == "agency" and inst.schemes[0].earliest_start == 2025
     assert inst.schemes[0].recurrent_saving == 100.0
@@ -508,7 +537,7 @@ def test_words_from_fixed_lists_in_any_case(tmp_path):
 def test_recurrent_saving_as_a_metric_name_means_saving(tmp_path):
     folder = write_instance(tmp_path / "inst", {
         "profiles.csv": edit("epr,1,saving,80", "epr,1,recurrent_saving,80"),
-        Y: edit("metric: pmo_days", "metric: recurrent_saving")})
+        Y: edit("metric: pmo_days", "metric: recurrent_saving"), **ALL_SCORED})
     inst, log = load_with_log(folder)
     assert inst.profiles[1].metric == "saving" and inst.limits[1].metric == "saving"
     assert "recurrent_saving" in known_metrics(inst)
@@ -518,7 +547,7 @@ def test_recurrent_saving_as_a_metric_name_means_saving(tmp_path):
 def test_excel_layout_quirks_load(tmp_path):
     """Blank rows, rows of empty cells, short rows, spaces around cells, a sep= line, CRLF."""
     relations = "sep=,\r\nkind,a,b,lag\r\n\r\n,,,\r\n requires , roster , epr , 1 \r\nexcludes,agency,pathology\r\n"
-    inst, log = load_with_log(write_instance(tmp_path / "inst", {R: relations}))
+    inst, log = load_with_log(write_instance(tmp_path / "inst", {R: relations, **ALL_SCORED}))
     assert [(r.kind, r.a, r.b, r.lag) for r in inst.relations] == [
         ("requires", "roster", "epr", 1), ("excludes", "agency", "pathology", 0)]
     assert not log.problems
@@ -564,7 +593,7 @@ def test_restrictive_relations_are_not_errors(tmp_path):
     """Merely restrictive: start together (requires both ways, lag 0), a precedes that cannot fit
     (a warning: it acts as excludes), an option a mandatory scheme rules out (a warning)."""
     relations = NO_RELATIONS + "requires,roster,epr,0\nrequires,epr,roster,0\nprecedes,roster,pathology,3\n"
-    inst, log = load_with_log(write_instance(tmp_path / "a", {R: relations}))
+    inst, log = load_with_log(write_instance(tmp_path / "a", {R: relations, **ALL_SCORED}))
     assert len(inst.relations) == 3
     assert_reported(log.problems, Expect(R, ("roster and pathology can never both be selected",
                                              "acts as excludes", "at least 3 years after roster (row 4)"),

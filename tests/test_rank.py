@@ -353,3 +353,31 @@ def test_hit_and_run_takes_over_when_the_set_is_too_thin_and_agrees_with_exact_s
     assert ws.contains(walked).all()
     for k in range(3):
         assert stats.ks_2samp(exact[:, k], walked[:, k]).pvalue > 1e-3
+
+
+def test_a_missing_score_counts_zero_and_is_warned_once_per_scheme():
+    """a has no deliverability row: its score is 0.5 x 60 + 0.5 x 0 = 30 < b's 40, so the fund of
+    10 (room for one) goes to b; counting a on its scored criterion alone (60) would pick a."""
+    from golden import chosen, solve
+    from instances_factory import validated
+
+    from cipopt.model.objective import scheme_scores
+
+    fields = dict(years=(2025,), schemes=(scheme("a", capital_cost=6.0), scheme("b", capital_cost=6.0)),
+                  limits=(Limit(id="fund", metric="capital_cost", sense="<=", values={2025: 10.0}),),
+                  criteria=(Criterion(id="value", weight=0.5), Criterion(id="deliverability", weight=0.5)),
+                  scores=(Score(scheme="a", criterion="value", score=60.0),
+                          Score(scheme="b", criterion="value", score=40.0),
+                          Score(scheme="b", criterion="deliverability", score=40.0)),
+                  objective=Objective(mode="weighted_score"))
+    inst, log = validated(**fields)
+    assert not log.errors
+    assert [str(p) for p in log.warnings] == [
+        "warning: schemes.csv, row 2, column id: scheme 'a' has no score for 'deliverability': counted as 0 there "
+        "(no row of scores.csv)"]
+    np.testing.assert_allclose(scheme_scores(inst, build_coefficients(inst)), [30.0, 40.0])
+    outcome = solve(inst)
+    assert chosen(outcome) == {"b": 2025} and outcome.objective == pytest.approx(40.0)
+    # no criteria and no weighted_score objective: the scores weigh nothing, nothing to say
+    _, quiet = validated(**{**fields, "criteria": (), "scores": (), "objective": Objective(mode="net_present_value")})
+    assert not quiet.warnings

@@ -78,6 +78,13 @@ class Coefficients:
     _profiles: dict[str, np.ndarray] = field(repr=False)  # metric -> (S, T) by offset
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def memo(self, key, make):
+        """The value stored under `key`, made once by `make()`: derived arrays (risk draws, scenario
+        values) live as long as these coefficients, so re-solves in place reuse them."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
     @property
     def n_pairs(self) -> int:
         return len(self.pair_scheme)

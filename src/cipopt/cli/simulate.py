@@ -8,10 +8,7 @@ import click
 
 from cipopt.cli.base import guarded, load, load_plan, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
+from cipopt.report.text import money
 
 
 @main.command()
@@ -75,15 +72,15 @@ def _lines(result) -> list[str]:
                    f"{s['probability_met_every_year'][tid]:.1%} of draws")
         out.append(header)
         for r in frame.itertuples():
-            out.append(f"  {r.year:>6} {_money(r.required):>10} {_money(r.mean):>10} {_money(r.p10):>10} "
-                       f"{_money(r.p50):>10} {_money(r.p90):>10} {r.probability_met:>7.1%} "
-                       f"{_money(r.expected_shortfall):>10}")
+            out.append(f"  {r.year:>6} {money(r.required):>10} {money(r.mean):>10} {money(r.p10):>10} "
+                       f"{money(r.p50):>10} {money(r.p90):>10} {r.probability_met:>7.1%} "
+                       f"{money(r.expected_shortfall):>10}")
     out.append("\nnet savings (all organisations)")
     out.append(f"  {'year':>6} {'measure':<22} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10}")
     for r in result.savings[result.savings["org"] == "all"].itertuples():
-        out.append(f"  {r.year:>6} {r.measure:<22} {_money(r.mean):>10} {_money(r.p10):>10} {_money(r.p50):>10} "
-                   f"{_money(r.p90):>10}")
+        out.append(f"  {r.year:>6} {r.measure:<22} {money(r.mean):>10} {money(r.p10):>10} {money(r.p50):>10} "
+                   f"{money(r.p90):>10}")
     if s["loss_targets"]:
         out.append(f"\nshortfall of {', '.join(s['loss_targets'])}, discounted, over all years: mean "
-                   f"{_money(s['loss_mean'])}, CVaR at alpha {s['alpha']:g} {_money(s['loss_cvar'])}")
+                   f"{money(s['loss_mean'])}, CVaR at alpha {s['alpha']:g} {money(s['loss_cvar'])}")
     return out

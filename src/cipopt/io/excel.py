@@ -515,6 +515,7 @@ def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict]
         raw = RawInstance(source=str(path), context={})
         context_label = f"{book_label}, sheet {CONTEXT_SHEET}"
         raw.labels = {"context": context_label}
+        raw.names = {"context": f"sheet {CONTEXT_SHEET}", **{name: f"sheet {name}" for name in TABLES}}
         cells: dict[str, tuple[int, str | None]] = {}
         if CONTEXT_SHEET not in sheets:
             log.error(book_label, f"has no sheet named {CONTEXT_SHEET!r}: it holds the plan context "

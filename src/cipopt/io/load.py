@@ -113,6 +113,7 @@ class RawInstance:
     context: dict[str, Any]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # table -> name used in messages
+    names: dict[str, str] = field(default_factory=dict)  # table -> how message text names it (SourceRows.names)
     unreadable: set[str] = field(default_factory=set)
     """Parts ("context" or a table name) that exist but could not be read: their checks stay silent."""
 
@@ -883,19 +884,19 @@ def _warn_mostly_numbers(frame: pd.DataFrame, column: str, label: str, log: Prob
                         "as text labels, not as a metric", row=row, column=column)
 
 
-def _referenced_metrics(context: dict[str, Any]) -> dict[str, str]:
+def _referenced_metrics(context: dict[str, Any], where: str = CONTEXT_FILE) -> dict[str, str]:
     """Columns that must be numeric because a rule refers to them, with the rule in words."""
     names: dict[str, str] = {}
     limits = context.get("limits")
     for limit in limits if isinstance(limits, list) else []:
         if isinstance(limit, dict) and isinstance(limit.get("metric"), str):
             name = _normalise_header(limit["metric"])
-            names.setdefault(name, f"limit {limit.get('id')!r} of instance.yaml counts it")
+            names.setdefault(name, f"limit {limit.get('id')!r} of {where} counts it")
     quality = context.get("quality") or {}
     if isinstance(quality, dict):
         domains = quality.get("domains")
         for d in domains if isinstance(domains, list) else []:
-            names.setdefault(_normalise_header(str(d)), "it is a quality domain in instance.yaml")
+            names.setdefault(_normalise_header(str(d)), f"it is a quality domain in {where}")
     return names
 
 
@@ -917,11 +918,11 @@ def parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] 
         reader = _Context(data, context_label, log, gaps)
         reader.lenient()
         context = reader.validate()
-    metric_columns = _referenced_metrics(context if not gaps.context else {})
+    metric_columns = _referenced_metrics(context if not gaps.context else {}, raw.names.get("context", CONTEXT_FILE))
     first_org = _first_org(context)
 
     tables: dict[str, list[BaseModel]] = {}
-    source_rows = SourceRows(labels={"context": context_label})
+    source_rows = SourceRows(labels={"context": context_label}, names=dict(raw.names))
     for name, spec in TABLES.items():
         label = raw.label(name)
         source_rows.labels[name] = label

@@ -37,21 +37,19 @@ def targets_at_risk(instance: Instance) -> list[Target]:
 
 def scenario_draws(ctx: ModelContext) -> Draws:
     o = ctx.instance.objective
-    key = ("risk_draws", o.seed, o.draws)
-    if key not in ctx.coef._cache:
-        ctx.coef._cache[key] = sample(ctx.instance, o.seed, o.draws)
-    return ctx.coef._cache[key]
+    return ctx.coef.memo(("risk_draws", o.seed, o.draws), lambda: sample(ctx.instance, o.seed, o.draws))
 
 
 def scenario_values(ctx: ModelContext, target: Target) -> np.ndarray:
     """(N, P, T): A_w(p, y), what allowed start p adds to the target's net saving in scenario w."""
     o = ctx.instance.objective
-    key = ("risk_values", o.seed, o.draws, target.basis, target.org)
-    if key not in ctx.coef._cache:
-        coef = ctx.coef
+    coef = ctx.coef
+
+    def make() -> np.ndarray:
         terms = net_terms(coef, target.basis, target.org, coef.pair_scheme, coef.pair_start)
-        ctx.coef._cache[key] = terms.per_item(scenario_draws(ctx))
-    return ctx.coef._cache[key]
+        return terms.per_item(scenario_draws(ctx))
+
+    return coef.memo(("risk_values", o.seed, o.draws, target.basis, target.org), make)
 
 
 def scenario_shortfalls(ctx: ModelContext, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -32,9 +32,14 @@ class SourceRows:
 
     labels: dict[str, str] = field(default_factory=dict)
     rows: dict[str, list[int]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    """How a message's text names a part: "schemes.csv" in a folder, "sheet schemes" in a workbook."""
 
     def label(self, table: str) -> str:
         return self.labels.get(table, "instance.yaml" if table == "context" else f"{table}.csv")
+
+    def name(self, table: str) -> str:
+        return self.names.get(table, "instance.yaml" if table == "context" else f"{table}.csv")
 
     def row(self, table: str, index: int) -> int:
         numbers = self.rows.get(table)
@@ -186,7 +191,7 @@ class _Checks:
                     self.src.label(table),
                     f"unknown scheme {show(value)}"
                     f"{suggestion(value, self.scheme_index, limit=2000 if len(unknown) < 50 else 0)}: "
-                    "no row of schemes.csv has this id",
+                    f"no row of {self.src.name('schemes')} has this id",
                     row=self.src.row(table, i), column=column)
 
     # -- instance.yaml ------------------------------------------------------------------------
@@ -248,7 +253,7 @@ class _Checks:
                         self.ctx,
                         f"unknown metric {rule.metric!r}{suggestion(rule.metric, metrics)}: expected a "
                         f"built-in metric ({', '.join(BUILTIN_METRICS)}), a QIA domain, a numeric column "
-                        "of schemes.csv or a metric of profiles.csv", key=f"{key}.metric")
+                        f"of {self.src.name('schemes')} or a metric of {self.src.name('profiles')}", key=f"{key}.metric")
 
     def fair_shares(self) -> None:
         """Fairness rules (format extension): ids unique, the group known, metric known, years in the plan."""
@@ -271,7 +276,8 @@ class _Checks:
             if metrics_known and rule.metric not in metrics:
                 self.log.error(self.ctx, f"unknown metric {rule.metric!r}{suggestion(rule.metric, metrics)}: expected "
                                          f"a built-in metric ({', '.join(BUILTIN_METRICS)}), a QIA domain, a numeric "
-                                         "column of schemes.csv or a metric of profiles.csv", key=f"{key}.metric")
+                                         f"column of {self.src.name('schemes')} or a metric of "
+                                         f"{self.src.name('profiles')}", key=f"{key}.metric")
             if self.years_ok:
                 for j, y in enumerate(rule.years or ()):
                     if y not in self.year_set:
@@ -291,7 +297,7 @@ class _Checks:
             columns.update(s.metrics)
         for i, d in enumerate(q.domains):
             if d not in columns and "schemes" not in self.gaps.tables:
-                self.log.error(self.ctx, f"quality domain {d!r} is not a numeric column of schemes.csv "
+                self.log.error(self.ctx, f"quality domain {d!r} is not a numeric column of {self.src.name('schemes')} "
                                          f"(add a column {d!r} holding each scheme's score)",
                                key=f"quality.domains[{i}]")
         if len(set(q.domains)) != len(q.domains):
@@ -316,6 +322,10 @@ class _Checks:
                 self.log.error(self.ctx, f"duplicate criterion id {c.id!r} (also criteria[{seen[c.id]}])",
                                key=f"{key}.id")
             seen.setdefault(c.id, i)
+            for name, bound in (("weight_min", c.weight_min), ("weight_max", c.weight_max)):
+                if bound is not None and bound > 1:
+                    self.log.error(self.ctx, f"{name} {bound:g} is above 1 (weights with ranges are shares of 1)",
+                                   key=f"{key}.{name}")
             if c.weight_min is not None and c.weight_max is not None and c.weight_min > c.weight_max:
                 self.log.error(self.ctx, f"weight_min {c.weight_min:g} is above weight_max {c.weight_max:g}",
                                key=f"{key}.weight_min")
@@ -338,7 +348,7 @@ class _Checks:
             return
         if not inst.criteria and not self.gaps.criteria:
             self.log.error(self.ctx, "objective mode weighted_score needs criteria with weights "
-                                     "(and scores.csv)", key="objective.mode")
+                                     f"(and {self.src.name('scores')})", key="objective.mode")
         for i, c in enumerate(inst.criteria):
             if c.weight is None:
                 self.log.error(self.ctx, f"objective mode weighted_score needs an exact weight for criterion "
@@ -443,7 +453,7 @@ class _Checks:
                                row=row, column="delivery_high")
             if s.risk_group and groups_known and s.risk_group not in groups:
                 self.log.error(label, f"unknown risk group {show(s.risk_group)}{suggestion(s.risk_group, groups)}: "
-                                      f"expected {_choices(groups)} (instance.yaml risk_groups)",
+                                      f"expected {_choices(groups)} ({self.src.name('context')} risk_groups)",
                                row=row, column="risk_group")
         if context_known and not self.gaps.objective:
             self._risk_objective()
@@ -556,7 +566,7 @@ class _Checks:
         undefined = not criteria and not (self.gaps.context or self.gaps.criteria or self.gaps.rejected_criteria)
         if undefined and self.inst.scores:  # one message, not one per row
             self.log.error(label, f"scores {len({sc.criterion for sc in self.inst.scores})} criteria but "
-                                  "instance.yaml defines none: add criteria (or criteria_order)",
+                                  f"{self.src.name('context')} defines none: add criteria (or criteria_order)",
                            row=self.src.row("scores", 0), column="criterion")
         for i, sc in enumerate(self.inst.scores):
             row = self.src.row("scores", i)
@@ -564,12 +574,34 @@ class _Checks:
                 pass
             elif sc.criterion not in criteria and not self.gaps.criterion_may_exist(sc.criterion):
                 self.log.error(label, f"unknown criterion {sc.criterion!r}{suggestion(sc.criterion, criteria)}: "
-                                      f"expected {_choices(criteria)} (the criteria of instance.yaml)",
+                                      f"expected {_choices(criteria)} (the criteria of {self.src.name('context')})",
                                row=row, column="criterion")
             if (sc.scheme, sc.criterion) in seen:
                 self.log.error(label, f"scheme {sc.scheme!r} is scored on {sc.criterion!r} twice "
                                       f"(also row {seen[(sc.scheme, sc.criterion)]})", row=row, column="score")
             seen.setdefault((sc.scheme, sc.criterion), row)
+        self._unscored_schemes()
+
+    def _unscored_schemes(self) -> None:
+        """A scheme without a score on a criterion counts 0 there (docs/semantics.md): say so, once
+        per scheme, wherever scores are weighed (a weighted_score objective, or criteria for rank).
+        Criteria with no scores.csv at all are left to the commands that need scores (rank refuses)."""
+        inst = self.inst
+        if self.gaps.context or self.gaps.criteria or "scores" in self.gaps.tables or "schemes" in self.gaps.tables:
+            return
+        criteria = list(dict.fromkeys([c.id for c in inst.criteria] + list(inst.criteria_order or ())))
+        if not (criteria and inst.scores) or not (inst.criteria or inst.objective.mode == "weighted_score"):
+            return
+        scored: dict[str, set[str]] = {}
+        for sc in inst.scores:
+            scored.setdefault(sc.scheme, set()).add(sc.criterion)
+        label = self.src.label("schemes")
+        for i, s in enumerate(inst.schemes):
+            lacking = [c for c in criteria if c not in scored.get(s.id, ())]
+            if lacking:
+                self.log.warn(label, f"scheme {s.id!r} has no score for {', '.join(repr(c) for c in lacking)}: "
+                                     f"counted as 0 there (no row of {self.src.name('scores')})",
+                              row=self.src.row("schemes", i), column="id")
 
 
 # -- relations: which schemes can never be selected ----------------------------------------------
