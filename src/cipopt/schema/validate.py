@@ -216,18 +216,22 @@ class _Checks:
                 self.years_ok = False
                 break
 
+    def unique_ids(self, items, what: str, key: str) -> None:
+        """Each id of an instance.yaml list once; a repeat is named with the entry it repeats."""
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.id in seen:
+                self.log.error(self.ctx, f"duplicate {what} id {item.id!r} (also {key}[{seen[item.id]}])",
+                               key=f"{key}[{i}].id")
+            seen.setdefault(item.id, i)
+
     def organisations(self) -> None:
         if self.gaps.organisations:
             return
         if not self.inst.organisations:
             self.log.error(self.ctx, "is an empty list: name at least one organisation, or leave the "
                                      "key out for one organisation called 'trust'", key="organisations")
-        seen: dict[str, int] = {}
-        for i, o in enumerate(self.inst.organisations):
-            if o.id in seen:
-                self.log.error(self.ctx, f"duplicate organisation id {o.id!r} (also organisations[{seen[o.id]}])",
-                               key=f"organisations[{i}].id")
-            seen.setdefault(o.id, i)
+        self.unique_ids(self.inst.organisations, "organisation", "organisations")
 
     def targets_and_limits(self) -> None:
         """Ids unique, organisations known, years in the plan, limit metrics known."""
@@ -315,13 +319,10 @@ class _Checks:
     def criteria(self) -> None:
         """Criterion ids unique, weight ranges ordered, orders of importance naming criteria."""
         inst = self.inst
-        seen: dict[str, int] = {}
+        self.unique_ids(inst.criteria, "criterion", "criteria")
+        seen = {c.id for c in inst.criteria}
         for i, c in enumerate(inst.criteria):
             key = f"criteria[{i}]"
-            if c.id in seen:
-                self.log.error(self.ctx, f"duplicate criterion id {c.id!r} (also criteria[{seen[c.id]}])",
-                               key=f"{key}.id")
-            seen.setdefault(c.id, i)
             for name, bound in (("weight_min", c.weight_min), ("weight_max", c.weight_max)):
                 if bound is not None and bound > 1:
                     self.log.error(self.ctx, f"{name} {bound:g} is above 1 (weights with ranges are shares of 1)",
@@ -434,12 +435,8 @@ class _Checks:
     def delivery_risk(self, context_known: bool) -> None:
         """Multipliers ordered, risk groups known and unique, risk settings complete."""
         label = self.src.label("schemes")
-        groups: dict[str, int] = {}
-        for i, g in enumerate(self.inst.risk_groups):
-            if g.id in groups:
-                self.log.error(self.ctx, f"duplicate risk group id {g.id!r} (also risk_groups[{groups[g.id]}])",
-                               key=f"risk_groups[{i}].id")
-            groups.setdefault(g.id, i)
+        self.unique_ids(self.inst.risk_groups, "risk group", "risk_groups")
+        groups = {g.id for g in self.inst.risk_groups}
         groups_known = context_known and not self.gaps.risk_groups
         for i, s in enumerate(self.inst.schemes):
             row = self.src.row("schemes", i)
