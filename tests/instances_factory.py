@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from hypothesis import assume, strategies as st
 
+from cipopt.io.load import load_instance
 from cipopt.schema.instance import (
     Criterion, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, Scheme,
     Score, Share, Target,
@@ -19,6 +20,14 @@ from cipopt.schema.problems import ProblemLog
 from cipopt.schema.validate import validate_instance
 
 ORGS = ("north", "south")
+
+
+def load_clean(path):
+    """A shipped instance, loaded with the assertion that it raises no warning."""
+    log = ProblemLog()
+    instance = load_instance(path, log)
+    assert [str(p) for p in log.problems] == [], f"{path} must load without warnings"
+    return instance
 
 
 def scheme(id: str, org: str = "trust", **fields) -> Scheme:

@@ -15,11 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from instances_factory import load_clean
 
 from cipopt.check import check_plan
-from cipopt.io.load import load_instance
 from cipopt.pipeline import Planner, SolveOptions
-from cipopt.schema.problems import ProblemLog
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM = ROOT / "instances" / "system"
@@ -31,22 +30,15 @@ FUND_OBJECTIVE = 1308.75  # weighted score at the chair's weights, README
 FUND_SELECTED = 22
 
 
-def _load(path: Path):
-    log = ProblemLog()
-    inst = load_instance(path, log)
-    assert [str(p) for p in log.problems] == [], "a shipped instance loads without warnings"
-    return inst
-
-
 @pytest.fixture(scope="module")
 def system():
-    inst = _load(SYSTEM)
+    inst = load_clean(SYSTEM)
     return inst, Planner(inst).solve(SolveOptions(mip_gap=0))
 
 
 @pytest.fixture(scope="module")
 def fund():
-    inst = _load(FUND)
+    inst = load_clean(FUND)
     return inst, Planner(inst).solve(SolveOptions(mip_gap=0))
 
 
@@ -105,7 +97,7 @@ def test_fund_optimum_and_mental_health_share(fund):
 def test_fund_ranking_figures_quoted_in_the_example():
     from cipopt.analysis.rank import run_rank
 
-    result = run_rank(_load(FUND), steps=20, samples=0)
+    result = run_rank(load_clean(FUND), steps=20, samples=0)
     summary = result.summary()
     assert summary["greedy_loss_at_full_budget"] == pytest.approx(53.5)
     assert summary["largest_greedy_loss"] == pytest.approx(118.25)

@@ -15,6 +15,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from instances_factory import load_clean
 
 from cipopt.io.load import load_instance
 from cipopt.schema.instance import CATEGORIES
@@ -43,21 +44,15 @@ HOLBY_SELECTED = 30
 HOLBY_UNDERLYING_SHORT_YEARS = {2028, 2029}
 
 
-def _load_clean(path: Path):
-    log = ProblemLog()
-    instance = load_instance(path, log)
-    assert [str(p) for p in log.problems] == [], "the shipped instance must load without warnings"
-    return instance
-
 
 @pytest.fixture(scope="module")
 def tiny():
-    return _load_clean(TINY)
+    return load_clean(TINY)
 
 
 @pytest.fixture(scope="module")
 def holby():
-    return _load_clean(HOLBY)
+    return load_clean(HOLBY)
 
 
 @pytest.mark.parametrize("path", [TINY, HOLBY], ids=["tiny", "holby"])
