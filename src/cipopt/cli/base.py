@@ -6,10 +6,8 @@ internal error; 2 bad input; 3 infeasible; 4 no plan found within the limits; 13
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
-import gc
 import sys
 import traceback
 
@@ -24,11 +22,6 @@ from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 EXIT_CHECK_FAILED = 1
 EXIT_INTERNAL = 1
-
-# A command's process ends once its files are written: the cyclic collector's last pass at exit
-# would walk a big model only to free what the operating system frees anyway (0.5-1 s at 20,000
-# schemes, benchmarks/README.md). Freezing at exit skips that pass.
-atexit.register(gc.freeze)
 
 
 def echo_problems(problems, limit: int = 200) -> None:
