@@ -349,7 +349,7 @@ def plan_objective(instance: Instance, fig: PlanFigures, shortfalls: dict[str, n
         score = sum(weight.get(sc.criterion, 0.0) * sc.score for sc in instance.scores
                     if fig.selected[fig.index[sc.scheme]])
         return float(score) - penalty, penalty
-    net = fig.in_year_terms(None).sum(axis=0)
+    net = fig.net_saving_total("in_year", None)
     if mode == "net_present_value":
         net = net - fig.total("capital_cost", None)
     return float(d @ net) - penalty, penalty

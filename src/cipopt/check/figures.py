@@ -239,26 +239,6 @@ class PlanFigures:
         return np.abs(weight) @ np.abs(self.metric(metric)[rows])
 
     # -- net savings (the format page's "Meaning of a plan") ----------------------------------
-    def recurrent_terms(self, org: str | None) -> np.ndarray:
-        """R(o, y) scheme by scheme: c·saving − running_cost."""
-        key = ("recurrent", org)
-        if key not in self._contributions:
-            self._contributions[key] = (self.contribution("saving", org, expected=True)
-                                        - self.contribution("running_cost", org))
-        return self._contributions[key]
-
-    def in_year_terms(self, org: str | None) -> np.ndarray:
-        """N(o, y) scheme by scheme: R + c·nonrecurrent_saving − one_off_cost − double_running_cost."""
-        key = ("in_year", org)
-        if key not in self._contributions:
-            self._contributions[key] = (
-                self.recurrent_terms(org)
-                + self.contribution("nonrecurrent_saving", org, expected=True)
-                - self.contribution("one_off_cost", org)
-                - self.contribution("double_running_cost", org)
-            )
-        return self._contributions[key]
-
     def net_saving_total(self, basis: str, org: str | None) -> np.ndarray:
         """Per year: R(o, y) or N(o, y), summed from the metrics' totals for `org`."""
         value = self.total("saving", org, expected=True) - self.total("running_cost", org)
