@@ -1,0 +1,337 @@
+"""`cipopt replan`: re-optimise the rest of the year and the later years from a tracker's actuals.
+
+The re-plan is an ordinary instance derived from the approved one (docs/replan.md), so the model,
+the solver and the independent checker need nothing new: its years run from the as-at year;
+schemes started are mandatory at the as-at year with the tracker's forecast as their current-year
+values and their later years shifted to their true age; stopped ones are excluded; a new start in
+the current year begins in the first remaining month and saves its full-year effect times the
+remaining months' share (Scheme.start_year_saving); what was delivered and spent to date is a
+constant, taken off the current year's targets and limits, so sunk costs do not count against the
+remaining choice. The checker's own replan check (cipopt.check.actuals) recomputes the year's
+outturn from the original instance and the tracker and must agree with what is reported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cipopt.check.actuals import ActualsCheck, check_replan
+from cipopt.coefficients import Coefficients, build_coefficients
+from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
+from cipopt.schema.actuals import FORECAST, TO_DATE, Actuals, Month
+from cipopt.schema.instance import BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, Instance, ProfileRow
+from cipopt.solve.status import SolveStatus
+
+
+@dataclass
+class Approved:
+    """The plan a re-plan is compared with: a run of the history, or none."""
+
+    run_id: int | None
+    plan: dict[str, int | None]
+    instance_sha256: str | None = None
+
+
+@dataclass
+class Replan:
+    instance: Instance
+    actuals: Actuals
+    derived: Instance
+    outcome: SolveOutcome
+    approved: Approved | None
+    plan: dict[str, int | None] = field(default_factory=dict)  # scheme -> start year in the original instance
+    schemes: pd.DataFrame | None = None
+    months: pd.DataFrame | None = None
+    outturn: pd.DataFrame | None = None
+    check: ActualsCheck | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> SolveStatus:
+        return self.outcome.status
+
+    def summary(self) -> dict[str, Any]:
+        a = self.actuals
+        out = self.outcome.summary()
+        out.update({
+            "command": "replan",
+            "as_at": a.as_at.calendar,
+            "as_at_year": a.as_at.year,
+            "as_at_month": a.as_at.month,
+            "remaining_share": a.remaining_share,
+            "phasing": list(a.phasing),
+            "actuals": a.source,
+            "against_run": None if self.approved is None else self.approved.run_id,
+            "objective_note": f"net value of the remaining choice, discounted to {a.as_at.year}; "
+                              "delivered and spent to date excluded",
+            "replan_checker": None if self.check is None else ("accepted" if self.check.ok else "rejected"),
+            "messages": list(self.outcome.messages) + list(self.messages),
+        })
+        if self.outturn is not None:
+            out["outturn"] = self.outturn.to_dict(orient="records")
+        if self.schemes is not None:
+            counts = self.schemes["change"].value_counts()
+            out["changes"] = {str(k): int(v) for k, v in counts.items()}
+        return out
+
+
+# -- the derived instance ----------------------------------------------------------------------
+
+def full_year_saving(instance: Instance, coef: Coefficients, s: int) -> float:
+    """A scheme's full-year recurrent saving: recurrent_saving, or where profiles.csv gives the
+    saving, its first full year (offset 1; offset 0 when the profile has nothing later)."""
+    scheme = instance.schemes[s]
+    profiled = any(p.scheme == scheme.id and p.metric in ("saving", "recurrent_saving") for p in instance.profiles)
+    if not profiled:
+        return scheme.recurrent_saving
+    row = coef.profile("saving")[s]
+    return float(row[1]) if len(row) > 1 and np.any(row[1:]) else float(row[0])
+
+
+def _shifted(values: np.ndarray, age: int, horizon: int) -> np.ndarray:
+    """Values by offset for a scheme `age` years old at the new first year."""
+    out = np.zeros(horizon)
+    n = max(0, min(horizon, len(values) - age))
+    out[:n] = values[age:age + n]
+    return out
+
+
+def _share(instance: Instance, scheme, org: str | None, metric: str) -> float:
+    if org is None:
+        return 1.0
+    rows = [sh for sh in instance.shares if sh.scheme == scheme.id]
+    if metric in SAVING_METRICS or metric in COST_METRICS:
+        if not rows:
+            return 1.0 if scheme.org == org else 0.0
+        column = "saving_share" if metric in SAVING_METRICS else "cost_share"
+        return sum(getattr(r, column) for r in rows if r.org == org)
+    return 1.0 if scheme.org == org else 0.0
+
+
+def to_date(instance: Instance, actuals: Actuals, metric: str, org: str | None) -> float:
+    """What the tracker says a metric reached to date this year, for `org` (plan values)."""
+    column = {v: k for k, v in TO_DATE.items()}.get(metric)
+    if column is None:
+        return 0.0
+    schemes = {s.id: s for s in instance.schemes}
+    return sum(getattr(r, column) * _share(instance, schemes[r.scheme], org, metric) for r in actuals.rows)
+
+
+def net_to_date(instance: Instance, actuals: Actuals, basis: str, org: str | None) -> float:
+    """Net saving delivered to date this year (face value: it has happened) on a target's basis."""
+    value = to_date(instance, actuals, "saving", org)
+    if basis == "in_year":
+        value += to_date(instance, actuals, "nonrecurrent_saving", org) - to_date(instance, actuals, "one_off_cost", org)
+    return value
+
+
+def derive_instance(instance: Instance, actuals: Actuals) -> Instance:
+    """The re-plan as an instance of its own, from the as-at year to the plan's end."""
+    Y = actuals.as_at.year
+    years = tuple(y for y in instance.years if y >= Y)
+    horizon = len(years)
+    R = actuals.remaining_share
+    coef = build_coefficients(instance)
+    tracker = actuals.by_scheme
+    metrics = set(BUILTIN_METRICS) | {("saving" if p.metric == "recurrent_saving" else p.metric) for p in instance.profiles}
+    schemes, profiles = [], []
+    started_ids = set()
+    for i, s in enumerate(instance.schemes):
+        row = tracker.get(s.id)
+        status = row.status if row else "not_started"
+        if status == "stopped":
+            schemes.append(s.model_copy(update={"excluded": True, "mandatory": False}))
+        elif row is not None and row.is_started:
+            started_ids.add(s.id)
+            age = Y - row.started.year
+            current = {m: getattr(row, c) for c, m in FORECAST.items()}
+            current.update({"running_cost": 0.0, "double_running_cost": 0.0})
+            for metric in sorted(metrics):
+                by_offset = _shifted(coef.profile(metric)[i], age, horizon)
+                if metric in current:
+                    by_offset[0] = current[metric]
+                profiles.extend(ProfileRow(scheme=s.id, offset=k, metric=metric, value=float(v))
+                                for k, v in enumerate(by_offset) if v != 0 or k == 0)
+            schemes.append(s.model_copy(update={"earliest_start": Y, "latest_start": Y, "mandatory": True,
+                                                "excluded": False, "start_year_saving": {}}))
+        else:
+            lo = max(s.earliest_start if s.earliest_start is not None else instance.years[0], Y if R > 0 else Y + 1)
+            update: dict[str, Any] = {"earliest_start": lo}
+            if lo == Y:
+                update["start_year_saving"] = {Y: full_year_saving(instance, coef, i) * R}
+            schemes.append(s.model_copy(update=update))
+    profiles = [p for p in instance.profiles if p.scheme not in started_ids] + profiles
+
+    def current_year(values: dict[int, float], constant: float) -> dict[int, float]:
+        return {y: (v - constant if y == Y else v) for y, v in values.items() if y >= Y}
+
+    targets = tuple(
+        t.model_copy(update={"values": current_year(t.values, net_to_date(instance, actuals, t.basis, t.org))})
+        for t in instance.targets)
+    limits = tuple(
+        lim.model_copy(update={"values": current_year(lim.values, to_date(instance, actuals, lim.metric, lim.org))})
+        for lim in instance.limits)
+    fair = []
+    for f in instance.fair_shares:
+        if f.years is None:
+            fair.append(f)
+        elif any(y >= Y for y in f.years):
+            fair.append(f.model_copy(update={"years": tuple(y for y in f.years if y >= Y)}))
+    quality = instance.quality
+    return instance.model_copy(update={
+        "name": f"{instance.name} (re-plan at {actuals.as_at.calendar})",
+        "years": years, "schemes": tuple(schemes), "profiles": tuple(profiles), "targets": targets,
+        "limits": limits, "fair_shares": tuple(fair), "quality": quality,
+    })
+
+
+# -- the re-plan ---------------------------------------------------------------------------------
+
+def replan(instance: Instance, actuals: Actuals, approved: Approved | None = None,
+           options: SolveOptions = SolveOptions()) -> Replan:
+    derived = derive_instance(instance, actuals)
+    outcome = Planner(derived, verbose=options.verbose).solve(options)
+    result = Replan(instance=instance, actuals=actuals, derived=derived, outcome=outcome, approved=approved)
+    if outcome.plan is None:
+        return result
+    tracker = actuals.by_scheme
+    plan = {}
+    for s in instance.schemes:
+        row = tracker.get(s.id)
+        plan[s.id] = row.started.year if row is not None and row.is_started else outcome.plan.get(s.id)
+    result.plan = plan
+    result.outturn = outturn_table(instance, actuals, derived, outcome)
+    result.schemes = scheme_table(instance, actuals, plan, approved)
+    result.months = month_table(instance, actuals, plan, approved, derived)
+    result.check = check_replan(instance, actuals, plan, outcome.objective, result.outturn)
+    if not result.check.ok:
+        outcome.status = SolveStatus.ERROR
+        result.messages.append("internal error: the independent checker rejected the re-plan")
+        result.messages.extend(result.check.problems)
+    return result
+
+
+def outturn_table(instance: Instance, actuals: Actuals, derived: Instance, outcome: SolveOutcome) -> pd.DataFrame:
+    """Per target, the current year: required, delivered to date, the started schemes' forecast, the
+    gap, what the recovery (new starts) adds recurrently and non-recurrently, the forecast outturn."""
+    Y = actuals.as_at.year
+    coef = build_coefficients(derived)
+    x = np.zeros(coef.n_pairs)
+    for p, (s, t) in enumerate(zip(coef.pair_scheme, coef.pair_start)):
+        if outcome.plan.get(coef.scheme_ids[s]) == int(coef.years[t]):
+            x[p] = 1.0
+    started = {r.scheme for r in actuals.rows if r.is_started}
+    is_new = np.array([coef.scheme_ids[s] not in started for s in coef.pair_scheme], dtype=float)
+    expected = derived.objective.counts_confidence
+    rows = []
+    for t in instance.targets:
+        if Y not in t.values:
+            continue
+        def part(metric: str, conf: bool, mask: np.ndarray) -> float:
+            return float((coef.matrix(metric, t.org, expected and conf) @ (x * mask))[0])
+        def parts(mask: np.ndarray) -> tuple[float, float]:
+            rec = part("saving", True, mask) - part("running_cost", False, mask)
+            non = (part("nonrecurrent_saving", True, mask) - part("one_off_cost", False, mask)
+                   - part("double_running_cost", False, mask))
+            return rec, (non if t.basis == "in_year" else 0.0)
+        done = net_to_date(instance, actuals, t.basis, t.org)
+        committed = sum(parts(1.0 - is_new))
+        rec, non = parts(is_new)
+        required = t.values[Y]
+        gap = required - done - committed
+        outturn = done + committed + rec + non
+        rows.append({"target": t.id, "org": t.org or "all", "basis": t.basis, "year": Y, "required": required,
+                     "delivered_to_date": done, "forecast_started": committed, "gap_before_recovery": gap,
+                     "recovery_recurrent": rec, "recovery_nonrecurrent": non, "forecast_outturn": outturn,
+                     "shortfall": max(0.0, required - outturn)})
+    return pd.DataFrame(rows, columns=["target", "org", "basis", "year", "required", "delivered_to_date",
+                                       "forecast_started", "gap_before_recovery", "recovery_recurrent",
+                                       "recovery_nonrecurrent", "forecast_outturn", "shortfall"])
+
+
+def _change(status: str, approved: int | None, start: int | None, Y: int, have_approved: bool) -> str:
+    if status == "stopped":
+        return "stopped"
+    if status in ("in_delivery", "complete"):
+        if not have_approved or approved == start:
+            return "started as approved" if have_approved else "started"
+        return "started, not in the approved plan" if approved is None else f"started in {start}, approved for {approved}"
+    if start is None:
+        return "dropped" if have_approved and approved is not None else "not selected"
+    if start == Y:
+        return "recovery: new start this year"
+    if not have_approved:
+        return "later start"
+    if approved is None:
+        return "added"
+    return "as approved" if approved == start else f"moved from {approved} to {start}"
+
+
+def scheme_table(instance: Instance, actuals: Actuals, plan: dict, approved: Approved | None) -> pd.DataFrame:
+    Y = actuals.as_at.year
+    tracker = actuals.by_scheme
+    m0 = Month(year=Y, month=actuals.as_at.month + 1).calendar if actuals.as_at.month < 12 else ""
+    rows = []
+    for s in instance.schemes:
+        row = tracker.get(s.id)
+        status = row.status if row else "not_started"
+        a = approved.plan.get(s.id) if approved else None
+        start = plan.get(s.id)
+        month = row.started.calendar if row is not None and row.started is not None and row.is_started else (
+            m0 if start == Y else "")
+        rows.append({"scheme": s.id, "name": s.name or s.id, "status": status, "rag": row.rag if row else "",
+                     "approved_start_year": a, "start_year": start, "start_month": month,
+                     "change": _change(status, a, start, Y, approved is not None)})
+    frame = pd.DataFrame(rows)
+    for c in ("approved_start_year", "start_year"):
+        frame[c] = frame[c].astype("Int64")
+    return frame
+
+
+def month_table(instance: Instance, actuals: Actuals, plan: dict, approved: Approved | None,
+                derived: Instance) -> pd.DataFrame:
+    """Plan, actual and forecast savings (recurrent + non-recurrent) by scheme and month of the
+    current year. The approved plan's year amount and the tracker's totals are spread over their
+    months by the phasing (docs/replan.md)."""
+    Y, now = actuals.as_at.year, actuals.as_at.month
+    w = np.array(actuals.phasing)
+    coef = build_coefficients(instance)
+    first = instance.years[0]
+    tracker = actuals.by_scheme
+    dcoef = build_coefficients(derived)
+    rows = []
+
+    def spread(total: float, months: range) -> dict[int, float]:
+        share = sum(w[m - 1] for m in months)
+        return {m: (total * w[m - 1] / share if share > 0 else 0.0) for m in months}
+
+    for i, s in enumerate(instance.schemes):
+        row = tracker.get(s.id)
+        a = approved.plan.get(s.id) if approved else None
+        planned: dict[int, float] = {}
+        if approved is not None and a is not None and first <= a <= Y:
+            amount = sum(float(coef.profile(m)[i][Y - a]) for m in SAVING_METRICS)
+            planned = spread(amount, range(1, 13))  # the plan's year amount, phased over the year
+        actual: dict[int, float] = {}
+        forecast: dict[int, float] = {}
+        if row is not None and row.status != "not_started":
+            begun = row.started.month if row.started is not None and row.started.year == Y else 1
+            actual = spread(row.saving_to_date + row.nonrecurrent_to_date, range(begun, now + 1))
+            if row.is_started and now < 12:
+                forecast = spread(row.forecast_saving + row.forecast_nonrecurrent, range(now + 1, 13))
+        elif plan.get(s.id) == Y and now < 12:
+            d = dcoef.scheme_index[s.id]
+            amount = float(dcoef.profile("nonrecurrent_saving")[d][0]) + derived.schemes[d].start_year_saving.get(Y, 0.0)
+            forecast = spread(amount, range(now + 1, 13))
+        if not (planned or actual or forecast):
+            continue
+        for m in range(1, 13):
+            rows.append({"scheme": s.id, "month": Month(year=Y, month=m).calendar, "month_number": m,
+                         "plan": planned.get(m, 0.0) if approved is not None else None,
+                         "actual": actual.get(m, 0.0) if m <= now else None,
+                         "forecast": forecast.get(m, 0.0) if m > now else None})
+    return pd.DataFrame(rows, columns=["scheme", "month", "month_number", "plan", "actual", "forecast"])

@@ -1,0 +1,110 @@
+"""How a re-plan is shown: terminal lines, a workbook and a one-page HTML report of its own
+(plan vs actual vs forecast by scheme and month, the recovery actions, the run it re-plans)."""
+
+from __future__ import annotations
+
+import html
+import io
+
+import pandas as pd
+
+from cipopt.report.text import money
+
+
+def run_words(result) -> str:
+    a = result.approved
+    if a is None:
+        return "no approved plan given (--against RUN): changes are not compared"
+    return f"re-plans run {a.run_id} of the run history"
+
+
+def recovery_table(result) -> pd.DataFrame:
+    """The recovery actions: schemes newly started in the remaining months of the current year."""
+    s = result.schemes
+    return s[s["change"].str.startswith("recovery")].reset_index(drop=True)
+
+
+def lines(result) -> list[str]:
+    a, inst, out = result.actuals, result.instance, result.outcome
+    unit = inst.money_unit
+    text = [f"{inst.name}: re-plan as at {a.as_at.calendar} (month {a.as_at.month} of "
+            f"{a.as_at.year}/{(a.as_at.year + 1) % 100:02d}); {run_words(result)}",
+            f"status: {out.status.value}" + ("" if out.objective is None else
+                                             f"   objective (remaining choice, {unit}): {money(out.objective)}")]
+    text += [f"  {m}" for m in list(out.messages) + list(result.messages)]
+    if result.outturn is None:
+        return text
+    text.append(f"\nthe year {a.as_at.year}/{(a.as_at.year + 1) % 100:02d} ({unit}; forecast outturn = delivered to "
+                "date + what the remaining months deliver)")
+    for r in result.outturn.itertuples():
+        text.append(f"  target {r.target} ({r.basis}, {r.org}): required {money(r.required)}, delivered to date "
+                    f"{money(r.delivered_to_date)}, started schemes forecast {money(r.forecast_started)}, gap "
+                    f"{money(r.gap_before_recovery)}")
+        text.append(f"    recovery closes {money(r.recovery_recurrent)} recurrently and "
+                    f"{money(r.recovery_nonrecurrent)} non-recurrently; forecast outturn "
+                    f"{money(r.forecast_outturn)}, shortfall {money(r.shortfall)}")
+    rec = recovery_table(result)
+    text.append(f"\nrecovery actions: {len(rec)} new start(s) in the remaining months")
+    for r in rec.itertuples():
+        text.append(f"  {r.scheme} ({r.name}) from {r.start_month}")
+    changed = result.schemes[~result.schemes["change"].isin(["not selected", "as approved", "started as approved",
+                                                             "started", "later start"])
+                             & ~result.schemes["change"].str.startswith("recovery")]
+    if len(changed):
+        text.append("\nchanges against the approved plan" if result.approved else "\nstatus changes")
+        for r in changed.itertuples():
+            text.append(f"  {r.scheme}: {r.change}")
+    if out.check is not None and result.check is not None:
+        text.append("\nindependent check: " + ("every rule holds and the outturn agrees"
+                                               if out.check.ok and result.check.ok else "REJECTED"))
+    return text
+
+
+def workbook_bytes(result) -> bytes:
+    """replan.xlsx: a README sheet (as-at, the run it re-plans), schemes, recovery, outturn, months, years."""
+    buffer = io.BytesIO()
+    about = pd.DataFrame([
+        ("instance", result.instance.name), ("as at", result.actuals.as_at.calendar),
+        ("re-plans", run_words(result)), ("actuals", result.actuals.source),
+        ("status", result.outcome.status.value), ("objective (remaining choice)", result.outcome.objective),
+        ("money unit", result.instance.money_unit)], columns=["item", "value"])
+    sheets = {"README": about, "schemes": result.schemes, "recovery": recovery_table(result),
+              "outturn": result.outturn, "months": result.months, "years": result.outcome.years}
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            if frame is not None:
+                frame.to_excel(writer, sheet_name=name, index=False)
+    return buffer.getvalue()
+
+
+def _table(frame: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return money(v)
+        return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else html.escape(str(v))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(result) -> str:
+    """A self-contained page: the re-plan section, with the month table pivoted by scheme."""
+    months = result.months.copy()
+    pivot = {}
+    for measure in ("plan", "actual", "forecast"):
+        wide = months.pivot_table(index="scheme", columns="month", values=measure, aggfunc="sum", sort=False)
+        pivot[measure] = wide
+    parts = [f"<h1>Re-plan as at {html.escape(result.actuals.as_at.calendar)}</h1>",
+             f"<p>{html.escape(result.instance.name)}; {html.escape(run_words(result))}; money in "
+             f"{html.escape(result.instance.money_unit)}.</p>",
+             "<h2>The year: forecast outturn against the requirement</h2>", _table(result.outturn),
+             "<h2>Recovery actions</h2>", _table(recovery_table(result)),
+             "<h2>Schemes: approved, actual and re-planned</h2>", _table(result.schemes)]
+    for measure, wide in pivot.items():
+        if wide.size:
+            parts += [f"<h2>Savings by scheme and month: {measure}</h2>", _table(wide.reset_index())]
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child{text-align:left}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Re-plan</title><style>{style}</style></head>"
+            f"<body>{''.join(parts)}</body></html>")
