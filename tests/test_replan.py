@@ -14,7 +14,7 @@ from bruteforce import scheme_value, share_of
 from cipopt.analysis.replan import Approved, replan
 from cipopt.check.actuals import check_replan
 from cipopt.io.actuals import as_at_month, read_actuals, read_phasing
-from cipopt.schema.actuals import Actuals, ActualRow, Month
+from cipopt.schema.actuals import Actuals, ActualRow, Bridge, Month
 from cipopt.schema.instance import Limit, ProfileRow, Relation, Target
 from cipopt.schema.problems import InputError, ProblemLog
 from instances_factory import make_instance, scheme
@@ -153,6 +153,9 @@ def plain_value(inst, actuals: Actuals, plan: dict) -> tuple[bool, float, dict]:
                 return False, 0.0, {}
         elif s.mandatory and not (row is not None and row.status == "stopped"):
             return False, 0.0, {}
+    if any(plan.get(b.id) not in (None, Y) for b in actuals.bridges) or (
+            now == 12 and any(plan.get(b.id) for b in actuals.bridges)):
+        return False, 0.0, {}
 
     def value(s, metric, y):
         start, row = plan[s.id], rows.get(s.id)
@@ -170,6 +173,11 @@ def plain_value(inst, actuals: Actuals, plan: dict) -> tuple[bool, float, dict]:
     def total(metric, org, y, expected=False):
         out = sum(value(s, metric, y) * share_of(inst, s, org, metric) * (s.confidence if expected and conf else 1)
                   for s in inst.schemes)
+        for b in actuals.bridges:
+            if y == Y and plan.get(b.id) == Y and org in (None, b.org):
+                amount = {"nonrecurrent_saving": b.monthly_saving * (b.until.month - now),
+                          "one_off_cost": b.one_off_cost}.get(metric, b.metrics.get(metric, 0.0))
+                out += amount * (b.confidence if expected and conf else 1)
         if y == Y:
             column = {"saving": "saving_to_date", "nonrecurrent_saving": "nonrecurrent_to_date",
                       "one_off_cost": "cost_to_date", "capital_cost": "capital_to_date"}.get(metric)
@@ -228,16 +236,19 @@ def brute_force_replan(inst, actuals):
             choices.append([row.started.year])
         else:
             choices.append([None] + [y for y in inst.years if y >= Y])
+    for _ in actuals.bridges:
+        choices.append([None, Y])
     best, best_plan = None, None
+    ids = [s.id for s in inst.schemes] + [b.id for b in actuals.bridges]
     for combo in itertools.product(*choices):
-        plan = dict(zip([s.id for s in inst.schemes], combo))
+        plan = dict(zip(ids, combo))
         ok, value, _ = plain_value(inst, actuals, plan)
         if ok and (best is None or value > best + 1e-9):
             best, best_plan = value, plan
     return best, best_plan
 
 
-def small_case(as_at_month: int, risk: str = "expected", hard: bool = False):
+def small_case(as_at_month: int, risk: str = "expected", hard: bool = False, bridges: bool = False):
     inst = make_instance(
         years=(2025, 2026, 2027),
         schemes=(
@@ -271,13 +282,21 @@ def small_case(as_at_month: int, risk: str = "expected", hard: bool = False):
         ActualRow(scheme="stopped", status="stopped", started=Month(year=2025, month=1), saving_to_date=15,
                   cost_to_date=5, rag="red"),
     ))
+    if bridges and as_at_month < 12:
+        actuals = actuals.model_copy(update={"bridges": (
+            Bridge(id="vacancy-hold", monthly_saving=30, until=Month(year=2025, month=min(12, as_at_month + 4)),
+                   confidence=0.9, metrics={"pmo_days": 5}),
+            Bridge(id="agency-pause", monthly_saving=15, until=Month(year=2025, month=12), one_off_cost=10),
+        )})
     return inst, actuals
 
 
-@pytest.mark.parametrize("as_at, risk, hard", [(3, "expected", False), (6, "none", False), (9, "expected", False),
-                                               (12, "expected", False), (3, "expected", True)])
-def test_the_replan_is_the_best_plan_brute_force_finds_with_the_starts_fixed(as_at, risk, hard):
-    inst, actuals = small_case(as_at, risk, hard)
+@pytest.mark.parametrize("as_at, risk, hard, bridges", [
+    (3, "expected", False, False), (6, "none", False, False), (9, "expected", False, False),
+    (12, "expected", False, False), (3, "expected", True, False), (3, "expected", False, True),
+    (8, "none", False, True), (10, "expected", False, True)])
+def test_the_replan_is_the_best_plan_brute_force_finds_with_the_starts_fixed(as_at, risk, hard, bridges):
+    inst, actuals = small_case(as_at, risk, hard, bridges)
     best, best_plan = brute_force_replan(inst, actuals)
     result = replan(inst, actuals)
     if best is None:

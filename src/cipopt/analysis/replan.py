@@ -23,7 +23,7 @@ from cipopt.check.actuals import ActualsCheck, check_replan
 from cipopt.coefficients import Coefficients, build_coefficients
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.schema.actuals import FORECAST, TO_DATE, Actuals, Month
-from cipopt.schema.instance import BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, Instance, ProfileRow
+from cipopt.schema.instance import BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, Instance, ProfileRow, Scheme
 from cipopt.solve.status import SolveStatus
 
 
@@ -165,6 +165,16 @@ def derive_instance(instance: Instance, actuals: Actuals) -> Instance:
                 update["start_year_saving"] = {Y: full_year_saving(instance, coef, i) * R}
             schemes.append(s.model_copy(update=update))
     profiles = [p for p in instance.profiles if p.scheme not in started_ids] + profiles
+    for b in actuals.bridges:  # active in the current year only: its QIA scores and metrics count then
+        scores = {d: getattr(b, d) for d in ("safety", "effectiveness", "experience", "access")}
+        schemes.append(Scheme(
+            id=b.id, name=b.name or b.id, org=b.org, earliest_start=Y, latest_start=Y, confidence=b.confidence,
+            nonrecurrent_saving=b.saving(actuals.as_at), one_off_cost=b.one_off_cost, qia_risk=b.qia_risk,
+            qia_approved=b.qia_approved, metrics=dict(b.metrics), **scores))
+        profiles.extend(ProfileRow(scheme=b.id, offset=0, metric=m, value=float(v))
+                        for m, v in {**scores, **b.metrics}.items() if v)
+        profiles.extend(ProfileRow(scheme=b.id, offset=0, metric=m, value=0.0)
+                        for m, v in {**scores, **b.metrics}.items() if not v)
 
     def current_year(values: dict[int, float], constant: float) -> dict[int, float]:
         return {y: (v - constant if y == Y else v) for y, v in values.items() if y >= Y}
@@ -203,6 +213,8 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
     for s in instance.schemes:
         row = tracker.get(s.id)
         plan[s.id] = row.started.year if row is not None and row.is_started else outcome.plan.get(s.id)
+    for b in actuals.bridges:
+        plan[b.id] = outcome.plan.get(b.id)
     result.plan = plan
     result.outturn = outturn_table(instance, actuals, derived, outcome)
     result.schemes = scheme_table(instance, actuals, plan, approved)
@@ -286,6 +298,11 @@ def scheme_table(instance: Instance, actuals: Actuals, plan: dict, approved: App
         rows.append({"scheme": s.id, "name": s.name or s.id, "status": status, "rag": row.rag if row else "",
                      "approved_start_year": a, "start_year": start, "start_month": month,
                      "change": _change(status, a, start, Y, approved is not None)})
+    for b in actuals.bridges:
+        used = plan.get(b.id) == Y
+        rows.append({"scheme": b.id, "name": b.name or b.id, "status": "bridge", "rag": "", "approved_start_year": None,
+                     "start_year": Y if used else None, "start_month": m0 if used else "",
+                     "change": f"recovery: bridge until {b.until.calendar}" if used else "bridge not used"})
     frame = pd.DataFrame(rows)
     for c in ("approved_start_year", "start_year"):
         frame[c] = frame[c].astype("Int64")
@@ -334,4 +351,11 @@ def month_table(instance: Instance, actuals: Actuals, plan: dict, approved: Appr
                          "plan": planned.get(m, 0.0) if approved is not None else None,
                          "actual": actual.get(m, 0.0) if m <= now else None,
                          "forecast": forecast.get(m, 0.0) if m > now else None})
+    for b in actuals.bridges:
+        if plan.get(b.id) != Y:
+            continue
+        for m in range(1, 13):
+            rows.append({"scheme": b.id, "month": Month(year=Y, month=m).calendar, "month_number": m,
+                         "plan": 0.0 if approved is not None else None, "actual": 0.0 if m <= now else None,
+                         "forecast": (b.monthly_saving if m <= b.until.month else 0.0) if m > now else None})
     return pd.DataFrame(rows, columns=["scheme", "month", "month_number", "plan", "actual", "forecast"])

@@ -63,6 +63,7 @@ class ReplanFigures:
         self.started = np.array([s.id in tracker and tracker[s.id].is_started for s in instance.schemes])
         self.new_now = (starts == Y) & ~self.started
         remaining = sum(actuals.phasing[actuals.as_at.month:])
+        self.bridges = [b for b in actuals.bridges if plan.get(b.id) == Y]
         self.replaced: dict[str, np.ndarray] = {}
         by_tracker = {"saving": "forecast_saving", "nonrecurrent_saving": "forecast_nonrecurrent",
                       "one_off_cost": "forecast_cost", "capital_cost": "forecast_capital"}
@@ -91,12 +92,26 @@ class ReplanFigures:
             weight = weight * rows
         return weight @ self.values(metric)
 
-    def net(self, basis: str, org: str | None, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    def net(self, basis: str, org: str | None, rows=None, bridges: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(recurrent part, non-recurrent part) of the net saving per re-plan year."""
         rec = self.total("saving", org, True, rows) - self.total("running_cost", org, rows=rows)
         non = (self.total("nonrecurrent_saving", org, True, rows) - self.total("one_off_cost", org, rows=rows)
                - self.total("double_running_cost", org, rows=rows))
+        if bridges:
+            non[0] += (self.bridge_total("nonrecurrent_saving", org, True) - self.bridge_total("one_off_cost", org))
         return rec, (non if basis == "in_year" else np.zeros_like(non))
+
+    def bridge_total(self, metric: str, org: str | None, expected: bool = False) -> float:
+        """The current year's sum over the bridges used (a bridge holds `monthly_saving` each month to its end)."""
+        counts = self.instance.objective.counts_confidence and expected
+        out = 0.0
+        for b in self.bridges:
+            if org is not None and b.org != org:
+                continue
+            value = {"nonrecurrent_saving": b.monthly_saving * max(0, b.until.month - self.actuals.as_at.month),
+                     "one_off_cost": b.one_off_cost}.get(metric, b.metrics.get(metric, 0.0))
+            out += value * (b.confidence if counts else 1.0)
+        return out
 
     def to_date(self, column: str, metric: str, org: str | None) -> float:
         weight = self.fig.org_weight(metric, org)
@@ -120,6 +135,9 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
                 start < Y or (start == Y and actuals.as_at.month == 12)):
             report.problems.append(f"scheme {s.id} has not started by {actuals.as_at.calendar}; the re-plan cannot "
                                    f"start it in {start}")
+    for b in actuals.bridges:
+        if plan.get(b.id) not in (None, Y):
+            report.problems.append(f"bridge {b.id} can only start in {Y}, not {plan.get(b.id)}")
     if report.problems:
         return report
     figs = ReplanFigures(instance, actuals, plan)
@@ -143,13 +161,14 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
                 report.problems.append(f"hard target {t.id} in {int(figs.years[j])}: forecast outturn "
                                        f"{achieved[j]:,.1f} is below the required {bounds[j]:,.1f}")
         if not np.isnan(bounds[0]):
-            rec_s, non_s = figs.net(t.basis, t.org, started)
+            rec_s, non_s = figs.net(t.basis, t.org, started, bridges=False)
             rec_n, non_n = figs.net(t.basis, t.org, new)
             rows.append({"target": t.id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
                          "recovery_recurrent": float(rec_n[0]), "recovery_nonrecurrent": float(non_n[0]),
                          "forecast_outturn": float(achieved[0]), "shortfall": float(short[0])})
     for lim in instance.limits:
         use = figs.total(lim.metric, lim.org)
+        use[0] += figs.bridge_total(lim.metric, lim.org)
         column = {m: c for c, m in TO_DATE.items()}.get(lim.metric)
         if column:
             use[0] += figs.to_date(column, lim.metric, lim.org)
@@ -192,6 +211,7 @@ def _objective(instance: Instance, figs: ReplanFigures, shortfalls: dict[str, np
     net = (figs.total("saving", None, expected) - figs.total("running_cost", None)
            + figs.total("nonrecurrent_saving", None, expected) - figs.total("one_off_cost", None)
            - figs.total("double_running_cost", None))
+    net[0] += figs.bridge_total("nonrecurrent_saving", None, True) - figs.bridge_total("one_off_cost", None)
     if mode == "net_present_value":
         net = net - figs.total("capital_cost", None)
     return float(d @ net) - penalty

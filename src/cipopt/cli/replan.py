@@ -23,6 +23,9 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
               help="The run history --against reads (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")
 @click.option("--phasing", "phasing", type=click.Path(),
               help="A monthly profile of the year (CSV month, share; April = 1); default 1/12 a month.")
+@click.option("--bridges", "bridges", type=click.Path(),
+              help="Non-recurrent measures with an end that may close this year's gap (CSV id, monthly_saving, "
+                   "until, ...; docs/replan.md).")
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write plan.csv, outturn.csv, recovery.csv, months.csv, years.csv, summary.json, "
                    "replan.xlsx and replan.html here.")
@@ -31,12 +34,13 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
 @click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
 @guarded
-def replan(instance, actuals, as_at, against, store, phasing, out, force, time_limit, gap, threads):
+def replan(instance, actuals, as_at, against, store, phasing, bridges, out, force, time_limit, gap, threads):
     """Re-plan INSTANCE part way through a year from a tracker's ACTUALS.
 
     Schemes started are fixed at their start (costs spent are sunk: they do not count against
     the remaining choice), stopped ones are out, new starts begin only in the months after
-    --as-at, and schemes in delivery carry their forecast. Prints, per target, the year's
+    --as-at, schemes in delivery carry their forecast, and --bridges (vacancy holds, one-off
+    measures with an end) may close this year's gap. Prints, per target, the year's
     forecast outturn (delivered to date + the remaining months) against its requirement, how
     much of the gap the recovery closes recurrently and non-recurrently, the recovery actions
     and what changed against the approved plan (--against RUN); the later years are
@@ -46,10 +50,11 @@ def replan(instance, actuals, as_at, against, store, phasing, out, force, time_l
     Example:
       cipopt solve instances/holby --out out/holby          # recorded as run N
       cipopt replan instances/holby --actuals examples/holby-q1-recovery/actuals.csv \\
-          --as-at 2025-06 --against N --out out/holby-q1
+          --as-at 2025-06 --bridges examples/holby-q1-recovery/bridges.csv --against N \\
+          --out out/holby-q1
     """
     from cipopt.analysis.replan import Approved, replan as run_replan
-    from cipopt.io.actuals import as_at_month, read_actuals, read_phasing
+    from cipopt.io.actuals import as_at_month, read_actuals, read_bridges, read_phasing
     from cipopt.pipeline import SolveOptions
     from cipopt.report import replan as show
 
@@ -62,6 +67,8 @@ def replan(instance, actuals, as_at, against, store, phasing, out, force, time_l
         tracker = read_actuals(actuals, inst, month, log)
         if phasing:
             tracker = tracker.model_copy(update={"phasing": read_phasing(phasing, log)})
+        if bridges:
+            tracker = tracker.model_copy(update={"bridges": read_bridges(bridges, inst, month, log)})
     approved = _approved(against, store, inst) if against else None
     result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads))
     for line in show.lines(result):

@@ -244,3 +244,94 @@ def read_phasing(path: str | Path, log: ProblemLog) -> tuple[float, ...]:
             log.error(label, f"the shares sum to {sum(out.values()):g}, not 1")
     log.raise_if_errors()
     return tuple(out[m] for m in range(1, 13))
+
+
+_BRIDGE_NUMBERS = {"monthly_saving": None, "one_off_cost": 0.0, "confidence": 1.0, "safety": 0, "effectiveness": 0,
+                   "experience": 0, "access": 0, "qia_risk": 1.0}
+
+
+def read_bridges(path: str | Path, instance: Instance, as_at: Month, log: ProblemLog) -> tuple:
+    """bridges.csv: `id, monthly_saving` (required), `until` (YYYY-MM, default the year's last month),
+    `name, org, one_off_cost, confidence`, the QIA columns, other numeric columns as metrics."""
+    from pydantic import ValidationError
+
+    from cipopt.io.text import bool_column, is_numeric_column
+    from cipopt.schema.actuals import Bridge
+
+    path = Path(path)
+    label = str(path)
+    text = read_text(path, label, log)
+    frame = read_csv_table(text, label, log) if text is not None else None
+    if frame is None:
+        raise InputError(log.problems)
+    frame = frame.rename(columns={c: _header(c) for c in frame.columns})
+    for required in ("id", "monthly_saving"):
+        if required not in frame.columns:
+            log.error(label, f"the required column {required!r} is missing", row=1)
+    if log.errors:
+        raise InputError(log.problems)
+    known = set(_BRIDGE_NUMBERS) | {"id", "name", "org", "until", "qia_approved"}
+    custom = [c for c in frame.columns if c not in known and is_numeric_column(frame, c)]
+    numbers = {c: number_column(frame, c, label, log) for c in [*(_c for _c in _BRIDGE_NUMBERS if _c in frame.columns),
+                                                                 *custom]}
+    approved = bool_column(frame, "qia_approved", label, log) if "qia_approved" in frame.columns else None
+    schemes = {s.id for s in instance.schemes}
+    orgs = set(instance.org_ids)
+    year_end = Month(year=as_at.year, month=12)
+    seen: dict[str, int] = {}
+    bridges = []
+    for row, bid in frame["id"].items():
+        row = int(row)
+        if bid == "":
+            log.error(label, "the bridge id is empty", row=row, column="id")
+            continue
+        if bid in schemes:
+            log.error(label, f"bridge {bid}: the id is a scheme's id already", row=row, column="id")
+            continue
+        if bid in seen:
+            log.error(label, f"bridge {bid!r} is given twice (first at row {seen[bid]})", row=row, column="id")
+            continue
+        seen[bid] = row
+        fields = {}
+        bad = False
+        for c in _BRIDGE_NUMBERS:
+            if c not in numbers:
+                continue
+            v = numbers[c].at[row]
+            if v != v:
+                bad |= frame.at[row, c] != ""
+                continue
+            fields[c] = int(v) if c in ("safety", "effectiveness", "experience", "access") and float(v).is_integer() else v
+        if "monthly_saving" not in fields:
+            if not bad:
+                log.error(label, f"bridge {bid}: monthly_saving is empty", row=row, column="monthly_saving")
+            continue
+        until = year_end
+        if "until" in frame.columns and frame.at[row, "until"]:
+            until = parse_month(frame.at[row, "until"])
+            if until is None:
+                log.error(label, f"bridge {bid}: until {show(frame.at[row, 'until'])} is not a month such as 2026-03",
+                          row=row, column="until")
+                continue
+            if until.year != as_at.year or not as_at < until:
+                log.error(label, f"bridge {bid}: until {frame.at[row, 'until']} is not one of the remaining months "
+                                 f"of {as_at.year}/{(as_at.year + 1) % 100:02d} after {as_at.calendar}",
+                          row=row, column="until")
+                continue
+        org = frame.at[row, "org"] if "org" in frame.columns and frame.at[row, "org"] else instance.org_ids[0]
+        if org not in orgs:
+            log.error(label, f"bridge {bid}: unknown organisation {org!r}", row=row, column="org")
+            continue
+        metrics = {c: float(numbers[c].at[row]) for c in custom if numbers[c].at[row] == numbers[c].at[row]}
+        if bad:
+            continue
+        try:
+            bridges.append(Bridge(id=bid, name=frame.at[row, "name"] if "name" in frame.columns else "", org=org,
+                                  until=until, metrics=metrics, row=row,
+                                  qia_approved=bool(approved.at[row]) if approved is not None else False, **fields))
+        except ValidationError as exc:
+            for e in exc.errors():
+                column = str(e["loc"][0]) if e["loc"] else None
+                log.error(label, f"bridge {bid}: {column} {e['msg'].lower()}", row=row, column=column)
+    log.raise_if_errors()
+    return tuple(bridges)

@@ -75,6 +75,36 @@ class ActualRow(Frozen):
         return self.status in STARTED
 
 
+class Bridge(Frozen):
+    """A non-recurrent measure with an end, available only to close this year's gap: a vacancy hold,
+    a pause on discretionary spend (a row of bridges.csv). It saves `monthly_saving` in every month
+    from the first remaining month to `until`, once, and nothing in later years."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    org: str = ""
+    monthly_saving: float = Field(gt=0)
+    until: Month
+    one_off_cost: float = Field(default=0.0, ge=0)
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    safety: int = Field(default=0, ge=-2, le=2)
+    effectiveness: int = Field(default=0, ge=-2, le=2)
+    experience: int = Field(default=0, ge=-2, le=2)
+    access: int = Field(default=0, ge=-2, le=2)
+    qia_risk: float = Field(default=1, ge=1, le=25)
+    qia_approved: bool = False
+    metrics: dict[str, float] = {}
+    """Other numeric columns (pmo_days): the value in the current year."""
+    row: int | None = None
+
+    def months(self, as_at: Month) -> int:
+        """How many months it holds: from the month after `as_at` to `until`."""
+        return max(0, self.until.month - as_at.month) if self.until.year == as_at.year else 0
+
+    def saving(self, as_at: Month) -> float:
+        return self.monthly_saving * self.months(as_at)
+
+
 class Actuals(Frozen):
     """The tracker at an as-at month, with the month-by-month phasing of the current year."""
 
@@ -83,6 +113,7 @@ class Actuals(Frozen):
     phasing: tuple[float, ...] = (1 / 12,) * 12
     """Share of a full year's saving delivered in each month (April first); default 1/12 each."""
     source: str = "actuals"
+    bridges: tuple[Bridge, ...] = ()
 
     @model_validator(mode="after")
     def _phasing_is_a_year(self) -> "Actuals":
