@@ -311,6 +311,14 @@ def test_the_replan_is_the_best_plan_brute_force_finds_with_the_starts_fixed(as_
         assert r.forecast_outturn == pytest.approx(r.delivered_to_date + r.forecast_started + r.recovery_recurrent
                                                    + r.recovery_nonrecurrent, abs=1e-9)
         assert r.shortfall == pytest.approx(max(0.0, r.required - outturn[r.target]), abs=1e-6)
+        gap = r.required - r.delivered_to_date - r.forecast_started
+        assert r.gap_before_recovery == pytest.approx(gap, abs=1e-9)
+        if r.recovery_recurrent >= 0 and r.recovery_nonrecurrent >= 0:  # recurrent first, then the bridges
+            assert r.gap_closed_recurrent == pytest.approx(min(max(gap, 0), r.recovery_recurrent), abs=1e-9)
+            assert r.gap_closed_recurrent + r.gap_closed_nonrecurrent == pytest.approx(
+                min(max(gap, 0), r.recovery_recurrent + r.recovery_nonrecurrent), abs=1e-9)
+        assert 0 <= r.gap_closed_recurrent <= max(r.recovery_recurrent, 0) + 1e-9
+        assert 0 <= r.gap_closed_nonrecurrent <= max(r.recovery_nonrecurrent, 0) + 1e-9
     assert result.plan["started"] == 2025 and result.plan["slipping"] == 2025 and result.plan["stopped"] is None
     assert result.check.ok
 

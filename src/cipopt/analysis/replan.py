@@ -256,13 +256,17 @@ def outturn_table(instance: Instance, actuals: Actuals, derived: Instance, outco
         required = t.values[Y]
         gap = required - done - committed
         outturn = done + committed + rec + non
+        closed_rec = min(max(gap, 0.0), max(rec, 0.0))  # recurrent first: the board prefers it
+        closed_non = min(max(gap, 0.0) - closed_rec, max(non, 0.0))
         rows.append({"target": t.id, "org": t.org or "all", "basis": t.basis, "year": Y, "required": required,
                      "delivered_to_date": done, "forecast_started": committed, "gap_before_recovery": gap,
-                     "recovery_recurrent": rec, "recovery_nonrecurrent": non, "forecast_outturn": outturn,
+                     "recovery_recurrent": rec, "recovery_nonrecurrent": non, "gap_closed_recurrent": closed_rec,
+                     "gap_closed_nonrecurrent": closed_non, "forecast_outturn": outturn,
                      "shortfall": max(0.0, required - outturn)})
     return pd.DataFrame(rows, columns=["target", "org", "basis", "year", "required", "delivered_to_date",
                                        "forecast_started", "gap_before_recovery", "recovery_recurrent",
-                                       "recovery_nonrecurrent", "forecast_outturn", "shortfall"])
+                                       "recovery_nonrecurrent", "gap_closed_recurrent", "gap_closed_nonrecurrent",
+                                       "forecast_outturn", "shortfall"])
 
 
 def _change(status: str, approved: int | None, start: int | None, Y: int, have_approved: bool) -> str:

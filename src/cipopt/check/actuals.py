@@ -20,8 +20,9 @@ from cipopt.check.figures import NOT_SELECTED, PlanFigures
 from cipopt.schema.actuals import TO_DATE, Actuals
 from cipopt.schema.instance import Instance
 
-OUTTURN_COLUMNS = ("delivered_to_date", "forecast_started", "recovery_recurrent", "recovery_nonrecurrent",
-                   "forecast_outturn", "shortfall")
+OUTTURN_COLUMNS = ("delivered_to_date", "forecast_started", "gap_before_recovery", "recovery_recurrent",
+                   "recovery_nonrecurrent", "gap_closed_recurrent", "gap_closed_nonrecurrent", "forecast_outturn",
+                   "shortfall")
 
 
 @dataclass
@@ -163,8 +164,12 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
         if not np.isnan(bounds[0]):
             rec_s, non_s = figs.net(t.basis, t.org, started, bridges=False)
             rec_n, non_n = figs.net(t.basis, t.org, new)
+            gap = float(bounds[0] - done - rec_s[0] - non_s[0])
+            recurrently = min(max(gap, 0.0), max(float(rec_n[0]), 0.0))
             rows.append({"target": t.id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
-                         "recovery_recurrent": float(rec_n[0]), "recovery_nonrecurrent": float(non_n[0]),
+                         "gap_before_recovery": gap, "recovery_recurrent": float(rec_n[0]),
+                         "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
+                         "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
                          "forecast_outturn": float(achieved[0]), "shortfall": float(short[0])})
     for lim in instance.limits:
         use = figs.total(lim.metric, lim.org)

@@ -40,8 +40,9 @@ def lines(result) -> list[str]:
         text.append(f"  target {r.target} ({r.basis}, {r.org}): required {money(r.required)}, delivered to date "
                     f"{money(r.delivered_to_date)}, started schemes forecast {money(r.forecast_started)}, gap "
                     f"{money(r.gap_before_recovery)}")
-        text.append(f"    recovery closes {money(r.recovery_recurrent)} recurrently and "
-                    f"{money(r.recovery_nonrecurrent)} non-recurrently; forecast outturn "
+        text.append(f"    the recovery adds {money(r.recovery_recurrent)} recurrent and {money(r.recovery_nonrecurrent)} "
+                    f"non-recurrent; of the gap it closes {money(r.gap_closed_recurrent)} recurrently and "
+                    f"{money(r.gap_closed_nonrecurrent)} non-recurrently; forecast outturn "
                     f"{money(r.forecast_outturn)}, shortfall {money(r.shortfall)}")
     rec = recovery_table(result)
     text.append(f"\nrecovery actions: {len(rec)} new start(s) in the remaining months")
