@@ -405,3 +405,30 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
                                "--as-at", "2025-06", "--against", "7", "--store", str(store), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "no run 7" in bad.output and not (tmp_path / "x").exists()
     assert "Traceback" not in bad.output
+
+
+def test_the_holby_q1_example_prints_what_its_readme_quotes(tmp_path):
+    """examples/holby-q1-recovery/README.md quotes this run's output; every quoted line must be printed."""
+    from click.testing import CliRunner
+
+    from cipopt.cli import main
+
+    folder = Path("examples/holby-q1-recovery")
+    store = str(tmp_path / "runs.sqlite")
+    runner = CliRunner()
+    assert runner.invoke(main, ["solve", "instances/holby", "--store", store, "--quiet"]).exit_code == 0
+    result = runner.invoke(main, ["replan", "instances/holby", "--actuals", str(folder / "actuals.csv"), "--as-at",
+                                  "2025-06", "--bridges", str(folder / "bridges.csv"), "--against", "1", "--store",
+                                  store, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    readme = (folder / "README.md").read_text()
+    quoted = readme.split("## What it says (GBP thousand)\n\n```\n")[1].split("```")[0]
+    printed = result.output.splitlines()
+    for line in quoted.splitlines():
+        assert line in printed, line
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    to_date = summary["to_date"]
+    assert to_date["delivered_saving"] / to_date["planned_saving"] == pytest.approx(0.8, abs=1e-3)  # 20% behind
+    assert f"{summary['objective']:,.0f}" in readme and summary["replan_checker"] == "accepted"
+    control = next(r for r in summary["outturn"] if r["target"] == "control-total")
+    assert control["recovery_nonrecurrent"] == pytest.approx(0.9 * 55 * 9 + 0.95 * 40 * 6)

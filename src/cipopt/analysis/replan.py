@@ -73,6 +73,9 @@ class Replan:
         })
         if self.outturn is not None:
             out["outturn"] = self.outturn.to_dict(orient="records")
+        if self.months is not None and self.approved is not None:
+            done = self.months[self.months["month_number"] <= a.as_at.month]
+            out["to_date"] = {"planned_saving": float(done["plan"].sum()), "delivered_saving": float(done["actual"].sum())}
         if self.schemes is not None:
             counts = self.schemes["change"].value_counts()
             out["changes"] = {str(k): int(v) for k, v in counts.items()}

@@ -44,6 +44,11 @@ def lines(result) -> list[str]:
                     f"non-recurrent; of the gap it closes {money(r.gap_closed_recurrent)} recurrently and "
                     f"{money(r.gap_closed_nonrecurrent)} non-recurrently; forecast outturn "
                     f"{money(r.forecast_outturn)}, shortfall {money(r.shortfall)}")
+    if result.approved is not None:
+        done = result.months[result.months["month_number"] <= a.as_at.month]
+        plan, actual = float(done["plan"].sum()), float(done["actual"].sum())
+        behind = f" ({actual / plan:.0%} of the phased plan)" if plan > 0 else ""
+        text.append(f"  savings to date: {money(actual)} delivered against {money(plan)} planned{behind}")
     rec = recovery_table(result)
     text.append(f"\nrecovery actions: {len(rec)} new start(s) in the remaining months")
     for r in rec.itertuples():
