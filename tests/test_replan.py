@@ -297,11 +297,25 @@ def small_case(as_at_month: int, risk: str = "expected", hard: bool = False, bri
     (8, "none", False, True), (10, "expected", False, True)])
 def test_the_replan_is_the_best_plan_brute_force_finds_with_the_starts_fixed(as_at, risk, hard, bridges):
     inst, actuals = small_case(as_at, risk, hard, bridges)
+    check_against_brute_force(inst, actuals)
+
+
+def test_a_back_loaded_phasing_is_brute_forced_too():
+    """Plans are often back-loaded: with 60% of the year in the last four months, a start in month
+    7 saves 0.7 of its full-year effect (2 x 0.05 + 4 x 0.15), not 0.5."""
+    inst, actuals = small_case(6, bridges=True)
+    phasing = (0.05,) * 8 + (0.15,) * 4
+    actuals = actuals.model_copy(update={"phasing": phasing})
+    result = check_against_brute_force(inst, actuals)
+    assert {s.id: s for s in result.derived.schemes}["new-a"].start_year_saving == {2025: pytest.approx(240 * 0.7)}
+
+
+def check_against_brute_force(inst, actuals):
     best, best_plan = brute_force_replan(inst, actuals)
     result = replan(inst, actuals)
     if best is None:
         assert result.status.value == "infeasible"
-        return
+        return result
     assert result.status.value == "optimal", result.outcome.messages + result.messages
     assert result.outcome.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
     ok, value, outturn = plain_value(inst, actuals, result.plan)
@@ -321,6 +335,7 @@ def test_the_replan_is_the_best_plan_brute_force_finds_with_the_starts_fixed(as_
         assert 0 <= r.gap_closed_nonrecurrent <= max(r.recovery_nonrecurrent, 0) + 1e-9
     assert result.plan["started"] == 2025 and result.plan["slipping"] == 2025 and result.plan["stopped"] is None
     assert result.check.ok
+    return result
 
 
 def test_sunk_costs_do_not_count_against_the_remaining_choice():
@@ -401,6 +416,16 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
     assert row["change"] == "started as approved" and row["start_month"] == "2025-04"
     html = (out / "replan.html").read_text()
     assert "Recovery actions" in html and "re-plans run 1" in html
+    book = pd.read_excel(out / "replan.xlsx", sheet_name=None)
+    assert list(book) == ["README", "schemes", "recovery", "outturn", "months", "years"]
+    readme = dict(zip(book["README"]["item"], book["README"]["value"]))
+    assert readme["re-plans"] == "re-plans run 1 of the run history" and readme["as at"] == "2025-06"
+    assert book["months"]["actual"].sum() == pytest.approx(months["actual"].sum())
+    (tmp_path / "bad.csv").write_text(HEADER + f"{started[0]},in delivery,2025-09,10,0,20,0,amber\n")
+    refused = runner.invoke(main, ["replan", "instances/tiny", "--actuals", str(tmp_path / "bad.csv"),
+                                   "--as-at", "2025-06", "--out", str(tmp_path / "y")])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output and not (tmp_path / "y").exists()
+    assert f"bad.csv, row 2, column started: scheme {started[0]}: started 2025-09 is after the as-at month" in refused.output
     bad = runner.invoke(main, ["replan", "instances/tiny", "--actuals", str(tmp_path / "actuals.csv"),
                                "--as-at", "2025-06", "--against", "7", "--store", str(store), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "no run 7" in bad.output and not (tmp_path / "x").exists()
