@@ -416,6 +416,9 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
     assert row["change"] == "started as approved" and row["start_month"] == "2025-04"
     html = (out / "replan.html").read_text()
     assert "Recovery actions" in html and "re-plans run 1" in html
+    drawn = runner.invoke(main, ["report", "instances/tiny", str(out), "-o", str(tmp_path / "report.html")])
+    assert drawn.exit_code == 0, drawn.output
+    assert (tmp_path / "report.html").read_text() == html  # `cipopt report` on a re-plan folder draws its page
     book = pd.read_excel(out / "replan.xlsx", sheet_name=None)
     assert list(book) == ["README", "schemes", "recovery", "outturn", "months", "years"]
     readme = dict(zip(book["README"]["item"], book["README"]["value"]))

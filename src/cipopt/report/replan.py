@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 
+import numpy as np
 import pandas as pd
 
 from cipopt.report.text import money
@@ -83,32 +84,63 @@ def workbook_bytes(result) -> bytes:
     return buffer.getvalue()
 
 
+PLAIN = {"year", "start_year", "approved_start_year", "month_number"}  # numbers that are not money
+
+
 def _table(frame: pd.DataFrame) -> str:
-    def cell(v) -> str:
-        if isinstance(v, float):
-            return money(v)
-        return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else html.escape(str(v))
+    def cell(v, column) -> str:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return ""
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and column not in PLAIN:
+            return money(float(v))
+        return html.escape(str(v))
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{cell(v, c)}</td>" for v, c in zip(row, frame.columns)) + "</tr>"
                    for row in frame.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def html_report(result) -> str:
     """A self-contained page: the re-plan section, with the month table pivoted by scheme."""
-    months = result.months.copy()
-    pivot = {}
+    return html_page(result.derived.name, result.actuals.as_at.calendar, run_words(result), result.instance.money_unit,
+                     result.outturn, recovery_table(result), result.schemes, result.months)
+
+
+def html_from_folder(folder) -> str:
+    """The same page from a `cipopt replan --out` folder (what `cipopt report` draws for one)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    run = summary.get("against_run")
+    words = (f"re-plans run {run} of the run history" if run is not None
+             else "no approved plan given (--against RUN): changes are not compared")
+    tables = {name: pd.read_csv(folder / f"{name}.csv", keep_default_na=False, na_values=[""])
+              for name in ("outturn", "recovery", "plan", "months")}
+    for name in ("recovery", "plan"):
+        for column in ("approved_start_year", "start_year"):
+            tables[name][column] = tables[name][column].astype("Int64")
+        for column in ("name", "status", "rag", "start_month", "change"):
+            values = tables[name][column].astype(object)
+            tables[name][column] = values.where(values.notna(), "")
+    tables["outturn"]["year"] = tables["outturn"]["year"].astype("Int64")
+    tables["months"]["month_number"] = tables["months"]["month_number"].astype("Int64")
+    return html_page(summary.get("instance_name", ""), summary["as_at"], words, summary.get("money_unit", ""),
+                     tables["outturn"], tables["recovery"], tables["plan"], tables["months"])
+
+
+def html_page(name: str, as_at: str, words: str, unit: str, outturn: pd.DataFrame, recovery: pd.DataFrame,
+              schemes: pd.DataFrame, months: pd.DataFrame) -> str:
+    parts = [f"<h1>Re-plan as at {html.escape(as_at)}</h1>",
+             f"<p>{html.escape(name)}; {html.escape(words)}; money in {html.escape(unit)}.</p>",
+             "<h2>The year: forecast outturn against the requirement</h2>", _table(outturn),
+             "<h2>Recovery actions</h2>", _table(recovery),
+             "<h2>Schemes: approved, actual and re-planned</h2>", _table(schemes)]
     for measure in ("plan", "actual", "forecast"):
-        wide = months.pivot_table(index="scheme", columns="month", values=measure, aggfunc="sum", sort=False)
-        pivot[measure] = wide
-    parts = [f"<h1>Re-plan as at {html.escape(result.actuals.as_at.calendar)}</h1>",
-             f"<p>{html.escape(result.instance.name)}; {html.escape(run_words(result))}; money in "
-             f"{html.escape(result.instance.money_unit)}.</p>",
-             "<h2>The year: forecast outturn against the requirement</h2>", _table(result.outturn),
-             "<h2>Recovery actions</h2>", _table(recovery_table(result)),
-             "<h2>Schemes: approved, actual and re-planned</h2>", _table(result.schemes)]
-    for measure, wide in pivot.items():
-        if wide.size:
+        values = months.dropna(subset=[measure])
+        if len(values):
+            wide = values.pivot_table(index="scheme", columns="month", values=measure, aggfunc="sum", sort=False)
             parts += [f"<h2>Savings by scheme and month: {measure}</h2>", _table(wide.reset_index())]
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
              "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child{text-align:left}")
