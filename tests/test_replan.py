@@ -460,3 +460,27 @@ def test_the_holby_q1_example_prints_what_its_readme_quotes(tmp_path):
     assert f"{summary['objective']:,.0f}" in readme and summary["replan_checker"] == "accepted"
     control = next(r for r in summary["outturn"] if r["target"] == "control-total")
     assert control["recovery_nonrecurrent"] == pytest.approx(0.9 * 55 * 9 + 0.95 * 40 * 6)
+
+
+def test_a_replan_in_a_later_year_ages_the_schemes_started_earlier():
+    """As at 2026-08, schemes started in 2025 are in their second year: the tracker's figures for
+    2026, the instance's at offset 2 in 2027; brute force agrees."""
+    inst, actuals = small_case(3, bridges=True)
+    actuals = actuals.model_copy(update={"as_at": Month(year=2026, month=5), "bridges": (
+        Bridge(id="vacancy-hold", monthly_saving=30, until=Month(year=2026, month=9)),)})
+    result = check_against_brute_force(inst, actuals)
+    derived = {s.id: s for s in result.derived.schemes}
+    assert result.derived.years == (2026, 2027)
+    saving = {p.offset: p.value for p in result.derived.profiles if p.scheme == "started" and p.metric == "saving"}
+    assert saving == {0: 250, 1: 400}  # the forecast, then the full year at offset 2
+    assert derived["started"].mandatory and derived["started"].earliest_start == 2026
+
+
+def test_a_started_scheme_the_qia_rules_bar_is_kept_with_a_warning():
+    inst, actuals = small_case(3)
+    barred = inst.model_copy(update={
+        "schemes": tuple(s.model_copy(update={"safety": -1}) if s.id == "started" else s for s in inst.schemes),
+        "quality": inst.quality.model_copy(update={"scheme_min": {"safety": 0}})})
+    result = replan(barred, actuals)
+    assert result.status.value == "optimal" and result.plan["started"] == 2025
+    assert any("scheme started has started although the QIA rules bar it" in m for m in result.messages)

@@ -66,6 +66,7 @@ class Replan:
             "phasing": list(a.phasing),
             "actuals": a.source,
             "against_run": None if self.approved is None else self.approved.run_id,
+            "approved_instance_sha256": self.instance.sha256(),
             "objective_note": f"net value of the remaining choice, discounted to {a.as_at.year}; "
                               "delivered and spent to date excluded",
             "replan_checker": None if self.check is None else ("accepted" if self.check.ok else "rejected"),
@@ -159,8 +160,11 @@ def derive_instance(instance: Instance, actuals: Actuals) -> Instance:
                     by_offset[0] = current[metric]
                 profiles.extend(ProfileRow(scheme=s.id, offset=k, metric=metric, value=float(v))
                                 for k, v in enumerate(by_offset) if v != 0 or k == 0)
-            schemes.append(s.model_copy(update={"earliest_start": Y, "latest_start": Y, "mandatory": True,
-                                                "excluded": False, "start_year_saving": {}}))
+            # It has started: a fact, whatever its window or the QIA rules said (replan() warns).
+            hard = instance.quality.hard_max_risk
+            schemes.append(s.model_copy(update={
+                "earliest_start": Y, "latest_start": Y, "mandatory": True, "excluded": False, "start_year_saving": {},
+                "qia_approved": True, "qia_risk": s.qia_risk if hard is None else min(s.qia_risk, hard)}))
         else:
             lo = max(s.earliest_start if s.earliest_start is not None else instance.years[0], Y if R > 0 else Y + 1)
             update: dict[str, Any] = {"earliest_start": lo}
@@ -209,6 +213,11 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
     derived = derive_instance(instance, actuals)
     outcome = Planner(derived, verbose=options.verbose).solve(options)
     result = Replan(instance=instance, actuals=actuals, derived=derived, outcome=outcome, approved=approved)
+    coef = build_coefficients(instance)
+    for r in actuals.rows:
+        if r.is_started and coef.ineligible.get(r.scheme):
+            result.messages.append(f"warning: scheme {r.scheme} has started although the QIA rules bar it "
+                                   f"({coef.ineligible[r.scheme]}); it is kept as started")
     if outcome.plan is None:
         return result
     tracker = actuals.by_scheme
