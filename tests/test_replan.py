@@ -20,6 +20,9 @@ from cipopt.schema.problems import InputError, ProblemLog
 from instances_factory import make_instance, scheme
 
 TOL = 1e-6
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(ROOT / "instances" / "tiny")
+HOLBY = str(ROOT / "instances" / "holby")
 
 
 # -- months ----------------------------------------------------------------------------------------
@@ -388,7 +391,7 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
 
     store = tmp_path / "runs.sqlite"
     runner = CliRunner()
-    solved = runner.invoke(main, ["solve", "instances/tiny", "--out", str(tmp_path / "approved"), "--store", str(store),
+    solved = runner.invoke(main, ["solve", TINY, "--out", str(tmp_path / "approved"), "--store", str(store),
                                   "--quiet"])
     assert solved.exit_code == 0, solved.output
     plan = {r.split(",")[0]: r.split(",")[2] for r in (tmp_path / "approved" / "plan.csv").read_text().splitlines()[1:]}
@@ -396,7 +399,7 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
     lines = [f"{started[0]},in delivery,2025-04,10,0,20,0,amber"]
     (tmp_path / "actuals.csv").write_text(HEADER + "\n".join(lines) + "\n")
     out = tmp_path / "replan"
-    result = runner.invoke(main, ["replan", "instances/tiny", "--actuals", str(tmp_path / "actuals.csv"),
+    result = runner.invoke(main, ["replan", TINY, "--actuals", str(tmp_path / "actuals.csv"),
                                   "--as-at", "2025-06", "--against", "1", "--store", str(store), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "re-plans run 1 of the run history" in result.output
@@ -416,7 +419,7 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
     assert row["change"] == "started as approved" and row["start_month"] == "2025-04"
     html = (out / "replan.html").read_text()
     assert "Recovery actions" in html and "re-plans run 1" in html
-    drawn = runner.invoke(main, ["report", "instances/tiny", str(out), "-o", str(tmp_path / "report.html")])
+    drawn = runner.invoke(main, ["report", TINY, str(out), "-o", str(tmp_path / "report.html")])
     assert drawn.exit_code == 0, drawn.output
     assert (tmp_path / "report.html").read_text() == html  # `cipopt report` on a re-plan folder draws its page
     book = pd.read_excel(out / "replan.xlsx", sheet_name=None)
@@ -425,11 +428,11 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
     assert readme["re-plans"] == "re-plans run 1 of the run history" and readme["as at"] == "2025-06"
     assert book["months"]["actual"].sum() == pytest.approx(months["actual"].sum())
     (tmp_path / "bad.csv").write_text(HEADER + f"{started[0]},in delivery,2025-09,10,0,20,0,amber\n")
-    refused = runner.invoke(main, ["replan", "instances/tiny", "--actuals", str(tmp_path / "bad.csv"),
+    refused = runner.invoke(main, ["replan", TINY, "--actuals", str(tmp_path / "bad.csv"),
                                    "--as-at", "2025-06", "--out", str(tmp_path / "y")])
     assert refused.exit_code == 2 and "Traceback" not in refused.output and not (tmp_path / "y").exists()
     assert f"bad.csv, row 2, column started: scheme {started[0]}: started 2025-09 is after the as-at month" in refused.output
-    bad = runner.invoke(main, ["replan", "instances/tiny", "--actuals", str(tmp_path / "actuals.csv"),
+    bad = runner.invoke(main, ["replan", TINY, "--actuals", str(tmp_path / "actuals.csv"),
                                "--as-at", "2025-06", "--against", "7", "--store", str(store), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "no run 7" in bad.output and not (tmp_path / "x").exists()
     assert "Traceback" not in bad.output
@@ -441,11 +444,11 @@ def test_the_holby_q1_example_prints_what_its_readme_quotes(tmp_path):
 
     from cipopt.cli import main
 
-    folder = Path("examples/holby-q1-recovery")
+    folder = ROOT / "examples" / "holby-q1-recovery"
     store = str(tmp_path / "runs.sqlite")
     runner = CliRunner()
-    assert runner.invoke(main, ["solve", "instances/holby", "--store", store, "--quiet"]).exit_code == 0
-    result = runner.invoke(main, ["replan", "instances/holby", "--actuals", str(folder / "actuals.csv"), "--as-at",
+    assert runner.invoke(main, ["solve", HOLBY, "--store", store, "--quiet"]).exit_code == 0
+    result = runner.invoke(main, ["replan", HOLBY, "--actuals", str(folder / "actuals.csv"), "--as-at",
                                   "2025-06", "--bridges", str(folder / "bridges.csv"), "--against", "1", "--store",
                                   store, "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
