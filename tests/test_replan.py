@@ -487,3 +487,34 @@ def test_a_started_scheme_the_qia_rules_bar_is_kept_with_a_warning():
     result = replan(barred, actuals)
     assert result.status.value == "optimal" and result.plan["started"] == 2025
     assert any("scheme started has started although the QIA rules bar it" in m for m in result.messages)
+
+
+@pytest.mark.parametrize("row, column, words", [
+    ("hold,,2026-03,", "monthly_saving", "bridge hold: monthly_saving is empty"),
+    ("hold,20,2025-05,", "until", "bridge hold: until 2025-05 is not one of the remaining months of 2025/26 after 2025-06"),
+    ("hold,20,2026-04,", "until", "is not one of the remaining months"),
+    ("A,20,2026-03,", "id", "bridge A: the id is a scheme's id already"),
+    ("hold,20,2026-03,1.5", "confidence", "bridge hold: confidence input should be less than or equal to 1"),
+    ("hold,-20,2026-03,", "monthly_saving", "bridge hold: monthly_saving input should be greater than 0"),
+])
+def test_each_bad_bridge_is_named_by_file_row_column_and_id(tmp_path, row, column, words):
+    from cipopt.io.actuals import read_bridges
+
+    path = tmp_path / "bridges.csv"
+    path.write_text("id,monthly_saving,until,confidence\nfine,10,,\n" + row + "\n")
+    with pytest.raises(InputError) as exc:
+        read_bridges(path, tracker_instance(), Month(year=2025, month=3), ProblemLog())
+    errors = [p for p in exc.value.problems if p.severity == "error"]
+    assert len(errors) == 1, [str(p) for p in errors]
+    assert (errors[0].row, errors[0].column) == (3, column) and words in errors[0].message, str(errors[0])
+
+
+def test_a_bridge_holds_from_the_first_remaining_month_to_its_end(tmp_path):
+    from cipopt.io.actuals import read_bridges
+
+    path = tmp_path / "bridges.csv"
+    path.write_text("id,monthly_saving,until,pmo_days,experience\nhold,20,2025-12,4,-1\npause,10,,,\n")
+    hold, pause = read_bridges(path, tracker_instance(), Month(year=2025, month=3), ProblemLog())
+    as_at = Month(year=2025, month=3)
+    assert (hold.months(as_at), hold.saving(as_at), hold.metrics, hold.experience) == (6, 120, {"pmo_days": 4}, -1)
+    assert (pause.until, pause.saving(as_at)) == (Month(year=2025, month=12), 90)

@@ -35,7 +35,7 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
 @guarded
 def replan(instance, actuals, as_at, against, store, phasing, bridges, out, force, time_limit, gap, threads):
-    """Re-plan INSTANCE part way through a year from a tracker's ACTUALS.
+    """Re-plan INSTANCE part way through a year from a CIP tracker's actuals (--actuals).
 
     Schemes started are fixed at their start (costs spent are sunk: they do not count against
     the remaining choice), stopped ones are out, new starts begin only in the months after
