@@ -417,6 +417,16 @@ def test_replan_command_writes_tidy_tables_and_compares_with_the_approved_run(tm
     table = pd.read_csv(out / "plan.csv")
     row = table[table["scheme"] == started[0]].iloc[0]
     assert row["change"] == "started as approved" and row["start_month"] == "2025-04"
+    assert (row["actual_to_date"], row["forecast_remaining"], row["forecast_year"]) == (10, 20, 30)
+    from cipopt.io.load import load_instance
+
+    tiny = load_instance(TINY, ProblemLog())
+    s = next(x for x in tiny.schemes if x.id == started[0])
+    profiles = {}
+    for p in tiny.profiles:
+        profiles.setdefault((p.scheme, p.metric), {})[p.offset] = p.value
+    assert row["plan_year"] == pytest.approx(scheme_value(s, "saving", 0, profiles)
+                                             + scheme_value(s, "nonrecurrent_saving", 0, profiles))
     html = (out / "replan.html").read_text()
     assert "Recovery actions" in html and "re-plans run 1" in html
     drawn = runner.invoke(main, ["report", TINY, str(out), "-o", str(tmp_path / "report.html")])

@@ -133,13 +133,13 @@ def net_to_date(instance: Instance, actuals: Actuals, basis: str, org: str | Non
     return value
 
 
-def derive_instance(instance: Instance, actuals: Actuals) -> Instance:
+def derive_instance(instance: Instance, actuals: Actuals, coef: Coefficients | None = None) -> Instance:
     """The re-plan as an instance of its own, from the as-at year to the plan's end."""
     Y = actuals.as_at.year
     years = tuple(y for y in instance.years if y >= Y)
     horizon = len(years)
     R = actuals.remaining_share
-    coef = build_coefficients(instance)
+    coef = coef or build_coefficients(instance)
     tracker = actuals.by_scheme
     metrics = set(BUILTIN_METRICS) | {("saving" if p.metric == "recurrent_saving" else p.metric) for p in instance.profiles}
     schemes, profiles = [], []
@@ -210,10 +210,11 @@ def derive_instance(instance: Instance, actuals: Actuals) -> Instance:
 
 def replan(instance: Instance, actuals: Actuals, approved: Approved | None = None,
            options: SolveOptions = SolveOptions()) -> Replan:
-    derived = derive_instance(instance, actuals)
-    outcome = Planner(derived, verbose=options.verbose).solve(options)
-    result = Replan(instance=instance, actuals=actuals, derived=derived, outcome=outcome, approved=approved)
     coef = build_coefficients(instance)
+    derived = derive_instance(instance, actuals, coef)
+    planner = Planner(derived, verbose=options.verbose)
+    outcome = planner.solve(options)
+    result = Replan(instance=instance, actuals=actuals, derived=derived, outcome=outcome, approved=approved)
     for r in actuals.rows:
         if r.is_started and coef.ineligible.get(r.scheme):
             result.messages.append(f"warning: scheme {r.scheme} has started although the QIA rules bar it "
@@ -228,9 +229,9 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
     for b in actuals.bridges:
         plan[b.id] = outcome.plan.get(b.id)
     result.plan = plan
-    result.outturn = outturn_table(instance, actuals, derived, outcome)
-    result.schemes = scheme_table(instance, actuals, plan, approved)
-    result.months = month_table(instance, actuals, plan, approved, derived)
+    result.outturn = outturn_table(instance, actuals, planner.coef, outcome)
+    result.months = month_table(instance, actuals, plan, approved, coef, planner.coef)
+    result.schemes = scheme_table(instance, actuals, plan, approved, result.months)
     result.check = check_replan(instance, actuals, plan, outcome.objective, result.outturn)
     if not result.check.ok:
         outcome.status = SolveStatus.ERROR
@@ -239,11 +240,11 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
     return result
 
 
-def outturn_table(instance: Instance, actuals: Actuals, derived: Instance, outcome: SolveOutcome) -> pd.DataFrame:
+def outturn_table(instance: Instance, actuals: Actuals, coef: Coefficients, outcome: SolveOutcome) -> pd.DataFrame:
     """Per target, the current year: required, delivered to date, the started schemes' forecast, the
     gap, what the recovery (new starts) adds recurrently and non-recurrently, the forecast outturn."""
     Y = actuals.as_at.year
-    coef = build_coefficients(derived)
+    derived = coef.instance  # the derived instance's coefficients
     x = np.zeros(coef.n_pairs)
     for p, (s, t) in enumerate(zip(coef.pair_scheme, coef.pair_start)):
         if outcome.plan.get(coef.scheme_ids[s]) == int(coef.years[t]):
@@ -299,7 +300,10 @@ def _change(status: str, approved: int | None, start: int | None, Y: int, have_a
     return "as approved" if approved == start else f"moved from {approved} to {start}"
 
 
-def scheme_table(instance: Instance, actuals: Actuals, plan: dict, approved: Approved | None) -> pd.DataFrame:
+def scheme_table(instance: Instance, actuals: Actuals, plan: dict, approved: Approved | None,
+                 months: pd.DataFrame) -> pd.DataFrame:
+    """Every scheme and bridge: status, RAG, approved and re-planned start, the change, and the year's
+    savings: the approved plan's, delivered to date, forecast for the remaining months, forecast outturn."""
     Y = actuals.as_at.year
     tracker = actuals.by_scheme
     m0 = Month(year=Y, month=actuals.as_at.month + 1).calendar if actuals.as_at.month < 12 else ""
@@ -322,20 +326,24 @@ def scheme_table(instance: Instance, actuals: Actuals, plan: dict, approved: App
     frame = pd.DataFrame(rows)
     for c in ("approved_start_year", "start_year"):
         frame[c] = frame[c].astype("Int64")
+    sums = months.groupby("scheme")[["plan", "actual", "forecast"]].sum(min_count=1)
+    frame["plan_year"] = frame["scheme"].map(sums["plan"]).fillna(0.0) if approved is not None else np.nan
+    frame["actual_to_date"] = frame["scheme"].map(sums["actual"]).fillna(0.0)
+    frame["forecast_remaining"] = frame["scheme"].map(sums["forecast"]).fillna(0.0)
+    frame["forecast_year"] = frame["actual_to_date"] + frame["forecast_remaining"]
     return frame
 
 
 def month_table(instance: Instance, actuals: Actuals, plan: dict, approved: Approved | None,
-                derived: Instance) -> pd.DataFrame:
+                coef: Coefficients, dcoef: Coefficients) -> pd.DataFrame:
     """Plan, actual and forecast savings (recurrent + non-recurrent) by scheme and month of the
     current year. The approved plan's year amount and the tracker's totals are spread over their
     months by the phasing (docs/replan.md)."""
     Y, now = actuals.as_at.year, actuals.as_at.month
     w = np.array(actuals.phasing)
-    coef = build_coefficients(instance)
     first = instance.years[0]
     tracker = actuals.by_scheme
-    dcoef = build_coefficients(derived)
+    derived = dcoef.instance
     rows = []
 
     def spread(total: float, months: range) -> dict[int, float]:
