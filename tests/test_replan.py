@@ -528,3 +528,43 @@ def test_a_bridge_holds_from_the_first_remaining_month_to_its_end(tmp_path):
     as_at = Month(year=2025, month=3)
     assert (hold.months(as_at), hold.saving(as_at), hold.metrics, hold.experience) == (6, 120, {"pmo_days": 4}, -1)
     assert (pause.until, pause.saving(as_at)) == (Month(year=2025, month=12), 90)
+
+
+def test_a_replan_made_elsewhere_is_checked_and_evaluated():
+    inst, actuals = small_case(3, bridges=True)
+    best = replan(inst, actuals)
+    again = replan(inst, actuals, given=best.plan)
+    assert again.status.value == "feasible" and again.outcome.objective == pytest.approx(best.outcome.objective)
+    assert again.check.ok and again.outturn.equals(best.outturn)
+    moved = replan(inst, actuals, given=dict(best.plan, started=2026))
+    assert moved.status.value == "error" and moved.outturn is None
+    assert "scheme started started in 2025-04 but the re-plan starts it in 2026" in " ".join(moved.outcome.messages)
+    over = dict(best.plan, **{"new-b": 2025})  # capital: 100 spent to date + 150 > 200
+    broken = replan(inst, actuals, given=over)
+    assert broken.status.value == "error" and any("capital" in m for m in broken.outcome.messages)
+    ok, _, _ = plain_value(inst, actuals, over)
+    assert not ok  # the plain loops agree it breaks a rule
+
+
+def test_replan_plan_option_reads_the_commands_own_plan_csv(tmp_path):
+    from click.testing import CliRunner
+
+    from cipopt.cli import main
+
+    folder = ROOT / "examples" / "holby-q1-recovery"
+    common = ["replan", HOLBY, "--actuals", str(folder / "actuals.csv"), "--as-at", "2025-06", "--bridges",
+              str(folder / "bridges.csv")]
+    runner = CliRunner()
+    first = runner.invoke(main, [*common, "--out", str(tmp_path / "best")])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, [*common, "--plan", str(tmp_path / "best" / "plan.csv"), "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert "a given re-plan, evaluated and checked (not optimised)" in again.output
+    a = json.loads((tmp_path / "best" / "summary.json").read_text())
+    b = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert b["status"] == "feasible" and b["objective"] == pytest.approx(a["objective"]) and b["outturn"] == a["outturn"]
+    rows = (tmp_path / "best" / "plan.csv").read_text().splitlines()
+    rows = [r.replace(",2025,2025-04,", ",2026,2025-04,", 1) if r.startswith("biosimilars,") else r for r in rows]
+    (tmp_path / "moved.csv").write_text("\n".join(rows) + "\n")
+    moved = runner.invoke(main, [*common, "--plan", str(tmp_path / "moved.csv")])
+    assert moved.exit_code == 1 and "scheme biosimilars started in 2025-04 but the re-plan starts it in 2026" in moved.output

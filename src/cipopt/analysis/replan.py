@@ -209,11 +209,25 @@ def derive_instance(instance: Instance, actuals: Actuals, coef: Coefficients | N
 # -- the re-plan ---------------------------------------------------------------------------------
 
 def replan(instance: Instance, actuals: Actuals, approved: Approved | None = None,
-           options: SolveOptions = SolveOptions()) -> Replan:
+           options: SolveOptions = SolveOptions(), given: dict[str, int | None] | None = None) -> Replan:
+    """The best re-plan; or, with `given` (scheme or bridge id -> start year, started schemes at
+    their actual start year), that re-plan checked and evaluated instead of optimised."""
     coef = build_coefficients(instance)
     derived = derive_instance(instance, actuals, coef)
     planner = Planner(derived, verbose=options.verbose)
-    outcome = planner.solve(options)
+    if given is None:
+        outcome = planner.solve(options)
+    else:
+        broken = check_replan(instance, actuals, given, None, None).problems
+        if broken:
+            outcome = SolveOutcome(instance=derived, status=SolveStatus.ERROR,
+                                   messages=["the given re-plan breaks rules:", *broken])
+        else:
+            started = {r.scheme for r in actuals.rows if r.is_started}
+            Y = actuals.as_at.year
+            outcome = planner.evaluate({s.id: (Y if s.id in started else given.get(s.id)) for s in derived.schemes})
+            outcome.messages = ["a given re-plan, evaluated and checked (not optimised)" if m.startswith("a given plan")
+                                else m for m in outcome.messages]
     result = Replan(instance=instance, actuals=actuals, derived=derived, outcome=outcome, approved=approved)
     for r in actuals.rows:
         if r.is_started and coef.ineligible.get(r.scheme):

@@ -26,6 +26,9 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
 @click.option("--bridges", "bridges", type=click.Path(),
               help="Non-recurrent measures with an end that may close this year's gap (CSV id, monthly_saving, "
                    "until, ...; docs/replan.md).")
+@click.option("--plan", "plan", type=click.Path(dir_okay=False),
+              help="Check and evaluate this re-plan (a plan.csv: start_year per scheme and bridge, started "
+                   "schemes at their actual start year) instead of optimising; exit 1 if it breaks a rule.")
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write plan.csv, outturn.csv, recovery.csv, months.csv, years.csv, summary.json, "
                    "replan.xlsx and replan.html here.")
@@ -34,7 +37,7 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
 @click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
 @guarded
-def replan(instance, actuals, as_at, against, store, phasing, bridges, out, force, time_limit, gap, threads):
+def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out, force, time_limit, gap, threads):
     """Re-plan INSTANCE part way through a year from a CIP tracker's actuals (--actuals).
 
     Schemes started are fixed at their start (costs spent are sunk: they do not count against
@@ -44,7 +47,9 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, out, forc
     forecast outturn (delivered to date + the remaining months) against its requirement, how
     much of the gap the recovery closes recurrently and non-recurrently, the recovery actions
     and what changed against the approved plan (--against RUN); the later years are
-    re-optimised too. Exit codes: 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time.
+    re-optimised too. With --plan, a re-plan made elsewhere is checked and evaluated instead.
+    Exit codes: 0 a plan, 1 a --plan that breaks a rule, 2 bad input, 3 infeasible, 4 no plan
+    in time.
 
     \b
     Example:
@@ -70,7 +75,9 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, out, forc
         if bridges:
             tracker = tracker.model_copy(update={"bridges": read_bridges(bridges, inst, month, log)})
     approved = _approved(against, store, inst) if against else None
-    result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads))
+    given = _given(plan, inst, tracker) if plan else None
+    result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads),
+                        given=given)
     for line in show.lines(result):
         click.echo(line)
     if out:
@@ -110,3 +117,14 @@ def _approved(run_id: int, store: str | None, instance):
         click.echo(f"warning: --against: run {run_id} was solved for another version of the instance "
                    f"({run.instance_name}); its plan is compared as it stands", err=True)
     return Approved(run_id=run_id, plan={s: run.plan.get(s) for s in ids}, instance_sha256=run.instance_sha256)
+
+
+def _given(path: str, instance, tracker):
+    """A re-plan made elsewhere: a plan.csv naming the instance's schemes and the bridges."""
+    from cipopt.io.plan import read_plan
+    from cipopt.schema.instance import Scheme
+
+    bridges = tuple(Scheme(id=b.id) for b in tracker.bridges)
+    log = ProblemLog()
+    with printing_warnings(log):
+        return read_plan(path, instance.model_copy(update={"schemes": instance.schemes + bridges}), log)
