@@ -568,3 +568,13 @@ def test_replan_plan_option_reads_the_commands_own_plan_csv(tmp_path):
     (tmp_path / "moved.csv").write_text("\n".join(rows) + "\n")
     moved = runner.invoke(main, [*common, "--plan", str(tmp_path / "moved.csv")])
     assert moved.exit_code == 1 and "scheme biosimilars started in 2025-04 but the re-plan starts it in 2026" in moved.output
+
+
+def test_an_infeasible_replan_says_why_in_the_years_own_figures():
+    inst, actuals = small_case(3)
+    inst = inst.model_copy(update={"targets": (Target(id="u", basis="recurrent", values={2025: 99999}, hard=True),)})
+    result = replan(inst, actuals)
+    assert result.status.value == "infeasible" and result.outturn is None
+    words = " ".join(result.outcome.messages + result.messages)
+    assert "hard target u needs 99,874" in words  # 99,999 less the 125 delivered to date (90 + 20 + 15)
+    assert "target u's figures above are what remains after the 125 delivered to date (the year requires 99,999)" in words

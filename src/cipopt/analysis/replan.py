@@ -234,6 +234,12 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
             result.messages.append(f"warning: scheme {r.scheme} has started although the QIA rules bar it "
                                    f"({coef.ineligible[r.scheme]}); it is kept as started")
     if outcome.plan is None:
+        Y = actuals.as_at.year
+        for t in instance.targets:
+            done = net_to_date(instance, actuals, t.basis, t.org)
+            if Y in t.values and done:
+                result.messages.append(f"note: in {Y} target {t.id}'s figures above are what remains after the "
+                                       f"{done:,.6g} delivered to date (the year requires {t.values[Y]:,.6g})")
         return result
     tracker = actuals.by_scheme
     plan = {}
