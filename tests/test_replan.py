@@ -36,8 +36,16 @@ def test_a_calendar_month_is_a_month_of_a_financial_year(text, year, month):
     assert m.calendar == text[:7]
 
 
+@pytest.mark.parametrize("text", ["2025-09", "2025/09", "2025-09-01", "01/09/2025", "Sep 2025", "September 2025",
+                                  "sep-25", "SEPT 2025"])
+def test_a_month_is_read_as_trackers_write_it(text):
+    from cipopt.io.actuals import parse_month
+
+    assert parse_month(text) == Month(year=2025, month=6)
+
+
 @pytest.mark.parametrize("text, words", [("2025-13", "is not a month such as 2025-09"),
-                                         ("Sept 2025", "is not a month such as 2025-09"),
+                                         ("autumn 2025", "is not a month such as 2025-09"),
                                          ("2028-05", "outside the plan years 2025-2027")])
 def test_an_as_at_month_that_is_no_month_of_the_plan_is_refused(text, words):
     inst = make_instance(schemes=(scheme("A"),))

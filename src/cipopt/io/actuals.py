@@ -30,12 +30,28 @@ def _header(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
+_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_NAMED = re.compile(r"^([a-z]{3})[a-z]*[ \-/]+(\d{2}|\d{4})$")  # Sep 2025, September 2025, Sep-25
+_UK_DATE = re.compile(r"^\d{1,2}/(\d{1,2})/(\d{4})$")  # 01/09/2025, as UK spreadsheets write dates
+
+
 def parse_month(text: str) -> Month | None:
-    """A calendar month YYYY-MM (a date YYYY-MM-DD is read as its month) as a financial month."""
-    match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    """A calendar month as a financial month: 2025-09 (or 2025/09, a date 2025-09-01, 01/09/2025,
+    Sep 2025, September 2025, Sep-25), as trackers write it."""
+    text = text.strip().lower()
+    match = _MONTH.match(text.replace("/", "-", 1) if re.match(r"^\d{4}/", text) else text)
+    if match:
+        year, month = int(match.group(1)), int(match.group(2))
+    elif (named := _NAMED.match(text)) and named.group(1) in _NAMES:
+        year, month = int(named.group(2)), _NAMES.index(named.group(1)) + 1
+        year += 2000 if year < 100 else 0
+    elif uk := _UK_DATE.match(text):
+        year, month = int(uk.group(2)), int(uk.group(1))
+    else:
         return None
-    return Month.of_calendar(int(match.group(1)), int(match.group(2)))
+    if not 1 <= month <= 12:
+        return None
+    return Month.of_calendar(year, month)
 
 
 def as_at_month(text: str, instance: Instance, label: str = "--as-at") -> Month:
