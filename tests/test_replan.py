@@ -465,7 +465,8 @@ def test_the_holby_q1_example_prints_what_its_readme_quotes(tmp_path):
     folder = ROOT / "examples" / "holby-q1-recovery"
     store = str(tmp_path / "runs.sqlite")
     runner = CliRunner()
-    assert runner.invoke(main, ["solve", HOLBY, "--store", store, "--quiet"]).exit_code == 0
+    assert runner.invoke(main, ["solve", HOLBY, "--store", store, "--quiet", "--out",
+                                str(tmp_path / "approved")]).exit_code == 0
     result = runner.invoke(main, ["replan", HOLBY, "--actuals", str(folder / "actuals.csv"), "--as-at",
                                   "2025-06", "--bridges", str(folder / "bridges.csv"), "--against", "1", "--store",
                                   store, "--out", str(tmp_path / "out")])
@@ -481,6 +482,23 @@ def test_the_holby_q1_example_prints_what_its_readme_quotes(tmp_path):
     assert f"{summary['objective']:,.0f}" in readme and summary["replan_checker"] == "accepted"
     control = next(r for r in summary["outturn"] if r["target"] == "control-total")
     assert control["recovery_nonrecurrent"] == pytest.approx(0.9 * 55 * 9 + 0.95 * 40 * 6)
+    import pandas as pd
+
+    plan = pd.read_csv(tmp_path / "out" / "plan.csv", keep_default_na=False)
+    solved = pd.read_csv(tmp_path / "approved" / "plan.csv", keep_default_na=False)
+    approved = dict(zip(solved["scheme"], solved["start_year"].astype(str)))
+    for r in plan.itertuples():  # each change is what the approved and re-planned starts say
+        assert str(r.approved_start_year) == approved.get(r.scheme, ""), r.scheme
+        a, b = str(r.approved_start_year), str(r.start_year)
+        expected = {"stopped": "stopped", "bridge": "recovery: bridge until" if b else "bridge not used"}.get(r.status)
+        if expected is None and r.status in ("in_delivery", "complete"):
+            expected = "started as approved" if a == b else "started"
+        if expected is None:
+            expected = ("recovery: new start this year" if b == "2025" else "not selected" if not a and not b
+                        else "dropped" if not b else "added" if not a else "as approved" if a == b
+                        else f"moved from {a} to {b}")
+        assert r.change.startswith(expected), (r.scheme, r.change, expected)
+        assert (r.start_month == "2025-07") == (b == "2025" and r.status not in ("in_delivery", "complete"))
 
 
 def test_a_replan_in_a_later_year_ages_the_schemes_started_earlier():
