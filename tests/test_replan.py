@@ -75,7 +75,7 @@ def tracker_instance():
     ("A,not started,,10,0,0,0,", "saving_to_date", "scheme A: is not started but has saving_to_date 10"),
     ("A,stopped,2025-04,10,0,5,0,red", "forecast_saving", "scheme A: is stopped but forecasts forecast_saving 5"),
     ("A,complete,2025-04,10,0,5,0,purple", "rag", "scheme A: RAG 'purple' is not red, amber or green"),
-    ("A,complete,2025-04,ten,0,5,0,green", "saving_to_date", "'ten' is not a number"),
+    ("A,complete,2025-04,ten,0,5,0,green", "saving_to_date", "scheme A: 'ten' is not a number"),
 ])
 def test_each_bad_tracker_row_is_named_by_file_row_column_and_scheme(tmp_path, row, column, words):
     path = tmp_path / "actuals.csv"
@@ -532,6 +532,7 @@ def test_a_started_scheme_the_qia_rules_bar_is_kept_with_a_warning():
     ("A,20,2026-03,", "id", "bridge A: the id is a scheme's id already"),
     ("hold,20,2026-03,1.5", "confidence", "bridge hold: confidence input should be less than or equal to 1"),
     ("hold,-20,2026-03,", "monthly_saving", "bridge hold: monthly_saving input should be greater than 0"),
+    ("hold,lots,2026-03,", "monthly_saving", "bridge hold: 'lots' is not a number"),
 ])
 def test_each_bad_bridge_is_named_by_file_row_column_and_id(tmp_path, row, column, words):
     from cipopt.io.actuals import read_bridges

@@ -113,6 +113,17 @@ def _workbook_frame(path: Path, label: str, log: ProblemLog) -> pd.DataFrame | N
                         index=[n for n, _ in body], dtype=object)
 
 
+def _numbers(frame: pd.DataFrame, column: str, label: str, log: ProblemLog, key: str, word: str) -> pd.Series:
+    """number_column, with each message naming the row's scheme (or bridge) as well as its place."""
+    own = ProblemLog()
+    values = number_column(frame, column, label, own)
+    for p in own.problems:
+        name = frame.at[p.row, key] if p.row in frame.index else ""
+        log.problems.append(Problem(p.file, f"{word} {name}: {p.message}" if name else p.message, row=p.row,
+                                    column=p.column, key=p.key, severity=p.severity))
+    return values
+
+
 def read_actuals(path: str | Path, instance: Instance, as_at: Month, log: ProblemLog) -> Actuals:
     """The tracker's rows for `instance` at `as_at`; schemes it does not list are not started."""
     path = Path(path)
@@ -136,7 +147,7 @@ def read_actuals(path: str | Path, instance: Instance, as_at: Month, log: Proble
     for column in ("started", "rag", *MONEY_COLUMNS):
         if column not in frame.columns:
             frame[column] = ""
-    money = {c: number_column(frame, c, label, log) for c in MONEY_COLUMNS}
+    money = {c: _numbers(frame, c, label, log, "scheme", "scheme") for c in MONEY_COLUMNS}
 
     schemes = {s.id: s for s in instance.schemes}
     first_row: dict[str, int] = {}
@@ -288,8 +299,8 @@ def read_bridges(path: str | Path, instance: Instance, as_at: Month, log: Proble
         raise InputError(log.problems)
     known = set(_BRIDGE_NUMBERS) | {"id", "name", "org", "until", "qia_approved"}
     custom = [c for c in frame.columns if c not in known and is_numeric_column(frame, c)]
-    numbers = {c: number_column(frame, c, label, log) for c in [*(_c for _c in _BRIDGE_NUMBERS if _c in frame.columns),
-                                                                 *custom]}
+    numbers = {c: _numbers(frame, c, label, log, "id", "bridge")
+               for c in [*(_c for _c in _BRIDGE_NUMBERS if _c in frame.columns), *custom]}
     approved = bool_column(frame, "qia_approved", label, log) if "qia_approved" in frame.columns else None
     schemes = {s.id for s in instance.schemes}
     orgs = set(instance.org_ids)
