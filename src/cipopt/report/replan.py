@@ -38,13 +38,15 @@ def lines(result) -> list[str]:
     text.append(f"\nthe year {a.as_at.year}/{(a.as_at.year + 1) % 100:02d} ({unit}; forecast outturn = delivered to "
                 "date + what the remaining months deliver)")
     for r in result.outturn.itertuples():
+        gap = (f"gap {money(r.gap_before_recovery)}" if r.gap_before_recovery > 0
+               else f"no gap ({money(-r.gap_before_recovery)} ahead)")
         text.append(f"  target {r.target} ({r.basis}, {r.org}): required {money(r.required)}, delivered to date "
-                    f"{money(r.delivered_to_date)}, started schemes forecast {money(r.forecast_started)}, gap "
-                    f"{money(r.gap_before_recovery)}")
+                    f"{money(r.delivered_to_date)}, started schemes forecast {money(r.forecast_started)}, {gap}")
+        closes = (f"; of the gap it closes {money(r.gap_closed_recurrent)} recurrently and "
+                  f"{money(r.gap_closed_nonrecurrent)} non-recurrently" if r.gap_before_recovery > 0 else "")
         text.append(f"    the recovery adds {money(r.recovery_recurrent)} recurrent and {money(r.recovery_nonrecurrent)} "
-                    f"non-recurrent; of the gap it closes {money(r.gap_closed_recurrent)} recurrently and "
-                    f"{money(r.gap_closed_nonrecurrent)} non-recurrently; forecast outturn "
-                    f"{money(r.forecast_outturn)}, shortfall {money(r.shortfall)}")
+                    f"non-recurrent{closes}; forecast outturn {money(r.forecast_outturn)}, shortfall "
+                    f"{money(r.shortfall)}")
     if result.approved is not None:
         done = result.months[result.months["month_number"] <= a.as_at.month]
         plan, actual = float(done["plan"].sum()), float(done["actual"].sum())
