@@ -203,10 +203,21 @@ class Coefficients:
             by_offset = self.profile(metric)  # (S, T)
             offsets = np.arange(self.n_years)[None, :] - self.pair_start[:, None]  # (P, T)
             values = np.where(offsets >= 0, by_offset[self.pair_scheme[:, None], np.clip(offsets, 0, None)], 0.0)
+            if metric == "saving":
+                self._start_year_savings(values)
             m = sp.csc_array(values.T)
             m.eliminate_zeros()
             self._cache[key] = m
         return self._cache[key]
+
+    def _start_year_savings(self, values: np.ndarray) -> None:
+        """A re-plan's start part way through a year saves its own amount in that year (Scheme.start_year_saving)."""
+        schemes = self.instance.schemes
+        for s in (i for i, sc in enumerate(schemes) if sc.start_year_saving):
+            for p in self.pairs_of_scheme[s]:
+                year = int(self.years[self.pair_start[p]])
+                if year in schemes[s].start_year_saving:
+                    values[p, self.pair_start[p]] = schemes[s].start_year_saving[year]
 
     def matrix(self, metric: str, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
         """(T x P): what each allowed start adds to `metric` in each year for `org`.

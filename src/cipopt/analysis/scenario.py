@@ -702,7 +702,7 @@ def _merge_rules(section: str, base: list[dict], value: Any, file: str, log: Pro
 def _apply_scheme_changes(inst: Instance, changes: dict[str, dict[str, Any]], file: str, log: ProblemLog,
                           out: Applied) -> Instance | None:
     errors = len(log.errors)
-    fields = set(Scheme.model_fields) - {"metrics", "labels"}
+    fields = set(Scheme.model_fields) - {"metrics", "labels", "start_year_saving"}  # replan's own, not a column
     metric_columns = set()
     label_columns = set()
     for s in inst.schemes:

@@ -119,9 +119,19 @@ class PlanFigures:
                 inside = (k >= 0) & (k < self.horizon)
                 picked = np.take_along_axis(table, np.clip(k, 0, self.horizon - 1), axis=1)
                 values[rows] = np.where(inside, picked, 0.0)
+            if name == "saving":
+                self._start_year_savings(values)
             values[~self.active] = 0.0
             self._metrics[name] = values
         return self._metrics[name]
+
+    def _start_year_savings(self, values: np.ndarray) -> None:
+        """Scheme.start_year_saving: a re-plan's start part way through a year saves its own amount then."""
+        for s, scheme in enumerate(self.schemes):
+            if scheme.start_year_saving and self.selected[s]:
+                start = int(self.years[0] + (-self.offset[s, 0]))
+                if start in scheme.start_year_saving:
+                    values[s, start - int(self.years[0])] = scheme.start_year_saving[start]
 
     # -- organisations ------------------------------------------------------------------------
     def org_weight(self, metric: str, org: str | None) -> np.ndarray:

@@ -6,6 +6,7 @@ from cipopt.cli import analysis  # noqa: F401  (registers whatif, frontier)
 from cipopt.cli import alternatives, explain  # noqa: F401
 from cipopt.cli import rank  # noqa: F401  (registers rank)
 from cipopt.cli import simulate  # noqa: F401  (registers simulate)
+from cipopt.cli import replan  # noqa: F401  (registers replan)
 from cipopt.cli.base import main
 
 __all__ = ["main"]

@@ -171,6 +171,12 @@ def report(instance, solution_dir, out, force, quiet):
     from cipopt.schema.problems import ProblemLog
 
     _refuse_existing_file(out, force)
+    if (Path(solution_dir) / "outturn.csv").exists():  # a `cipopt replan --out` folder: its own page
+        from cipopt.report.replan import html_from_folder
+
+        write_file(out, html_from_folder(solution_dir), force=force)
+        click.echo(f"wrote {out} (a re-plan)")
+        return
     steps = Steps(quiet)
     with steps.step(f"reading {instance}"):
         inst = load(instance)

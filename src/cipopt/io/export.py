@@ -19,7 +19,7 @@ from cipopt.schema.instance import Instance, ProfileRow, Relation, Scheme, Score
 
 
 # Columns follow the models, so a column added to the format is written without a change here.
-SCHEME_COLUMNS = tuple(f for f in Scheme.model_fields if f not in ("metrics", "labels"))
+SCHEME_COLUMNS = tuple(f for f in Scheme.model_fields if f not in ("metrics", "labels", "start_year_saving"))  # replan's own
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "profiles": tuple(ProfileRow.model_fields),
     "relations": tuple(Relation.model_fields),

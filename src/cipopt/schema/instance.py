@@ -220,6 +220,10 @@ class Scheme(Frozen):
     """Custom numeric columns: the value in every active year."""
     labels: dict[str, str] = {}
     """Custom text columns, carried through (division, lead, stage, RAG)."""
+    start_year_saving: dict[int, float] = {}
+    """Format extension made only by `cipopt replan` (docs/replan.md), never read from a file: the
+    recurrent saving in the start year when the scheme starts in a year named here (a start part way
+    through the current year); it replaces the start year's value of schemes.csv or profiles.csv."""
 
     @field_validator("category")
     @classmethod
