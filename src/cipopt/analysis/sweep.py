@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from cipopt.errors import SweepUnavailable  # noqa: F401  (raised here; defined in the light module)
+
 S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,8 +46,6 @@ CONNECT_TIMEOUT = 10.0
 ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?[\w.\-\[\]:]+:\d+$")
 
 
-class SweepUnavailable(Exception):
-    """The Dask cluster asked for cannot be started or reached (a runtime failure, exit code 1)."""
 
 
 @dataclass(frozen=True)

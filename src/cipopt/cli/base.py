@@ -14,14 +14,12 @@ import traceback
 import click
 
 from cipopt import __version__
-from cipopt.analysis.sweep import Sweep, SweepUnavailable, address_problem
-from cipopt.io.write import OutputExists
+from cipopt.analysis.sweep import Sweep, address_problem
+from cipopt.errors import (  # noqa: F401  (the exit codes are imported from here by the commands)
+    EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, OutputExists, SolveInterrupted,
+    SweepUnavailable,
+)
 from cipopt.schema.problems import InputError, Problem, ProblemLog
-from cipopt.solve.highs import SolveInterrupted
-from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-
-EXIT_CHECK_FAILED = 1
-EXIT_INTERNAL = 1
 
 
 def echo_problems(problems, limit: int = 200) -> None:
