@@ -21,43 +21,15 @@ from cipopt.cli import main
 from cipopt.io.load import load_instance
 from cipopt.pipeline import Planner, SolveOptions
 from cipopt.schema.problems import InputError, Problem
+from sweep_tasks import (  # light: the workers import the tasks' module
+    SETUPS, _broken_setup, _counted_setup, _failing, _setup, _where, _work,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLBY = ROOT / "instances" / "holby"
 TINY = ROOT / "instances" / "tiny"
 EXACT = SolveOptions(mip_gap=0.0, time_limit=120)
 TWO = Sweep(workers=2)
-
-SETUPS: list[int] = []
-
-
-def _setup(payload: int) -> dict:
-    SETUPS.append(payload)
-    return {"base": payload}
-
-
-def _work(state: dict, task: int) -> int:
-    return state["base"] * 10 + task
-
-
-def _counted_setup(payload: str) -> dict:
-    """Records each setup in a file (the workers are other processes), with the process id."""
-    with open(payload, "a") as f:
-        f.write(f"{os.getpid()}\n")
-    return {"pid": os.getpid()}
-
-
-def _where(state: dict, task: int) -> tuple[int, int]:
-    return task * task, state["pid"]
-
-
-def _failing(state: dict, task: int) -> int:
-    if task == 3:
-        raise InputError([Problem("scenarios/cut.yaml", "factor: expected a number", key="scale[0].factor")])
-    if task == 5:
-        raise ZeroDivisionError("task 5 divides by zero")
-    return task
-
 
 def test_in_process_sweep_keeps_task_order_and_sets_up_once():
     SETUPS.clear()
@@ -195,10 +167,6 @@ def test_an_error_in_a_workers_setup_is_raised_here_too(two_workers):
         Sweep(workers=0)
 
 
-def _broken_setup(payload: int) -> dict:
-    return {"base": 1 / payload}
-
-
 def test_rank_on_two_workers_is_the_serial_ranking(two_workers, tmp_path):
     runner = CliRunner()
     fund = Path(__file__).parents[1] / "instances" / "fund"
@@ -208,3 +176,19 @@ def test_rank_on_two_workers_is_the_serial_ranking(two_workers, tmp_path):
         assert result.exit_code == 0, result.output
     for table in ("bids.csv", "budget_levels.csv", "portfolios.csv", "weight_samples.csv"):
         assert (tmp_path / "serial" / table).read_text() == (tmp_path / "spread" / table).read_text(), table
+
+
+def test_an_internal_resolve_skips_the_tables_and_check_but_finds_the_same_plan():
+    """Re-solves whose plan nobody is shown (rank's weight samples) skip the tables and the check;
+    the plan, objective and status are those of the full finish, which checks and tables."""
+    holby = load_instance(HOLBY)
+    planner = Planner(holby)
+    full = planner.solve(EXACT)
+    bare = planner.solve(EXACT, tables=False, checked=False)
+    shown = planner.solve(EXACT, tables=False)
+    assert full.check.ok and full.years is not None and full.plan_frame is not None
+    assert bare.check is None and bare.years is None and bare.plan_frame is None
+    assert shown.check.ok and shown.years is None
+    for other in (bare, shown):
+        assert other.status == full.status and other.plan == full.plan
+        assert other.objective == pytest.approx(full.objective, rel=1e-9)
