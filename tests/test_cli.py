@@ -207,6 +207,7 @@ def wait_for_cpu(pid: int, seconds: float, within: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_long_solve(tmp_path):
     hard = hard_knapsack()
     folder = write_instance(hard, tmp_path / "cb")
