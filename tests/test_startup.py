@@ -64,3 +64,12 @@ def test_validate_imports_neither_the_solver_nor_scipy_nor_the_run_history():
     assert "holby" in out.lower() or "schemes" in out.lower()
     # the instance reader is built on pandas (io/load.py); the rest stays out
     assert not modules & (HEAVY - {"pandas"}), f"`cipopt validate` imported {sorted(modules & (HEAVY - {'pandas'}))}"
+
+
+def test_a_command_that_records_no_run_imports_no_sqlalchemy(tmp_path):
+    """Only the commands that record or read the run history (solve, runs) load SQLAlchemy."""
+    plan = tmp_path / "plan.csv"
+    plan.write_text("scheme,selected,start_year\nagency-cap,true,2025\n")
+    code, modules, out = imported_by("check", "instances/tiny", str(plan))
+    assert code in (0, 1), out  # 1: the plan breaks a rule; either way a verdict
+    assert "sqlalchemy" not in modules and "dask" not in modules and "distributed" not in modules
