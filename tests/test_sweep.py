@@ -278,3 +278,17 @@ def test_no_process_is_left_running_after_a_command_on_workers(tmp_path):
     while _in_session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _in_session(proc.pid) == []
+
+
+def test_the_command_says_when_its_sweep_is_too_small_for_the_workers(monkeypatch, tmp_path):
+    """Through the CLI: 3 frontier points on 3 workers run here, with the note, and the same curve."""
+    monkeypatch.setattr("cipopt.cli.base.usable_cores", lambda: 3)
+    runner = CliRunner()
+    for name, extra in (("serial", []), ("small", ["--workers", "3"])):
+        result = runner.invoke(main, ["frontier", str(TINY), "--vary", "capital", "--points", "3", "-q",
+                                      "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    assert "cipopt: 3 solves are too few to gain from 3 workers" in result.output
+    assert "running them in this process" in result.output
+    serial, small = (pd.read_csv(tmp_path / n / "frontier.csv") for n in ("serial", "small"))
+    _same(serial, small, skip=("solve_seconds", "warm_start"))  # asked for workers: independent points
