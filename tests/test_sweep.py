@@ -264,16 +264,15 @@ def _in_session(sid: int) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to list processes")
 def test_no_process_is_left_running_after_a_command_on_workers(tmp_path):
-    """`cipopt rank --workers 2` starts a local Dask cluster (scheduler, nannies, workers); once
-    the command has exited, no process of its session remains."""
+    """`cipopt frontier --workers 2` with 8 points starts a local Dask cluster (scheduler, nannies,
+    workers); once the command has exited, no process of its session remains."""
     exe = Path(sys.executable).parent / "cipopt"
-    fund = ROOT / "instances" / "fund"
-    proc = subprocess.Popen([str(exe), "rank", str(fund), "--steps", "6", "--samples", "24", "--seed", "3", "-q",
-                             "--workers", "2", "--out", str(tmp_path / "r")],
+    proc = subprocess.Popen([str(exe), "frontier", str(TINY), "--vary", "capital", "--points", "8", "-q",
+                             "--workers", "2", "--out", str(tmp_path / "f")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output
-    assert "too few" not in output  # 30 solves: the cluster was started
+    assert "too few" not in output  # 8 solves, 4 per worker: the cluster was started
     deadline = time.monotonic() + 10
     while _in_session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
