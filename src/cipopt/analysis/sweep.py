@@ -51,8 +51,6 @@ CONNECT_TIMEOUT = 10.0
 ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?[\w.\-\[\]:]+:\d+$")
 
 
-
-
 @dataclass(frozen=True)
 class Sweep:
     """Where a sweep runs: in this process (default), a local cluster of `workers`, or `scheduler`."""
