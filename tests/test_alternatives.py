@@ -55,6 +55,7 @@ def test_fewer_than_requested_is_stated():
     assert len(alt.plans) == 1 and alt.exhausted
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(inst=instances(max_schemes=4, max_years=2))
 def test_matches_brute_force_greedy(inst):

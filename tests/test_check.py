@@ -437,6 +437,7 @@ def test_violations_are_frozen():
         v.amount = 2.0  # type: ignore[misc]
 
 
+@pytest.mark.slow
 def test_many_schemes_are_checked_quickly():
     """50,000 schemes × 10 years: the checker is vectorised, not a loop over schemes × years."""
     import time

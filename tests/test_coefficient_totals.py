@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from cipopt.coefficients import build_coefficients
@@ -10,6 +11,7 @@ from cipopt.schema.instance import BUILTIN_METRICS
 from instances_factory import instances
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_schemes=6, max_years=4))
 def test_totals_equal_the_matrices(instance):

@@ -118,6 +118,7 @@ def test_rich_instance_keeps_every_part(rich_folder, tmp_path):
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
+@pytest.mark.slow
 @given(instances(max_schemes=4, modes=("net_present_value", "savings", "weighted_score")))
 def test_random_instances_read_the_same_from_a_workbook_as_from_a_folder(tmp_path_factory, instance):
     tmp = tmp_path_factory.mktemp("random")

@@ -132,6 +132,7 @@ def holby():
     return load_instance(HOLBY)
 
 
+@pytest.mark.slow
 def test_holby_capital_curve_rises_as_the_budget_loosens(holby):
     f = run_frontier(holby, "capital", points=3, options=EXACT)
     ps = [pt.p for pt in f.points]
@@ -144,6 +145,7 @@ def test_holby_capital_curve_rises_as_the_budget_loosens(holby):
     assert f.slack(f.points[-1]) == pytest.approx(0, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_holby_experience_floor_curve_falls_as_the_floor_rises(holby):
     f = run_frontier(holby, "quality:experience", points=3, start=0, stop=2, options=EXACT)
     values = objectives(f)

@@ -195,6 +195,7 @@ def _console_lines(stderr: str) -> list[str]:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; "
                                                ".ci/run installs it): the report was not opened in a browser")
+@pytest.mark.slow
 def test_report_opens_in_chromium_without_errors_and_draws_its_charts(holby, tmp_path):
     _, report = holby
     page = report.read_text(encoding="utf-8")

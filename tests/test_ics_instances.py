@@ -94,6 +94,7 @@ def test_fund_optimum_and_mental_health_share(fund):
     assert mh >= 0.15 * total - 1e-6
 
 
+@pytest.mark.slow
 def test_fund_ranking_figures_quoted_in_the_example():
     from cipopt.analysis.rank import run_rank
 
@@ -127,6 +128,7 @@ def test_system_shares_end_to_end_by_hand(system):
     assert value("wch", "saving", 2026) == pytest.approx(500 + 400 + 0.4 * 2400 * 0.5)  # plan values
 
 
+@pytest.mark.slow
 def test_the_worked_example_shows_the_real_output(tmp_path):
     """examples/fund-panel.md quotes `cipopt rank instances/fund --out out/fund-rank --quiet` verbatim."""
     import re

@@ -784,6 +784,7 @@ def relation_instances(draw) -> Instance:
     return Instance(years=years, schemes=tuple(schemes), relations=tuple(relations))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(inst=relation_instances())
 def test_relation_analysis_matches_brute_force(inst):
@@ -813,6 +814,7 @@ def test_relation_analysis_matches_brute_force(inst):
             assert both == (frozenset((r.a, r.b)) not in found["never_both"]), log.problems
 
 
+@pytest.mark.slow
 def test_a_pathological_relation_graph_stops_with_a_warning_not_a_hang():
     """A requires-chain of 3,000 schemes: the exhaustive check gives up with a warning."""
     import time

@@ -13,6 +13,7 @@ import io
 import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -151,6 +152,7 @@ def _assert_errors_name_files(error: InputError, folder: Path) -> None:
         assert p.row is None or p.row >= 1, p
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=damaged())
 def test_damaged_instance_loads_or_is_refused_with_located_errors(files):
@@ -165,6 +167,7 @@ def test_damaged_instance_loads_or_is_refused_with_located_errors(files):
             assert isinstance(instance, Instance)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=damaged())
 def test_cipopt_validate_exits_0_or_2_without_a_traceback(files):

@@ -33,6 +33,7 @@ def close(a: float, b: float, rel: float = REL) -> bool:
     return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.data())
 def test_checker_and_bruteforce_evaluator_agree_on_random_plans(data):
@@ -46,6 +47,7 @@ def test_checker_and_bruteforce_evaluator_agree_on_random_plans(data):
     assert close(report.objective, value, 1e-9), (report.objective, value)
 
 
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=25)
 @given(instances(max_schemes=4, max_years=3, modes=ALL_MODES))
 def test_checker_accepts_the_bruteforce_optima_and_judges_plans_alike(instance):
@@ -83,6 +85,7 @@ def assert_mip_agrees_with_bruteforce(instance) -> None:
     assert feasible and close(value, best)
 
 
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=45)
 @given(instances(max_schemes=5, max_years=3, modes=ALL_MODES))
 def test_mip_optimum_equals_bruteforce_and_the_checker_accepts_its_plan(instance):

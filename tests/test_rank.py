@@ -162,6 +162,7 @@ def robust_fund(samples: int, seed: int):
     return run_rank(inst, steps=2, samples=samples, seed=seed)
 
 
+@pytest.mark.slow
 def test_core_index_core_exterior_and_borderline():
     result = robust_fund(400, seed=3)
     bids = result.bids().set_index("bid")
@@ -175,6 +176,7 @@ def test_core_index_core_exterior_and_borderline():
     assert len(w) == 400 and ((w["weight:x"] > 0.5) == w["portfolio"].str.contains("q")).all()
 
 
+@pytest.mark.slow
 def test_robust_view_is_reproducible_with_a_seed():
     a, b, c = robust_fund(30, seed=5), robust_fund(30, seed=5), robust_fund(30, seed=6)
     assert np.array_equal(a.samples, b.samples)
@@ -230,6 +232,7 @@ def test_fixed_weights_stay_fixed_and_empty_sets_are_refused():
 
 # -- the shipped fund and the command ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_rank_command_on_the_fund_instance(tmp_path):
     out = tmp_path / "rank"
     result = run("rank", FUND, "--steps", 4, "--samples", 20, "--seed", 3, "--out", out, "--quiet")
@@ -299,6 +302,7 @@ def test_sweep_tasks_are_picklable_and_a_fresh_setup_gives_the_same_answers():
     assert weights["objective"] == pytest.approx(80.0)
 
 
+@pytest.mark.slow
 def test_rank_with_an_order_of_importance_only_and_a_hard_floor_at_low_budgets():
     # criteria_order alone: the centre is the rank-order centroid (0.75, 0.25 for two criteria);
     # a hard recurrent target of 10 needs at least one bid, so the budget-0 level has no plan
@@ -337,6 +341,7 @@ def test_rank_command_exits_3_when_no_portfolio_keeps_the_rules_at_the_full_fund
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_hit_and_run_takes_over_when_the_set_is_too_thin_and_agrees_with_exact_sampling():
     from cipopt.analysis.weights import sample_weights_how
     from cipopt.schema.instance import Instance

@@ -249,10 +249,13 @@ def test_the_workbook_form_carries_risk_groups_and_the_new_columns(tmp_path):
     assert load_instance(back).risk_groups[0].correlation == 0.5
 
 
+@pytest.mark.slow
 def test_the_batches_give_the_same_numbers_on_a_dask_cluster():
-    from cipopt.analysis.sweep import Sweep
+    from cipopt.analysis.sweep import Sweep, cluster
 
     inst, plan = holby_plan()
     here = simulate_plan(inst, plan, draws=BATCH_SIZE + 300, seed=4)
-    there = simulate_plan(inst, plan, draws=BATCH_SIZE + 300, seed=4, sweep=Sweep(workers=2))
+    two = Sweep(workers=2)
+    with cluster(two):  # opened here: two batches alone are too few to start a cluster for
+        there = simulate_plan(inst, plan, draws=BATCH_SIZE + 300, seed=4, sweep=two)
     assert there.targets.equals(here.targets) and there.savings.equals(here.savings)

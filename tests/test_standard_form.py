@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyomo.environ as pyo
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from cipopt.io.load import load_instance
@@ -61,6 +62,7 @@ def test_a_generated_system(tmp_path):
     assert_same_form(build_model(inst).model)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_schemes=6, max_years=4, modes=("net_present_value", "savings", "weighted_score")))
 def test_random_instances(instance):

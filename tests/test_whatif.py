@@ -184,7 +184,7 @@ def test_progress_is_a_bar_on_a_terminal_and_silent_when_quiet():
 
     from rich.console import Console
 
-    from cipopt.cli.analysis import ProgressLine
+    from cipopt.report.progress import ProgressLine
 
     screen = io.StringIO()
     bar = ProgressLine(False, "what-if", console=Console(file=screen, force_terminal=True, width=80))

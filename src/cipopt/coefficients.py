@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported by the methods that make matrices: `cipopt validate` needs none
+    import scipy.sparse as sp
 
 from cipopt.schema.instance import (
     BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, STANDARD_DOMAINS, Instance, Scheme,
@@ -128,6 +131,7 @@ class Coefficients:
         Built once for all organisations, so that a rule for one organisation costs what its own
         schemes cost, not what the whole system costs (thousands of schemes, a hundred trusts).
         """
+        import scipy.sparse as sp
         inst = self.instance
         orgs = list(inst.org_ids)
         col = {o: j for j, o in enumerate(orgs)}
@@ -198,6 +202,7 @@ class Coefficients:
 
     def _system_matrix(self, metric: str) -> sp.csc_array:
         """(T x P) plan values of `metric` for the whole system (no shares, no confidence)."""
+        import scipy.sparse as sp
         key = ("system", metric)
         if key not in self._cache:
             by_offset = self.profile(metric)  # (S, T)
@@ -225,6 +230,7 @@ class Coefficients:
         `expected` multiplies by the scheme's confidence (targets and objectives under
         `risk: expected`); limits and quality floors use plan values.
         """
+        import scipy.sparse as sp
         metric = "saving" if metric == "recurrent_saving" else metric  # the format's alias, as in profiles
         key = ("matrix", metric, org, expected)
         if key in self._cache:
@@ -248,6 +254,7 @@ class Coefficients:
         return m
 
     def combination(self, terms: tuple[tuple[float, str], ...], org: str | None, expected_savings: bool) -> sp.csr_array:
+        import scipy.sparse as sp
         key = ("combination", terms, org, expected_savings)
         if key not in self._cache:
             total = sp.csr_array((self.n_years, self.n_pairs))

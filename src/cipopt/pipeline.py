@@ -159,7 +159,8 @@ class Planner:
             handoff_seconds=self.handoff_seconds, solver_version=HIGHS_VERSION, **kw)
 
     def solve(self, options: SolveOptions = SolveOptions(), *, variant: Instance | None = None,
-              start: Plan | None = None, extra_rows: Callable[["Bounds"], list] | None = None) -> SolveOutcome:
+              start: Plan | None = None, extra_rows: Callable[["Bounds"], list] | None = None,
+              tables: bool = True, checked: bool = True) -> SolveOutcome:
         """Solve the instance, or a variant of it (see `cipopt.solve.variant`), reusing the model.
 
         A variant that changes only bounds, costs, windows or mandatory flags is solved in place;
@@ -167,20 +168,25 @@ class Planner:
         `start` is a plan HiGHS is given as a first incumbent. `extra_rows`, given the loaded
         bounds and costs, returns rows (lower, upper, columns, values) added for this solve only
         (cuts: an objective floor, no-good cuts); they need the in-place path.
+
+        An analysis's internal re-solve whose plan nobody is shown passes `tables=False` (no
+        plan_frame or years table: in rank they cost twice the re-solve) and `checked=False` (no
+        independent check; `check` stays None): every plan a user sees is still checked.
         """
+        finish = {"tables": tables, "checked": checked}
         instance = variant if variant is not None else self.instance
         time_limit, mip_gap, threads = options.resolve(instance)
         opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": options.seed}
         if self.session is None:
             if variant is not None and variant != self.instance:
-                return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows)
+                return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows, **finish)
             return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts,
                                  messages=[i.message for i in self.built.notes.infeasibilities])
         target = self._base_bounds
         if variant is not None and variant is not self.instance:
             target = variant_bounds(self.built, self.form, self._rows, self.pair_columns, variant)
             if isinstance(target, str):
-                return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows)
+                return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows, **finish)
         if target.infeasible:
             return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts, messages=list(target.infeasible))
         self.session.apply(target, self._loaded)
@@ -213,7 +219,7 @@ class Planner:
         chosen[present] = raw.x[self.pair_columns[present]]
         chosen[target.forced_pairs] = 1.0
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
-        return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen))
+        return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen), **finish)
 
     def evaluate(self, plan: Plan) -> SolveOutcome:
         """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).
@@ -238,15 +244,23 @@ class Planner:
             self._rebuilt = {key: Planner(variant)}  # keep only the latest, to bound memory
         return self._rebuilt[key]
 
-    def _finish(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan) -> SolveOutcome:
+    def _finish(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan, *, tables: bool = True,
+                checked: bool = True) -> SolveOutcome:
         """Evaluate the plan exactly, have the independent checker confirm it, build its tables."""
         with no_cyclic_gc():  # after a big build every collection walks the whole model (bulk.py)
-            return self._finish_checked(outcome, ctx, plan)
+            return self._finish_checked(outcome, ctx, plan, tables=tables, checked=checked)
 
-    def _finish_checked(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan) -> SolveOutcome:
+    def _finish_checked(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan, *, tables: bool = True,
+                        checked: bool = True) -> SolveOutcome:
         x = starts_from_plan(self.coef, plan)
         outcome.plan = plan
         outcome.objective = objective_value(ctx, x)
+        if not checked:
+            self._gap(outcome)
+            if tables:
+                outcome.plan_frame = plan_table(ctx, plan)
+                outcome.years = years_table(ctx, x)
+            return outcome
         started = time.perf_counter()
         outcome.check = check_plan(ctx.instance, plan)
         outcome.check_seconds = time.perf_counter() - started
@@ -267,11 +281,16 @@ class Planner:
             outcome.messages.append("internal error: the independent checker rejected the solver's plan")
             outcome.messages.extend(problems)
             return outcome
+        self._gap(outcome)
+        if tables:
+            outcome.plan_frame = plan_table(ctx, plan)
+            outcome.years = years_table(ctx, x)
+        return outcome
+
+    @staticmethod
+    def _gap(outcome: SolveOutcome) -> None:
         if outcome.dual_bound is not None and outcome.status == SolveStatus.FEASIBLE:
             outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
-        outcome.plan_frame = plan_table(ctx, plan)
-        outcome.years = years_table(ctx, x)
-        return outcome
 
 
 def _close(a: float, b: float, rel: float = OBJECTIVE_REL_TOL) -> bool:

@@ -345,13 +345,15 @@ def work(state: RankState, task: LevelTask | WeightTask) -> dict[str, Any]:
         greedy = greedy_plan(state.greedy, task.fraction)
         report = check_plan(variant, greedy)
         start = greedy if report.ok else None
-        result = _solved(state.planner.solve(state.payload.options, variant=variant, start=start))
+        # a fund level's portfolio is shown (portfolios.csv): checked, but no tables (none is read)
+        result = _solved(state.planner.solve(state.payload.options, variant=variant, start=start, tables=False))
         result.update(greedy=greedy, greedy_value=report.objective, greedy_ok=report.ok,
                       greedy_breaks=[v.message for v in report.violations])
         return result
     ids = tuple(c.id for c in base.criteria)
     variant = with_weights(base, ids, np.array(task.weights))
-    return _solved(state.planner.solve(state.payload.options, variant=variant))
+    # a weight sample's plan is only counted into the core indices, never shown: no check, no tables
+    return _solved(state.planner.solve(state.payload.options, variant=variant, tables=False, checked=False))
 
 
 # -- the result -----------------------------------------------------------------------------------

@@ -22,12 +22,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import pickle
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+
+from cipopt.errors import SweepUnavailable  # noqa: F401  (raised here; defined in the light module)
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -39,13 +42,13 @@ On a cluster it is called as chunks of tasks complete, with the label of the las
 
 CHUNKS_PER_WORKER = 4
 """Chunks per worker thread: few enough to keep scheduling cheap, enough to balance the load."""
+MIN_TASKS_PER_WORKER = 4
+"""A local cluster started for fewer tasks than this per worker does not pay for itself (every
+worker imports the libraries and builds the model before its first task: seconds, against
+re-solves of 10-100 ms): such a sweep runs in this process instead, and says so."""
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for an existing scheduler to answer."""
 ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?[\w.\-\[\]:]+:\d+$")
-
-
-class SweepUnavailable(Exception):
-    """The Dask cluster asked for cannot be started or reached (a runtime failure, exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,30 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system says, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+NOTES = logging.getLogger("cipopt.sweep")
+"""Where a sweep says how it ran when that differs from what was asked (the CLI prints these)."""
+
+
+def too_small(sweep: Sweep, total: int) -> str | None:
+    """Why a local cluster would not gain for `total` tasks (the sweep then runs in process), or None.
+
+    Only a cluster this sweep would start itself: an existing scheduler, or a cluster kept open
+    with `cluster(sweep)`, is used whatever the size."""
+    if sweep.workers is None or sweep in _OPEN or total >= MIN_TASKS_PER_WORKER * sweep.workers:
+        return None
+    return (f"{total} solve{'s are' if total != 1 else ' is'} too few to gain from {sweep.workers} worker"
+            f"{'s' if sweep.workers != 1 else ''} (a local cluster pays from {MIN_TASKS_PER_WORKER} per worker, "
+            f"{MIN_TASKS_PER_WORKER * sweep.workers} here): running them in this process")
+
+
 def solver_threads(options, instance, sweep: Sweep):
     """Solve options for the workers: one HiGHS thread each unless the command line or the
     instance says otherwise, so that N workers do not fight over the cores."""
@@ -101,7 +128,10 @@ def run_sweep(setup: Callable[[Any], S], payload: Any, work: Callable[[S, T], R]
     already holds a built planner); workers elsewhere always call `setup(payload)`.
     """
     total = len(tasks)
-    if not sweep.in_process and total:
+    note = too_small(sweep, total) if total else None
+    if note:
+        NOTES.warning(note)
+    elif not sweep.in_process and total:
         return _run_on_dask(setup, payload, work, tasks, sweep, progress, labels)
     if state is None and total:
         state = setup(payload)

@@ -8,7 +8,6 @@ import click
 from cipopt.cli.base import exit_without_plan, guarded, load, main
 from cipopt.cli.explain import counted
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.report.progress import ProgressLine
 
 
 @main.command()
@@ -38,6 +37,7 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
     """
     from cipopt.analysis.alternatives import NoOptimum, find_alternatives
     from cipopt.pipeline import Planner, SolveOptions
+    from cipopt.report.progress import ProgressLine
 
     if out:
         check_output_dir(out, force)

@@ -8,7 +8,6 @@ import click
 
 from cipopt.cli.base import EXIT_INTERNAL, echo_problems, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import InputError, Problem, ProblemLog
 
 
@@ -68,6 +67,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
     """
     from cipopt.analysis.scenario import load_scenarios
     from cipopt.analysis.whatif import run_whatif
+    from cipopt.report.progress import ProgressLine
 
     if out:
         check_output_dir(out, force)
@@ -132,6 +132,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
     """
     from cipopt.analysis.frontier import run_frontier
     from cipopt.analysis.scenario import load_scenarios
+    from cipopt.report.progress import ProgressLine
 
     if out:
         check_output_dir(out, force)

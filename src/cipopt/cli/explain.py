@@ -8,7 +8,6 @@ import click
 
 from cipopt.cli.base import exit_without_plan, guarded, load, main, printing_warnings, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import ProblemLog
 
 
@@ -50,6 +49,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     from cipopt.analysis.explain import explain as run_explain
     from cipopt.io.plan import read_plan
     from cipopt.pipeline import Planner, SolveOptions
+    from cipopt.report.progress import ProgressLine
 
     if out:
         check_output_dir(out, force)

@@ -8,7 +8,6 @@ import click
 
 from cipopt.cli.base import EXIT_INTERNAL, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.report.progress import ProgressLine
 
 
 @main.command()
@@ -49,6 +48,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
     """
     from cipopt.analysis.rank import run_rank
     from cipopt.pipeline import SolveOptions
+    from cipopt.report.progress import ProgressLine
 
     if out:
         check_output_dir(out, force)

@@ -13,13 +13,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from cipopt.errors import OutputExists  # noqa: F401  (raised here; defined in the light module)
 
-
-class OutputExists(Exception):
-    """The output folder already holds files and the user did not pass --force."""
+if TYPE_CHECKING:  # pandas is imported by the commands that make tables, not by `--help`
+    import pandas as pd
 
 
 def csv_text(frame: pd.DataFrame) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # a type hint only: importing pandas here would load it for `--help`
+    import pandas as pd
 
 OBJECTIVE_WORDS = {
     "net_present_value": "net present value",

@@ -25,6 +25,7 @@ from pyomo.environ import Constraint, Objective, Var
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from cipopt.bulk import no_cyclic_gc
+from cipopt.errors import SolveInterrupted  # noqa: F401  (raised here; defined in the light module)
 from cipopt.model.context import recorded_objective, recorded_rows
 from cipopt.solve.status import SolveStatus, map_status
 
@@ -62,10 +63,6 @@ def new_highs(verbose: bool = False) -> highspy.Highs:
             h = highspy.Highs()
     h.setOptionValue("output_flag", bool(verbose))
     return h
-
-
-class SolveInterrupted(Exception):
-    """The user pressed Ctrl-C during a solve; the solve was cancelled cleanly."""
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-import highspy
+from cipopt.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED  # noqa: F401  (kept importable from here)
 
 
 class SolveStatus(str, Enum):
@@ -33,20 +33,22 @@ EXIT_CODES = {
     SolveStatus.TIME_LIMIT_NO_SOLUTION: 4,
     SolveStatus.ERROR: 1,
 }
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-_MS = highspy.HighsModelStatus
-_STOPPED_BY_A_LIMIT = {
-    _MS.kTimeLimit, _MS.kIterationLimit, _MS.kSolutionLimit, _MS.kInterrupt,
-    _MS.kObjectiveBound, _MS.kObjectiveTarget,
-}
-if hasattr(_MS, "kMemoryLimit"):
-    _STOPPED_BY_A_LIMIT.add(_MS.kMemoryLimit)
 
 
 def map_status(model_status, has_incumbent: bool) -> SolveStatus:
-    """HiGHS model status (+ whether a feasible solution exists) to our status."""
+    """HiGHS model status (+ whether a feasible solution exists) to our status.
+
+    highspy is imported here, by the solve that needs it, so that the status enum (read by every
+    command) does not load HiGHS."""
+    import highspy
+
+    _MS = highspy.HighsModelStatus
+    _STOPPED_BY_A_LIMIT = {
+        _MS.kTimeLimit, _MS.kIterationLimit, _MS.kSolutionLimit, _MS.kInterrupt,
+        _MS.kObjectiveBound, _MS.kObjectiveTarget,
+    }
+    if hasattr(_MS, "kMemoryLimit"):
+        _STOPPED_BY_A_LIMIT.add(_MS.kMemoryLimit)
     if model_status == _MS.kOptimal:
         return SolveStatus.OPTIMAL if has_incumbent else SolveStatus.ERROR
     if model_status in (_MS.kInfeasible, _MS.kUnboundedOrInfeasible):

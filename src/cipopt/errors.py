@@ -1,0 +1,25 @@
+"""Exceptions and exit codes every command shares, in a module that imports nothing heavy.
+
+The CLI's failure guard needs these classes before any command runs; defining them here (not
+next to Pyomo, HiGHS or pandas code) keeps `cipopt --help` and `cipopt validate` from loading
+those libraries (docs/performance.md, "Start-up").
+"""
+
+from __future__ import annotations
+
+EXIT_CHECK_FAILED = 1
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class SolveInterrupted(Exception):
+    """The user pressed Ctrl-C during a solve; the solve was cancelled cleanly."""
+
+
+class OutputExists(Exception):
+    """The output folder already holds files and the user did not pass --force."""
+
+
+class SweepUnavailable(Exception):
+    """The Dask cluster asked for cannot be started or reached (a runtime failure, exit code 1)."""

@@ -1,0 +1,75 @@
+"""Start-up: `cipopt --help` and `cipopt validate` load none of the heavy libraries (issue 17).
+
+Each command runs in a fresh interpreter that prints the top-level modules it ended up with, so a
+module-level import anywhere on the way (a type hint, an exception class) fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = {"pyomo", "highspy", "pandas", "scipy", "sqlalchemy", "dask", "distributed", "rich", "openpyxl"}
+
+PROBE = """
+import json, sys
+sys.argv = ["cipopt"] + json.loads(sys.argv[1])
+from cipopt.__main__ import run
+try:
+    run()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+sys.stdout.flush()
+print("\\nMODULES " + json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules} | {m for m in sys.modules if m.startswith("scipy.") and m.count(".") == 1})}))
+"""
+
+
+def imported_by(*args: str) -> tuple[int, set[str], str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("MODULES ")]
+    assert line, done.stdout + done.stderr
+    found = json.loads(line[-1][len("MODULES "):])
+    return found["code"], set(found["modules"]), done.stdout
+
+
+def test_the_probe_sees_a_heavy_import(tmp_path):
+    """The probe itself can fail: building a model imports Pyomo and scipy.sparse, and it sees them;
+    not scipy.stats, scipy.spatial, scipy.integrate, which Pyomo would import eagerly."""
+    code, modules, out = imported_by("build", "instances/tiny", "--lp", str(tmp_path / "tiny.lp"))
+    assert code == 0, out
+    assert {"pyomo", "scipy", "scipy.sparse"} <= modules
+    # Pyomo's dependency module would import these with scipy (cipopt/model/__init__.py defers them)
+    assert not modules & {"scipy.stats", "scipy.spatial", "scipy.integrate"}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["solve", "--help"], ["whatif", "--help"], ["--version"]])
+def test_help_imports_no_heavy_library(args):
+    code, modules, out = imported_by(*args)
+    assert code == 0
+    assert "Example" in out or "cipopt" in out
+    assert not modules & HEAVY, f"`cipopt {' '.join(args)}` imported {sorted(modules & HEAVY)}"
+
+
+def test_validate_imports_neither_the_solver_nor_scipy_nor_the_run_history():
+    code, modules, out = imported_by("validate", "instances/holby")
+    assert code == 0, out
+    assert "holby" in out.lower() or "schemes" in out.lower()
+    # the instance reader is built on pandas (io/load.py); the rest stays out
+    assert not modules & (HEAVY - {"pandas"}), f"`cipopt validate` imported {sorted(modules & (HEAVY - {'pandas'}))}"
+
+
+def test_a_command_that_records_no_run_imports_no_sqlalchemy(tmp_path):
+    """Only the commands that record or read the run history (solve, runs) load SQLAlchemy."""
+    plan = tmp_path / "plan.csv"
+    plan.write_text("scheme,selected,start_year\nagency-cap,true,2025\n")
+    code, modules, out = imported_by("check", "instances/tiny", str(plan))
+    assert code in (0, 1), out  # 1: the plan breaks a rule; either way a verdict
+    assert "sqlalchemy" not in modules and "dask" not in modules and "distributed" not in modules
