@@ -287,8 +287,6 @@ REFUSED = [
          Expect(R, ("'require'", "'requires'", "'precedes'"), row=4, column="kind")),
     case("unknown scheme in relations", {R: append("requires,roster,xyz,0\n")},
          Expect(R, ("unknown scheme 'xyz'",), row=4, column="b")),
-    case("lag on excludes", {R: append("excludes,roster,epr,2\n")},
-         Expect(R, ("lag applies only to requires and precedes",), row=4, column="lag")),
     case("relation of a scheme to itself", {R: append("requires,roster,roster,0\n")},
          Expect(R, ("itself",), row=4, column="b")),
     case("negative lag", {R: append("precedes,epr,roster,-1\n")},
@@ -310,37 +308,6 @@ REFUSED = [
          Expect("scores.csv", ("unknown scheme 'nope'",), row=4, column="scheme")),
     case("scored twice", {"scores.csv": append("epr,value,50\n")},
          Expect("scores.csv", ("scored on 'value' twice", "row 2"), row=4)),
-    # -- relations that make schemes impossible -------------------------------------------------
-    case("requires each other with a lag",
-         {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,0\n"},
-         Expect(R, ("epr and roster can never be selected",
-                    "roster requires epr to start at least 1 year before it (row 2)",
-                    "epr requires roster to start no later than it (row 3)"), row=2)),
-    case("requires cycle of three with a lag",
-         {R: NO_RELATIONS + "requires,roster,epr,0\nrequires,epr,agency,1\nrequires,agency,roster,0\n"},
-         Expect(R, ("agency, epr and roster can never be selected", "(row 2)", "(row 3)", "(row 4)"), row=2)),
-    case("together with a scheme it excludes",
-         {R: NO_RELATIONS + "together,roster,epr,\nexcludes,epr,roster,\n"},
-         Expect(R, ("epr and roster can never be selected", "go together (row 2)", "but epr excludes roster (row 3)"),
-                row=2)),
-    case("requires a scheme that excludes it",
-         {R: NO_RELATIONS + "requires,roster,epr,\nexcludes,epr,roster,\n"},
-         Expect(R, ("roster can never be selected", "roster requires epr (row 2)", "epr excludes roster (row 3)"))),
-    case("lag longer than the horizon",
-         {R: NO_RELATIONS + "requires,roster,epr,3\n"},
-         Expect(R, ("roster can never be selected", "no later than 2027", "at least 3 years before it",
-                    "no earlier than 2025"), row=2, column="lag")),
-    case("lag longer than the start windows allow",
-         {R: NO_RELATIONS + "requires,pathology,agency,2\n"},
-         Expect(R, ("pathology can never be selected", "no later than 2026 (its latest_start)",
-                    "no earlier than 2025 (its earliest_start)"), row=2, column="lag")),
-    case("together but each must precede the other",
-         {R: NO_RELATIONS + "precedes,roster,epr,1\ntogether,roster,epr,\nprecedes,epr,roster,1\n"},
-         Expect(R, ("epr and roster can never be selected", "go together (row 3)", "(row 2)", "(row 4)"))),
-    case("schemes that depend on an impossible pair are named",
-         {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,1\nrequires,agency,roster,0\n"
-                            "together,pathology,agency,\n"},
-         Expect(R, ("epr and roster can never be selected", "nor can agency and pathology"), row=2)),
     case("a mandatory scheme made impossible",
          {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,1\n", S: MANDATORY_ROSTER},
          Expect(R, ("can never be selected", "roster is mandatory", "no plan"), row=2)),
@@ -350,6 +317,66 @@ REFUSED = [
          Expect(R, ("mandatory schemes agency and roster cannot all be selected", "no plan is possible",
                     "roster excludes agency (row 2)"), row=2)),
 ]
+
+
+def Warned(file: str, words: tuple[str, ...], **where) -> Expect:
+    return Expect(file, words, severity="warning", **where)
+
+
+WARNED = [
+    case("lag on excludes", {R: append("excludes,roster,epr,2\n")},
+         Warned(R, ("lag 2 is ignored", "only to requires and precedes"), row=4, column="lag")),
+    # -- relations that make schemes impossible: the format allows them; warned, and left out ----
+    case("requires each other with a lag",
+         {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,0\n"},
+         Warned(R, ("epr and roster can never be selected",
+                    "roster requires epr to start at least 1 year before it (row 2)",
+                    "epr requires roster to start no later than it (row 3)"), row=2)),
+    case("requires cycle of three with a lag",
+         {R: NO_RELATIONS + "requires,roster,epr,0\nrequires,epr,agency,1\nrequires,agency,roster,0\n"},
+         Warned(R, ("agency, epr and roster can never be selected", "(row 2)", "(row 3)", "(row 4)"), row=2)),
+    case("together with a scheme it excludes",
+         {R: NO_RELATIONS + "together,roster,epr,\nexcludes,epr,roster,\n"},
+         Warned(R, ("epr and roster can never be selected", "go together (row 2)", "but epr excludes roster (row 3)"),
+                row=2)),
+    case("requires a scheme that excludes it",
+         {R: NO_RELATIONS + "requires,roster,epr,\nexcludes,epr,roster,\n"},
+         Warned(R, ("roster can never be selected", "roster requires epr (row 2)", "epr excludes roster (row 3)"))),
+    case("lag longer than the horizon",
+         {R: NO_RELATIONS + "requires,roster,epr,3\n"},
+         Warned(R, ("roster can never be selected", "no later than 2027", "at least 3 years before it",
+                    "no earlier than 2025"), row=2, column="lag")),
+    case("lag longer than the start windows allow",
+         {R: NO_RELATIONS + "requires,pathology,agency,2\n"},
+         Warned(R, ("pathology can never be selected", "no later than 2026 (its latest_start)",
+                    "no earlier than 2025 (its earliest_start)"), row=2, column="lag")),
+    case("together but each must precede the other",
+         {R: NO_RELATIONS + "precedes,roster,epr,1\ntogether,roster,epr,\nprecedes,epr,roster,1\n"},
+         Warned(R, ("epr and roster can never be selected", "go together (row 3)", "(row 2)", "(row 4)"))),
+    case("schemes that depend on an impossible pair are named",
+         {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,1\nrequires,agency,roster,0\n"
+                            "together,pathology,agency,\n"},
+         Warned(R, ("epr and roster can never be selected", "nor can agency and pathology"), row=2)),
+]
+
+
+@pytest.mark.parametrize("changes, expected", WARNED)
+def test_valid_under_the_format_loads_with_a_warning_and_solves(tmp_path, changes, expected):
+    """Files the format allows load; a scheme relations make impossible is left out of the plan,
+    which the independent checker accepts."""
+    from cipopt.pipeline import solve_instance
+
+    inst, log = load_with_log(write_instance(tmp_path / "inst", changes))
+    assert_reported(log.problems, *expected)
+    assert not log.errors
+    impossible = {n for p in log.warnings if " can never be selected: " in p.message
+                  for part in (p.message.split(" can never be selected")[0],
+                               *p.message.split(" Nor can ")[1:2])
+                  for n in _names(part.split(", which depend")[0])}
+    outcome = solve_instance(inst)
+    assert outcome.status.value == "optimal" and outcome.check.ok
+    assert not impossible & set(outcome.selected)
+    assert all(r.lag == 0 for r in inst.relations if r.kind in ("excludes", "together"))
 
 
 @pytest.mark.parametrize("changes, expected", REFUSED)
@@ -702,7 +729,8 @@ def test_validate_instance_reports_impossible_relations_of_an_instance_built_in_
     log = ProblemLog()
     validate_instance(inst, log)
     assert_reported(log.problems, Expect("relations.csv", ("a can never be selected",
-                                                            "at least 2 years before it (row 2)"), row=2))
+                                                            "at least 2 years before it (row 2)",
+                                                            "the plan leaves it out"), row=2, severity="warning"))
 
 
 # -- the relation analysis against brute force ----------------------------------------------------
@@ -717,7 +745,7 @@ def _reported(log: ProblemLog) -> dict[str, set[str]]:
                                   "never_both": set()}
     for p in log.problems:
         m = p.message
-        if p.severity == "error" and " can never be selected: " in m:
+        if " can never be selected: " in m:
             found["impossible"] |= _names(m.split(" can never be selected")[0])
             if " Nor can " in m:
                 found["impossible"] |= _names(m.split(" Nor can ")[1].split(", which depend")[0])

@@ -761,6 +761,8 @@ def _typed_rows(
             for row in index[empty]:
                 log.error(label, "is required but empty", row=int(row), column=column)
             mark(empty, column)
+    if name == "relations" and "kind" in values and "lag" in values:
+        _warn_meaningless_lags(values, index, label, log)
     if name == "profiles" and "metric" in values:
         names = {v: canonical_metric(_normalise_header(v)) for v in set(values["metric"]) if v is not _MISSING}
         values["metric"] = [names.get(v, v) for v in values["metric"]]
@@ -780,6 +782,14 @@ def _typed_rows(
     if bad.any():
         out.rejected = frame[bad]
     return out
+
+
+def _warn_meaningless_lags(values: dict[str, list], index, label: str, log: ProblemLog) -> None:
+    """relations.csv has a lag column for every kind; on excludes/together it means nothing."""
+    for i, (kind, lag) in enumerate(zip(values["kind"], values["lag"])):
+        if kind in ("excludes", "together") and lag is not _MISSING and lag == lag and lag != 0:
+            log.warn(label, f"lag {lag:g} is ignored: a lag applies only to requires and precedes, not {kind}",
+                     row=int(index[i]), column="lag")
 
 
 def _custom_column(

@@ -920,7 +920,10 @@ class _RelationAnalysis:
                 mandatory_blocked.update(mandatory)
                 message += (f" {self._names(mandatory)} {'is' if len(mandatory) == 1 else 'are'} mandatory, "
                             "so no plan can keep these relations.")
-            self._report(self.log.error, message, rels)
+                self._report(self.log.error, message, rels)
+            else:  # the data is consistent (the format allows it): the plan just leaves them out
+                message += f" The plan leaves {'it' if len(part) + len(deps) == 1 else 'them'} out."
+                self._report(self.log.warn, message, rels)
         self._mandatory(parts, impossible, mandatory_blocked)
         self._precedes_pairs(part_of, impossible)
 
