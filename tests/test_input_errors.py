@@ -189,10 +189,6 @@ REFUSED = [
                 key="quality.scheme_min.safty")),
     case("discount rate out of range", {Y: append("discount_rate: 1.5\n")},
          Expect(Y, ("1.5", "out of range", "at least 0 and less than 1"), key="discount_rate")),
-    case("weighted_score needs exact weights",
-         {Y: edit("{id: value, weight: 0.6}", "{id: value, weight_min: 0.2, weight_max: 0.5}")
-          .__call__(BASE[Y]).replace("net_present_value", "weighted_score")},
-         Expect(Y, ("exact weight", "'value'"), key="criteria[0].weight")),
     case("criterion weight range reversed",
          {Y: edit("{id: value, weight: 0.6}", "{id: value, weight_min: 0.5, weight_max: 0.2}")},
          Expect(Y, ("weight_min 0.5 is above weight_max 0.2",), key="criteria[0].weight_min")),

@@ -111,23 +111,10 @@ def _json_number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _require_exact_weights(instance: Instance) -> None:
-    if instance.objective.mode != "weighted_score":
-        return
-    missing = [c.id for c in instance.criteria if c.weight is None]
-    if missing:
-        raise InputError([Problem(
-            "instance.yaml",
-            f"objective mode weighted_score needs an exact weight for every criterion; "
-            f"{', '.join(missing)} have ranges (ranges and orders of importance are for ranking)",
-            key="criteria")])
-
-
 class Planner:
     """One instance built and loaded into HiGHS once, solved as often as analyses need."""
 
     def __init__(self, instance: Instance, *, verbose: bool = False):
-        _require_exact_weights(instance)
         self.instance = instance
         started = time.perf_counter()
         self.coef = build_coefficients(instance)

@@ -14,6 +14,7 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from cipopt.schema.nominal import nominal_weights
 from cipopt.schema.instance import (
     BUILTIN_METRICS, STANDARD_DOMAINS, Instance, Relation, Scheme,
 )
@@ -350,11 +351,10 @@ class _Checks:
         if not inst.criteria and not self.gaps.criteria:
             self.log.error(self.ctx, "objective mode weighted_score needs criteria with weights "
                                      f"(and {self.src.name('scores')})", key="objective.mode")
-        for i, c in enumerate(inst.criteria):
-            if c.weight is None:
-                self.log.error(self.ctx, f"objective mode weighted_score needs an exact weight for criterion "
-                                         f"{c.id!r} (ranges and orders of importance are for ranking)",
-                               key=f"criteria[{i}].weight")
+        if (inst.criteria or inst.criteria_order) and not self.log.errors and nominal_weights(inst) is None:
+            self.log.error(self.ctx, "objective mode weighted_score needs nominal weights, but the criteria's "
+                                     "ranges and order leave no room around a centre: give exact weights",
+                           key="criteria")
 
     def _criteria_ranges(self) -> None:
         """Ranges and orders state weights that sum to 1 (docs/ranking.md): the set must not be empty."""
