@@ -85,10 +85,11 @@ def load(path: str):
     from cipopt.io.load import load_instance
 
     log = ProblemLog()
-    reader = load_workbook_instance if is_workbook_path(path) else load_instance
     with printing_warnings(log):
-        instance = reader(path, log)
-    return instance
+        if is_workbook_path(path):
+            return load_workbook_instance(path, log)
+        allow = bool(click.get_current_context().find_root().params.get("allow_outside_links"))
+        return load_instance(path, log, allow_outside_links=allow)
 
 
 def load_plan(path: str, instance, within_years: bool = False):
@@ -105,7 +106,9 @@ def load_plan(path: str, instance, within_years: bool = False):
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cipopt")
 @click.option("--debug", is_flag=True, help="Show a Python traceback on internal errors.")
-def main(debug: bool) -> None:
+@click.option("--allow-outside-links", is_flag=True,
+              help="Read instance files that are links to files outside the instance folder (refused by default).")
+def main(debug: bool, allow_outside_links: bool) -> None:
     """cipopt: choose NHS savings schemes and transformation bids over several years, with a
     mixed-integer program solved by HiGHS, under rules that protect safety and outcomes.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cipopt.bulk import no_cyclic_gc
 from cipopt.io.text import (
-    bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
+    MAX_YAML_BYTES, bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
     read_csv_table, read_text,
 )
 from cipopt.schema.instance import (
@@ -54,6 +55,9 @@ class TableSpec:
 
 
 _F, _I, _B, _Y = Column("float"), Column("int"), Column("bool"), Column("year")
+MONEY_COLUMNS = frozenset({"recurrent_saving", "nonrecurrent_saving", "one_off_cost", "capital_cost", "running_cost",
+                           "double_running_cost"})
+"""schemes.csv columns in money: a percentage there ("5%") is refused, never read as 0.05."""
 TABLES: dict[str, TableSpec] = {
     "schemes": TableSpec(
         Scheme,
@@ -193,10 +197,15 @@ def _yaml_type(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+def present(path: Path) -> bool:
+    """Whether a name is there at all: a dangling or looping link is there (and unreadable), not absent."""
+    return os.path.lexists(path)
+
+
 def _find_file(folder: Path, name: str, log: ProblemLog) -> Path:
     """`folder/name`, or a file whose name differs only in case (Windows does not tell them apart)."""
     path = folder / name
-    if path.exists():
+    if present(path):
         return path
     try:
         matches = [p for p in folder.iterdir() if p.name.lower() == name.lower()]
@@ -208,7 +217,33 @@ def _find_file(folder: Path, name: str, log: ProblemLog) -> Path:
     return path
 
 
-def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
+def outside_link_problem(file: Path, folder: Path) -> str | None:
+    """A link that leads out of the instance folder is refused unless the user allowed it: an
+    instance from elsewhere must not make cipopt read (and quote) /etc/passwd or a colleague's files."""
+    try:
+        target = file.resolve()
+        root = folder.resolve()
+    except (OSError, RuntimeError):
+        return None  # a loop: reported when the file is read
+    if target == root or root in target.parents:
+        return None
+    return ("is a link to a file outside the instance folder, which is not read: copy the file into the "
+            "folder, or give cipopt --allow-outside-links if you trust where it leads")
+
+
+def read_input_text(file: Path, folder: Path, log: ProblemLog, *, allow_outside_links: bool = False,
+                    cap: int | None = None) -> str | None:
+    """An input file's text by every rule of docs/input-errors.md: inside the folder (links
+    included) unless allowed, a regular file, within its size cap, text."""
+    if not allow_outside_links:
+        problem = outside_link_problem(file, folder)
+        if problem:
+            log.error(str(file), problem)
+            return None
+    return read_text(file, str(file), log, cap) if cap else read_text(file, str(file), log)
+
+
+def read_folder(path: str | Path, log: ProblemLog, *, allow_outside_links: bool = False) -> RawInstance | None:
     """Read instance.yaml and the tables as text; None only when the folder itself is unusable."""
     folder = Path(path)
     if not folder.exists():
@@ -224,11 +259,12 @@ def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
     raw = RawInstance(source=str(folder), context={})
     context_path = _find_file(folder, CONTEXT_FILE, log)
     raw.labels = {"context": str(context_path)}
-    if not context_path.exists():
+    if not present(context_path):
         log.error(str(context_path), "is missing: every instance needs instance.yaml (years, targets, ...)")
         raw.unreadable.add("context")
     else:
-        text = read_text(context_path, str(context_path), log)
+        text = read_input_text(context_path, folder, log, allow_outside_links=allow_outside_links,
+                               cap=MAX_YAML_BYTES)
         data = parse_yaml(text, str(context_path), log) if text is not None else None
         if data is None:
             raw.unreadable.add("context")
@@ -237,12 +273,12 @@ def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
     for name, spec in TABLES.items():
         file = _find_file(folder, f"{name}.csv", log)
         raw.labels[name] = str(file)
-        if not file.exists():
+        if not present(file):
             if spec.required:
                 log.error(str(file), f"is missing: every instance needs {name}.csv, one row per scheme")
                 raw.unreadable.add(name)
             continue
-        text = read_text(file, str(file), log)
+        text = read_input_text(file, folder, log, allow_outside_links=allow_outside_links)
         frame = read_csv_table(text, str(file), log) if text is not None else None
         if frame is None:
             raw.unreadable.add(name)
@@ -745,7 +781,7 @@ def _typed_rows(
             continue
         if col.kind in ("float", "int", "year"):
             parsed = number_column(frame, column, label, log, integer=col.kind == "int",
-                                   year=col.kind == "year")
+                                   year=col.kind == "year", money=name == "schemes" and column in MONEY_COLUMNS)
             numbers = parsed.to_numpy()
             mark(filled & np.isnan(numbers), column)
             values[column] = [_MISSING if v != v else v for v in numbers.tolist()]
@@ -802,9 +838,11 @@ def _custom_column(
     number. A name close to a standard column is probably a typo, so it gets a warning.
     """
     close = suggestion_text(column, spec.columns)
-    if close:
-        log.warn(label, f"column {column!r}{close} is not a standard column; it is read as a custom "
-                        "column", row=head, column=column)
+    if close:  # `safty` read as a custom column would leave safety at 0 and make a barred scheme eligible
+        log.error(label, f"column {column!r}{close} is not a standard column but is so close to one that it is "
+                         "probably misspelt: rename it (a custom column needs a name not close to a standard "
+                         "one)", row=head, column=column)
+        return None
     if column in metric_columns or is_numeric_column(frame, column):
         why = metric_columns.get(column)
         return number_column(frame, column, label, log, expected=f"a number ({why})" if why else None)
@@ -1011,11 +1049,11 @@ def _note_rejected(name: str, table: _Table, gaps: Gaps) -> None:
 _bulk = no_cyclic_gc
 
 
-def load_instance(path: str | Path, log: ProblemLog | None = None) -> Instance:
+def load_instance(path: str | Path, log: ProblemLog | None = None, *, allow_outside_links: bool = False) -> Instance:
     """Read and validate an instance folder; raise `InputError` listing every problem."""
     log = log if log is not None else ProblemLog()
     with _bulk():
-        raw = read_folder(path, log)
+        raw = read_folder(path, log, allow_outside_links=allow_outside_links)
         parsed = parse_raw(raw, log) if raw is not None else None
     if parsed is None:
         raise InputError(log.problems)

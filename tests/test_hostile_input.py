@@ -1,0 +1,131 @@
+"""Hostile and silently-wrong input: each case is a clear located refusal (exit 2, nothing
+written), never a wrong plan, a hang, or a file's contents in a message. Cases from the attack
+on cipopt of issue 15; each fails on the code before it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cipopt.cli import main
+from cipopt.io.load import load_instance
+from cipopt.schema.problems import InputError
+from test_input_errors import BASE, Expect, append, assert_reported, edit, load_with_log, refuse, write_instance
+
+S, Y, R = "schemes.csv", "instance.yaml", "relations.csv"
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+# -- near misses of standard columns ---------------------------------------------------------------
+
+@pytest.mark.parametrize("typo, standard", [("safty", "safety"), ("recurent_saving", "recurrent_saving"),
+                                             ("Confidance", "confidence")])
+def test_a_near_miss_of_a_standard_column_is_an_error(tmp_path, typo, standard):
+    header = BASE[S].splitlines()[0]
+    folder = write_instance(tmp_path / "inst", {S: edit(header, header.replace(standard, typo, 1))})
+    error = refuse(folder)
+    assert_reported(error.problems, Expect(S, (f"did you mean '{standard}'", "misspelt"), row=1))
+
+
+def test_with_safty_a_barred_scheme_does_not_become_eligible(tmp_path):
+    """pathology is barred by scheme_min safety 0 at -1; with the column misspelt it would read 0."""
+    barred = edit("pathology,Pathology network,pathology,holby,,2026,false,0.6,150,0,100,0,",
+                  "pathology,Pathology network,pathology,holby,,2026,false,0.6,150,0,100,-1,")
+    inst, _ = load_with_log(write_instance(tmp_path / "ok", {S: barred}))
+    assert inst.schemes[3].safety == -1
+    folder = write_instance(tmp_path / "typo", {S: lambda t: barred(t).replace(",safety,", ",safty,")})
+    assert cli("validate", folder).exit_code == 2
+
+
+def test_custom_columns_that_are_not_near_misses_stay_allowed(tmp_path):
+    folder = write_instance(tmp_path / "inst", {S: lambda t: t.replace(",lead\n", ",lead,division\n", 1)
+                            .replace(",Nursing\n", ",Nursing,medicine\n")})
+    inst, log = load_with_log(folder)
+    assert inst.schemes[0].labels == {"lead": "Nursing", "division": "medicine"}
+    assert inst.schemes[0].metrics["pmo_days"] == 5
+
+
+# -- money written as a percentage -----------------------------------------------------------------
+
+def test_a_percentage_in_a_money_column_is_refused(tmp_path):
+    error = refuse(write_instance(tmp_path / "inst", {S: edit(",0.9,100,10,", ",0.9,5%,10,")}))
+    assert_reported(error.problems, Expect(S, ("'5%'", "percentage", "money"), row=2, column="recurrent_saving"))
+    inst, log = load_with_log(write_instance(tmp_path / "frac", {S: edit(",0.9,100,10,", ",90%,100,10,")}))
+    assert inst.schemes[0].confidence == 0.9  # a fraction may still be written as a percentage
+
+
+# -- links, devices, FIFOs -------------------------------------------------------------------------
+
+def test_a_dangling_relations_link_is_an_error_not_an_absent_table(tmp_path):
+    folder = write_instance(tmp_path / "inst", {R: None})
+    os.symlink(folder / "gone.csv", folder / R)
+    assert_reported(refuse(folder).problems, Expect(R, ("link to a file that does not exist",)))
+
+
+def test_a_looping_relations_link_is_an_error(tmp_path):
+    folder = write_instance(tmp_path / "inst", {R: None})
+    os.symlink(folder / "loop.csv", folder / R)
+    os.symlink(folder / R, folder / "loop.csv")
+    assert_reported(refuse(folder).problems, Expect(R, ("loops",)))
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    folder = write_instance(tmp_path / "inst", {R: None})
+    os.mkfifo(folder / R)
+    assert_reported(refuse(folder).problems, Expect(R, ("named pipe", "only regular files are read")))
+
+
+def test_a_device_is_refused_even_when_links_outside_are_allowed(tmp_path):
+    folder = write_instance(tmp_path / "inst", {"profiles.csv": None})
+    os.symlink("/dev/zero", folder / "profiles.csv")
+    assert_reported(refuse(folder).problems, Expect("profiles.csv", ("outside the instance folder",)))
+    with pytest.raises(InputError) as info:
+        load_instance(folder, allow_outside_links=True)
+    assert_reported(info.value.problems, Expect("profiles.csv", ("is a device", "only regular files")))
+
+
+def test_a_link_outside_the_folder_is_refused_unless_allowed_and_its_content_never_shown(tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\nkind,a,b\n")
+    folder = write_instance(tmp_path / "inst", {R: None})
+    os.symlink(secret, folder / R)
+    result = cli("validate", folder)
+    assert result.exit_code == 2
+    assert "outside the instance folder" in result.output and "--allow-outside-links" in result.output
+    assert "root:" not in result.output and "/bin/bash" not in result.output
+    (folder / R).unlink()
+    good = tmp_path / "relations-elsewhere.csv"
+    good.write_text(BASE[R])
+    os.symlink(good, folder / R)
+    assert cli("validate", folder).exit_code == 2
+    allowed = cli("--allow-outside-links", "validate", folder)
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_link_inside_the_folder_is_read(tmp_path):
+    folder = write_instance(tmp_path / "inst", {R: None})
+    (folder / "sub").mkdir()
+    (folder / "sub" / "rel.csv").write_text(BASE[R])
+    os.symlink(folder / "sub" / "rel.csv", folder / R)
+    inst, _ = load_with_log(folder)
+    assert len(inst.relations) == 2
+
+
+def test_a_file_above_the_size_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import cipopt.io.text as text
+
+    folder = write_instance(tmp_path / "inst")
+    monkeypatch.setattr(text, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(text.read_text, "__defaults__", (100,))
+    opened = []
+    real = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self.name) or real(self, *a, **k))
+    error = refuse(folder)
+    assert_reported(error.problems, Expect(S, ("above the cap", "MiB")))
+    assert S not in opened
