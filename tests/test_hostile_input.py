@@ -129,3 +129,68 @@ def test_a_file_above_the_size_cap_is_refused_before_it_is_read(tmp_path, monkey
     error = refuse(folder)
     assert_reported(error.problems, Expect(S, ("above the cap", "MiB")))
     assert S not in opened
+
+
+# -- YAML, sizes and magnitudes --------------------------------------------------------------------
+
+BOMB = "\n".join(['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] + [
+    f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]) + "\n"
+
+
+def test_a_yaml_alias_bomb_in_a_scenario_is_refused_at_once(tmp_path):
+    import time
+
+    folder = write_instance(tmp_path / "inst")
+    (folder / "scenarios").mkdir()
+    (folder / "scenarios" / "bomb.yaml").write_text("description: x\ncontext:\n  name: x\n" +
+                                                    BOMB.replace("a0:", "  a0:").replace("\na", "\n  a"))
+    started = time.monotonic()
+    result = cli("whatif", folder, "--scenario", "bomb")
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2 and "aliases expand to more than" in result.output, result.output
+    assert len(BOMB) < 1500
+
+
+def test_a_yaml_alias_bomb_in_instance_yaml_is_refused(tmp_path):
+    error = refuse(write_instance(tmp_path / "inst", {Y: append(BOMB)}))
+    assert_reported(error.problems, Expect(Y, ("aliases expand to more than 200,000 values",)))
+
+
+def test_plain_yaml_aliases_still_load(tmp_path):
+    folder = write_instance(tmp_path / "inst", {Y: edit("values: {2025: 100, 2026: 200, 2027: 300}",
+                                                        "values: &v {2025: 100, 2026: 200, 2027: 300}")})
+    inst, _ = load_with_log(folder)
+    assert inst.targets[0].values[2027] == 300
+
+
+def test_too_many_years_is_refused_before_anything_is_built(tmp_path):
+    error = refuse(write_instance(tmp_path / "inst", {Y: edit("years: [2025, 2026, 2027]",
+                                                              f"years: {list(range(2025, 22025))}")}))
+    assert_reported(error.problems, Expect(Y, ("20,000 plan years", "cap of 100"), key="years"))
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({Y: edit("2027: 300", "2027: 1e20")}, Expect(Y, ("1e+20", "too large", "1e+15"), key="targets[0].values.2027")),
+    ({S: edit(",0.9,100,10,", ",0.9,1e300,10,")}, Expect(S, ("1e+300", "too large"), row=2, column="recurrent_saving")),
+    ({S: edit(",0.9,100,10,0,0,4,5,", ",0.9,100,10,0,0,4,5e16,")}, Expect(S, ("too large",), row=2, column="pmo_days")),
+    ({"profiles.csv": append("roster,1,saving,-2e15\n")}, Expect("profiles.csv", ("too large",), row=5)),
+])
+def test_values_the_solver_would_refuse_are_input_errors(tmp_path, changes, expected):
+    folder = write_instance(tmp_path / "inst", changes)
+    assert_reported(refuse(folder).problems, expected)
+    result = cli("solve", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+
+
+def test_values_just_inside_the_range_load(tmp_path):
+    folder = write_instance(tmp_path / "inst", {Y: edit("2027: 300", "2027: 9e14")})
+    inst, _ = load_with_log(folder)
+    assert inst.targets[0].values[2027] == 9e14
+
+
+def test_a_table_above_the_row_cap_is_refused(tmp_path, monkeypatch):
+    import cipopt.io.text as text
+
+    monkeypatch.setattr(text, "MAX_ROWS", 3)
+    error = refuse(write_instance(tmp_path / "inst"))
+    assert_reported(error.problems, Expect(S, ("5 lines", "cap of 3 rows")))

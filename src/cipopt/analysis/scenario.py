@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 
 from cipopt.coefficients import qia_ineligibility
 from cipopt.io.load import describe_error, load_yaml
-from cipopt.io.text import read_text
+from cipopt.io.text import MAX_YAML_BYTES, read_text
 from cipopt.schema.instance import (
     CATEGORIES,
     STANDARD_DOMAINS,
@@ -186,7 +186,7 @@ def read_scenario(path: str | Path, log: ProblemLog) -> Scenario | None:
     """Read and check the structure of a scenario file; None (problems logged) when unusable."""
     path = Path(path)
     label = str(path)
-    text = read_text(path, label, log)
+    text = read_text(path, label, log, MAX_YAML_BYTES)
     if text is None:
         return None
     ok, data = load_yaml(text, label, log)

@@ -156,10 +156,55 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
+MAX_YAML_VALUES = 200_000
+"""The most values a YAML file may stand for once its aliases are expanded (docs/input-errors.md):
+a 1 KB "billion laughs" file of nested aliases stands for billions and would take minutes."""
+
+
+class _YamlTooBig(Exception):
+    pass
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], open_: set[int]) -> int:
+    """How many values the node stands for with every alias expanded (shared nodes counted per use)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in open_:
+        raise _YamlTooBig("an alias refers to the value that holds it (a recursive structure)")
+    open_.add(key)
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo, open_) + _expanded_size(v, memo, open_) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, memo, open_) for v in node.value)
+    else:
+        size = 1
+    open_.discard(key)
+    if size > MAX_YAML_VALUES:
+        raise _YamlTooBig(f"its aliases expand to more than {MAX_YAML_VALUES:,} values (the cap; "
+                          "docs/input-errors.md)")
+    memo[key] = size
+    return size
+
+
 def load_yaml(text: str, label: str, log: ProblemLog) -> tuple[bool, Any]:
-    """Untrusted YAML, safely: (True, data), or (False, None) with the first error's line logged."""
+    """Untrusted YAML, safely: (True, data), or (False, None) with the first error's line logged.
+
+    The one reader of every YAML file (instance.yaml, scenarios): safe types only, duplicate keys
+    refused, and the document's size with aliases expanded checked before anything is built.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        log.error(label, f"is above the cap of {MAX_YAML_BYTES / 2**20:g} MiB for a YAML file (docs/input-errors.md)")
+        return False, None
+    loader = _UniqueKeyLoader(text)
     try:
-        return True, yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return True, (loader.construct_document(node) if node is not None else None)
+    except _YamlTooBig as exc:
+        log.error(label, f"is refused: {exc}")
+        return False, None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -175,6 +220,8 @@ def load_yaml(text: str, label: str, log: ProblemLog) -> tuple[bool, Any]:
     except RecursionError:
         log.error(label, "is not valid YAML: it is nested too deeply")
         return False, None
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, label: str, log: ProblemLog) -> dict[str, Any] | None:

@@ -52,6 +52,8 @@ _UTF16 = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest table or workbook read (docs/input-errors.md, "Size caps"): checked before reading."""
+MAX_ROWS = 2_000_000
+"""The most rows one table may have, counted before the table is parsed."""
 MAX_YAML_BYTES = 4 * 1024 * 1024
 """The largest YAML file read (instance.yaml, a scenario): real ones are a few kilobytes."""
 
@@ -182,6 +184,10 @@ def read_csv_table(text: str, label: str, log: ProblemLog) -> pd.DataFrame | Non
     silently); a shorter one is padded, as spreadsheets drop trailing empty cells. An
     unterminated quote is an error, not a silently swallowed rest of the file.
     """
+    lines = text.count("\n")
+    if lines > MAX_ROWS:
+        log.error(label, f"has {lines:,} lines, above the cap of {MAX_ROWS:,} rows for one table (docs/input-errors.md)")
+        return None
     delimiter, text = _delimiter(text, label, log)
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
