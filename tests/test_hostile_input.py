@@ -194,3 +194,32 @@ def test_a_table_above_the_row_cap_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(text, "MAX_ROWS", 3)
     error = refuse(write_instance(tmp_path / "inst"))
     assert_reported(error.problems, Expect(S, ("5 lines", "cap of 3 rows")))
+
+
+# -- command-line option values --------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("solve", "{inst}", "--time-limit", "nan"), ("solve", "{inst}", "--time-limit", "inf"),
+    ("solve", "{inst}", "--gap", "inf"), ("solve", "{inst}", "--gap", "nan"), ("solve", "{inst}", "--gap", "1.3"),
+    ("solve", "{inst}", "--time-limit", "-1"),
+    ("alternatives", "{inst}", "--within", "nan"), ("alternatives", "{inst}", "--within", "inf"),
+    ("alternatives", "{inst}", "--seed", str(2 ** 40)),
+    ("frontier", "{inst}", "--vary", "capital", "--from", "nan"),
+    ("frontier", "{inst}", "--vary", "capital", "--to", "-inf"),
+    ("rank", "{inst}", "--time-limit", "nan"),
+    ("explain", "{inst}", "--gap", "inf"),
+])
+def test_non_finite_and_out_of_range_option_values_are_refused(tmp_path, args):
+    folder = write_instance(tmp_path / "inst")
+    result = cli(*[a.format(inst=folder) for a in args], "--out", tmp_path / "out") if args[0] == "solve" else \
+        cli(*[a.format(inst=folder) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output and not (tmp_path / "out").exists()
+
+
+def test_solver_threads_are_capped_at_the_cores(tmp_path):
+    from cipopt.pipeline import SolveOptions
+
+    inst, _ = load_with_log(write_instance(tmp_path / "inst", {Y: append("solver: {threads: 100000}\n")}))
+    assert SolveOptions().resolve(inst)[2] == os.cpu_count()
+    assert SolveOptions(threads=1).resolve(inst)[2] == 1

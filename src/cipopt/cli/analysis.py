@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, echo_problems, guarded, load, main, sweep_options
+from cipopt.cli.base import EXIT_INTERNAL, Finite, GAP, TIME_LIMIT, echo_problems, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.progress import ProgressLine
 from cipopt.schema.problems import InputError, Problem, ProblemLog
@@ -42,8 +42,8 @@ def _scenario_names(instance: str, names: tuple[str, ...], all_: bool) -> list[s
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write whatif.csv, whatif_years.csv, whatif_plans.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve; overrides instance.yaml.")
-@click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
+@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @guarded
@@ -97,16 +97,16 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
               help="The rule to vary: a limit id, a target id, or quality:DOMAIN for a portfolio floor.")
 @click.option("--points", "-k", type=click.IntRange(min=2), default=11, show_default=True,
               help="Points on the curve, evenly spaced.")
-@click.option("--from", "start", type=float, help="First value (factor, or level with --level / for a floor).")
-@click.option("--to", "stop", type=float, help="Last value.")
+@click.option("--from", "start", type=Finite(), help="First value (factor, or level with --level / for a floor).")
+@click.option("--to", "stop", type=Finite(), help="Last value.")
 @click.option("--level", is_flag=True,
               help="Give a limit or target the same value in every year it names, instead of a factor on "
                    "its yearly values.")
 @click.option("--scenario", "-s", "scenario", metavar="NAME", help="Apply this scenario first (A+B for several).")
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Write frontier.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve; overrides instance.yaml.")
-@click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
+@click.option("--gap", type=GAP, default=0.0, show_default=True,
               help="Relative MIP gap of each point (0: each point optimal).")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import sys
 import traceback
 
@@ -22,6 +23,24 @@ from cipopt.solve.status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 EXIT_CHECK_FAILED = 1
 EXIT_INTERNAL = 1
+
+
+class Finite(click.FloatRange):
+    """A number option that refuses nan and inf as well as values out of its range: `--time-limit nan`
+    would remove the limit and `--gap inf` would call any plan optimal."""
+
+    name = "finite number"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+TIME_LIMIT = Finite(min=0, min_open=True, max=10 ** 7)  # seconds: up to about four months
+GAP = Finite(min=0, max=1)  # a relative gap: 1 already accepts any plan
+SEED = click.IntRange(min=0, max=2 ** 31 - 1)  # HiGHS random_seed's range
 
 
 def echo_problems(problems, limit: int = 200) -> None:
