@@ -223,3 +223,88 @@ def test_solver_threads_are_capped_at_the_cores(tmp_path):
     inst, _ = load_with_log(write_instance(tmp_path / "inst", {Y: append("solver: {threads: 100000}\n")}))
     assert SolveOptions().resolve(inst)[2] == os.cpu_count()
     assert SolveOptions(threads=1).resolve(inst)[2] == 1
+
+
+# -- workbooks -------------------------------------------------------------------------------------
+
+SCHEMES_SHEET = "xl/worksheets/sheet3.xml"  # README, context, schemes, ... as instance_workbook writes them
+
+
+def _book(tmp_path: Path, change=None, name: str = "book.xlsx") -> Path:
+    """The base instance as a workbook, with `change(part name, bytes) -> bytes` applied to its parts."""
+    import io
+    import zipfile
+
+    from cipopt.io.excel import instance_workbook
+
+    inst, _ = load_with_log(write_instance(tmp_path / f"src-{name}"))
+    data = instance_workbook(inst)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        assert b'<sheet name="schemes" sheetId="3"' in src.read("xl/workbook.xml")
+        for info in src.infolist():
+            part = src.read(info.filename)
+            dst.writestr(info.filename, change(info.filename, part) if change else part)
+    path = tmp_path / name
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_a_workbook_whose_dimension_is_smaller_than_its_data_is_read_whole(tmp_path):
+    from cipopt.io.excel import load_workbook_instance
+
+    def shrink(name, part):
+        if name == SCHEMES_SHEET:
+            assert b'<dimension ref="A1:AE5" />' in part
+            return part.replace(b'<dimension ref="A1:AE5" />', b'<dimension ref="A1:C2" />')
+        return part
+
+    full = load_workbook_instance(_book(tmp_path, name="full.xlsx"))
+    shrunk = load_workbook_instance(_book(tmp_path, shrink, name="shrunk.xlsx"))
+    assert len(shrunk.schemes) == 4 and shrunk == full
+    assert shrunk.schemes[0].qia_risk == 4 and shrunk.schemes[1].safety == 1
+
+
+def test_formula_cells_without_a_saved_value_are_refused_by_cell(tmp_path):
+    import openpyxl
+
+    from cipopt.io.excel import load_workbook_instance
+
+    path = _book(tmp_path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["schemes"]
+    column = next(c.column_letter for c in sheet[1] if c.value == "recurrent_saving")
+    sheet[f"{column}2"] = "=90+10"  # openpyxl saves the formula with no cached value
+    book.save(path)
+    with pytest.raises(InputError) as info:
+        load_workbook_instance(path)
+    assert_reported(info.value.problems, Expect("book.xlsx, sheet schemes", (f"{column}2", "no saved value",
+                                                                             "recalculate")))
+
+
+def test_a_damaged_worksheet_is_a_located_error(tmp_path):
+    path = _book(tmp_path, lambda name, part: part[: len(part) // 2] if name == SCHEMES_SHEET else part)
+    result = cli("validate", path)
+    assert result.exit_code == 2, result.output
+    assert "sheet schemes" in result.output and "not well-formed" in result.output
+    assert "internal error" not in result.output
+
+
+def test_xxe_stays_unresolved(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    doctype = f'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY x SYSTEM "file://{secret}">]>'.encode()
+    path = _book(tmp_path, lambda name, part: doctype + part.replace(b"<v>Agency cap</v>", b"<v>&x;</v>")
+                 if name == SCHEMES_SHEET else part)
+    result = cli("validate", path)
+    assert "TOPSECRET" not in result.output
+
+
+def test_a_workbook_that_unpacks_above_the_cap_is_refused_before_unpacking(tmp_path, monkeypatch):
+    import cipopt.io.excel as excel
+
+    path = _book(tmp_path)
+    monkeypatch.setattr(excel, "MAX_UNPACKED_BYTES", 10_000)
+    with pytest.raises(InputError) as info:
+        excel.load_workbook_instance(path)
+    assert_reported(info.value.problems, Expect("book.xlsx", ("unpacks to", "above the cap")))
