@@ -308,3 +308,16 @@ def test_a_workbook_that_unpacks_above_the_cap_is_refused_before_unpacking(tmp_p
     with pytest.raises(InputError) as info:
         excel.load_workbook_instance(path)
     assert_reported(info.value.problems, Expect("book.xlsx", ("unpacks to", "above the cap")))
+
+
+# -- located messages name the scheme --------------------------------------------------------------
+
+def test_located_messages_name_the_scheme_id_as_well_as_the_row(tmp_path):
+    folder = write_instance(tmp_path / "inst", {S: edit("roster,E-rostering,workforce,holby,,,", "roster,E-rostering,workforce,holby,2031,,"),
+                                                "profiles.csv": append("epr,x,saving,3\n")})
+    error = refuse(folder)
+    texts = [str(p) for p in error.errors]
+    assert any("schemes.csv, row 4 (roster), column earliest_start: " in t for t in texts), texts
+    assert any("profiles.csv, row 5 (epr), column offset: " in t for t in texts), texts
+    result = cli("validate", folder)
+    assert "schemes.csv, row 4 (roster), column earliest_start" in result.output

@@ -393,7 +393,8 @@ def test_every_case_names_its_value_and_place_in_words(tmp_path):
     """The text a person reads holds the file, row and column together, as `where()` writes it."""
     error = refuse(write_instance(tmp_path / "inst", {S: edit(",100,10,", ",12k,10,")}))
     (problem,) = error.errors
-    assert str(problem) == f"error: {tmp_path / 'inst' / S}, row 2, column recurrent_saving: '12k' is not a number"
+    assert str(problem) == (f"error: {tmp_path / 'inst' / S}, row 2 (agency), column recurrent_saving: '12k' is not "
+                            "a number")
     error = refuse(write_instance(tmp_path / "inst2", {Y: edit("2027: 300", "2031: 300")}))
     assert "key targets[0].values.2031: year 2031 is outside the plan years 2025-2027" in str(error)
 

@@ -11,6 +11,7 @@ told by `Gaps` which parts are missing so that they do not report follow-on erro
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -998,7 +999,37 @@ def _referenced_metrics(context: dict[str, Any], where: str = CONTEXT_FILE) -> d
 # -- the whole ----------------------------------------------------------------------------------
 
 def parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] | None:
-    """Type and validate a raw instance; None when there are errors (all logged)."""
+    """Type and validate a raw instance; None when there are errors (all logged). Each problem at
+    a row of a table keyed by scheme names that scheme's id too ("row 4 (S02)")."""
+    first = len(log.problems)
+    try:
+        return _parse_raw(raw, log)
+    finally:
+        _name_schemes(raw, log, first)
+
+
+_SCHEME_COLUMN = {"schemes": "id", "profiles": "scheme", "shares": "scheme", "scores": "scheme"}
+
+
+def _name_schemes(raw: RawInstance, log: ProblemLog, first: int) -> None:
+    ids: dict[str, dict[int, str]] = {}
+    for name, column in _SCHEME_COLUMN.items():
+        frame = raw.tables.get(name)
+        if frame is None:
+            continue
+        header = {_normalise_header(c): c for c in frame.columns}
+        if column in header:
+            ids[raw.label(name)] = {int(r): v for r, v in frame[header[column]].items() if isinstance(v, str) and v}
+    if not ids:
+        return
+    for k in range(first, len(log.problems)):
+        p = log.problems[k]
+        scheme = ids.get(p.file, {}).get(p.row) if p.row is not None and p.scheme is None else None
+        if scheme:
+            log.problems[k] = dataclasses.replace(p, scheme=scheme)
+
+
+def _parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] | None:
     context_label = raw.labels.get("context", str(Path(raw.source) / CONTEXT_FILE))
     gaps = Gaps(context="context" in raw.unreadable)
     gaps.tables.update(name for name in raw.unreadable if name in TABLES)
