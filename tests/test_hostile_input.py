@@ -321,3 +321,22 @@ def test_located_messages_name_the_scheme_id_as_well_as_the_row(tmp_path):
     assert any("profiles.csv, row 5 (epr), column offset: " in t for t in texts), texts
     result = cli("validate", folder)
     assert "schemes.csv, row 4 (roster), column earliest_start" in result.output
+
+
+def test_a_scheme_with_no_qia_is_warned_each_time(tmp_path):
+    blank = edit("roster,E-rostering,workforce,holby,,,false,0.8,60,5,0,0,4,", "roster,E-rostering,workforce,holby,,,false,0.8,60,5,0,,,")
+    inst, log = load_with_log(write_instance(tmp_path / "inst", {S: blank}))
+    assert_reported(log.problems, Expect(S, ("'roster' has no quality impact assessment", "neutral and lowest risk"),
+                                         row=4, severity="warning"))
+    assert sum("quality impact assessment" in p.message for p in log.warnings) == 1
+    # no QIA columns at all: every scheme is warned
+    no_columns = lambda t: "\n".join(",".join(c for k, c in enumerate(line.split(",")) if k not in (11, 12))
+                                     for line in t.splitlines()) + "\n"
+    assert BASE[S].splitlines()[0].split(",")[11:13] == ["safety", "qia_risk"]
+    inst, log = load_with_log(write_instance(tmp_path / "none", {S: no_columns}))
+    assert {p.scheme for p in log.warnings if "quality impact assessment" in p.message} == {
+        "agency", "epr", "roster", "pathology"}
+    # without quality rules the defaults bar nobody and nothing is said
+    inst, log = load_with_log(write_instance(tmp_path / "norules", {S: blank, Y: edit(
+        "  scheme_min: {safety: 0}\n  max_risk: 12\n", "")}))
+    assert not [p for p in log.warnings if "quality impact assessment" in p.message]

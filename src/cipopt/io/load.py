@@ -1078,9 +1078,34 @@ def _parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows]
             log.error(context_label, describe_error(err), key=_loc_to_key(err["loc"]))
         return None
     validate_instance(instance, log, source_rows, gaps)
+    if not gaps.context:
+        _warn_missing_qia(instance, raw.tables.get("schemes"), source_rows, log)
     if log.errors:
         return None
     return instance, source_rows
+
+
+def _warn_missing_qia(instance: Instance, frame: pd.DataFrame | None, src: SourceRows, log: ProblemLog) -> None:
+    """A scheme with no quality impact assessment at all (every QIA cell empty, or no QIA columns) reads
+    as neutral (0 in every domain) and lowest risk (1), which the QIA rules let through: the format's
+    defaults, kept, but said per scheme, because an assessment nobody made is not a safe one."""
+    q = instance.quality
+    if frame is None or not (q.scheme_min or q.max_risk is not None or q.hard_max_risk is not None or q.portfolio_min):
+        return
+    header = {_normalise_header(c): c for c in frame.columns}
+    columns = [header[c] for c in (*q.domains, "qia_risk") if c in header]
+    filled = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        filled |= filled_mask(frame[column])
+    empty_rows = {int(r) for r in frame.index[~filled]}
+    label = src.label("schemes")
+    names = ", ".join((*q.domains, "qia_risk"))
+    for i, s in enumerate(instance.schemes):
+        row = src.row("schemes", i)
+        if row in empty_rows:
+            log.warn(label, f"scheme {s.id!r} has no quality impact assessment ({names} all empty): it is read as "
+                            "neutral and lowest risk, so the QIA rules let it through; fill in its QIA",
+                     row=row, column="qia_risk")
 
 
 def _contradictory_flags(schemes: list[Scheme], src: SourceRows, log: ProblemLog) -> None:
