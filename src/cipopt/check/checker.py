@@ -1,6 +1,6 @@
 """The independent plan checker: every rule of instance-format.md, recomputed from the instance.
 
-Read it next to `/shared/instance-format.md` and `docs/semantics.md`: one function per rule
+Read it next to `docs/format.md` and `docs/semantics.md`: one function per rule
 family, in the order of the format page. It uses only the validated `Instance` and numpy, never
 the model or `cipopt.coefficients`, so that a plan from the optimiser is confirmed by code that
 could not share its mistakes. Rule ids and tolerances are documented in docs/checker.md.
