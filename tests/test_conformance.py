@@ -124,3 +124,46 @@ def test_rank_and_solve_run_on_an_instance_with_weight_ranges(tmp_path):
     ranked = runner.invoke(main, ["rank", str(folder), "--steps", "2", "--samples", "50", "--out",
                                   str(tmp_path / "rank")], catch_exceptions=False)
     assert ranked.exit_code == 0, ranked.output
+
+
+# -- the format page lives in the project ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _documents() -> list[Path]:
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "examples").rglob("*.md")),
+            *sorted((ROOT / "instances").glob("*/README.md")), *sorted((ROOT / "benchmarks").glob("*.md"))]
+    return [d for d in docs if d.exists()]
+
+
+def test_no_document_links_outside_the_repository():
+    import re
+
+    for doc in _documents():
+        text = doc.read_text()
+        assert "../shared" not in text, f"{doc.relative_to(ROOT)} points outside the repository"
+        for target in re.findall(r"\]\(([^)#\s]+)", text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (doc.parent / target).resolve()
+            assert ROOT in resolved.parents or resolved == ROOT, f"{doc.relative_to(ROOT)} links to {target}"
+            assert resolved.exists(), f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+
+
+def test_the_format_page_documents_every_column_and_key():
+    import re
+
+    from cipopt.io.load import TABLES
+    from cipopt.schema.instance import Instance, Objective, Quality, SolverOptions
+
+    text = (ROOT / "docs" / "format.md").read_text()
+    for name, spec in TABLES.items():
+        assert f"{name}.csv" in text
+        for column in spec.columns:
+            assert re.search(rf"`[^`]*\b{column}\b[^`]*`", text), f"{name}.csv column {column} is not in docs/format.md"
+    for model in (Instance, Objective, Quality, SolverOptions):
+        for key in model.model_fields:
+            if key not in ("schemes", "profiles", "relations", "shares", "scores"):
+                assert key in text, f"{model.__name__}.{key} is not in docs/format.md"
+    assert "weight_min" in text and "criteria_order" in text and "rank-order centroid" in text
