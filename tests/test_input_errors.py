@@ -304,14 +304,6 @@ REFUSED = [
          Expect("scores.csv", ("unknown scheme 'nope'",), row=4, column="scheme")),
     case("scored twice", {"scores.csv": append("epr,value,50\n")},
          Expect("scores.csv", ("scored on 'value' twice", "row 2"), row=4)),
-    case("a mandatory scheme made impossible",
-         {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,1\n", S: MANDATORY_ROSTER},
-         Expect(R, ("can never be selected", "roster is mandatory", "no plan"), row=2)),
-    case("mandatory schemes that exclude each other",
-         {R: NO_RELATIONS + "excludes,roster,agency,\n",
-          S: lambda t: MANDATORY_ROSTER(t).replace("agency,holby,2025,2026,false", "agency,holby,2025,2026,true")},
-         Expect(R, ("mandatory schemes agency and roster cannot all be selected", "no plan is possible",
-                    "roster excludes agency (row 2)"), row=2)),
 ]
 
 
@@ -355,6 +347,17 @@ WARNED = [
          Warned(R, ("epr and roster can never be selected", "nor can agency and pathology"), row=2)),
 ]
 
+MANDATORY_IMPOSSIBLE = [
+    case("a mandatory scheme made impossible",
+         {R: NO_RELATIONS + "requires,roster,epr,1\nrequires,epr,roster,1\n", S: MANDATORY_ROSTER},
+         Warned(R, ("can never be selected", "roster is mandatory", "no plan", "infeasible"), row=2)),
+    case("mandatory schemes that exclude each other",
+         {R: NO_RELATIONS + "excludes,roster,agency,\n",
+          S: lambda t: MANDATORY_ROSTER(t).replace("agency,holby,2025,2026,false", "agency,holby,2025,2026,true")},
+         Warned(R, ("mandatory schemes agency and roster cannot all be selected", "no plan is possible",
+                    "roster excludes agency (row 2)"), row=2)),
+]
+
 
 @pytest.mark.parametrize("changes, expected", WARNED)
 def test_valid_under_the_format_loads_with_a_warning_and_solves(tmp_path, changes, expected):
@@ -373,6 +376,23 @@ def test_valid_under_the_format_loads_with_a_warning_and_solves(tmp_path, change
     assert outcome.status.value == "optimal" and outcome.check.ok
     assert not impossible & set(outcome.selected)
     assert all(r.lag == 0 for r in inst.relations if r.kind in ("excludes", "together"))
+
+
+@pytest.mark.parametrize("changes, expected", MANDATORY_IMPOSSIBLE)
+def test_only_a_mandatory_scheme_made_impossible_makes_the_instance_infeasible(tmp_path, changes, expected):
+    """Valid under the format, so it loads with the relations named; solve says infeasible (exit 3)
+    with its diagnosis, and writes no plan."""
+    from click.testing import CliRunner
+
+    from cipopt.cli import main
+
+    folder = write_instance(tmp_path / "inst", changes)
+    inst, log = load_with_log(folder)
+    assert_reported(log.problems, *expected)
+    assert not log.errors
+    result = CliRunner().invoke(main, ["solve", str(folder), "--out", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    assert "infeasible" in result.output and "mandatory" in result.output
 
 
 @pytest.mark.parametrize("changes, expected", REFUSED)
@@ -744,7 +764,7 @@ def _reported(log: ProblemLog) -> dict[str, set[str]]:
             found["impossible"] |= _names(m.split(" can never be selected")[0])
             if " Nor can " in m:
                 found["impossible"] |= _names(m.split(" Nor can ")[1].split(", which depend")[0])
-        elif p.severity == "error" and m.startswith("the mandatory schemes "):
+        elif m.startswith("the mandatory schemes "):
             found["mandatory_conflict"] |= _names(m.removeprefix("the mandatory schemes ").split(" cannot")[0])
         elif p.severity == "warning" and " can never be selected, because " in m:
             found["dead"] |= _names(m.split(" can never be selected")[0])

@@ -973,8 +973,8 @@ class _RelationAnalysis:
             if mandatory:
                 mandatory_blocked.update(mandatory)
                 message += (f" {self._names(mandatory)} {'is' if len(mandatory) == 1 else 'are'} mandatory, "
-                            "so no plan can keep these relations.")
-                self._report(self.log.error, message, rels)
+                            "so no plan can keep these relations: the instance is infeasible.")
+                self._report(self.log.warn, message, rels)  # valid format, infeasible: solve says so (exit 3)
             else:  # the data is consistent (the format allows it): the plan just leaves them out
                 message += f" The plan leaves {'it' if len(part) + len(deps) == 1 else 'them'} out."
                 self._report(self.log.warn, message, rels)
@@ -1007,7 +1007,8 @@ class _RelationAnalysis:
         return {i: find(i) for i in self.nodes}
 
     def _mandatory(self, parts, impossible, blocked: set[int]) -> None:
-        """Mandatory schemes that cannot all be selected (error); options they rule out (warning).
+        """Mandatory schemes that cannot all be selected, which makes the instance infeasible, and
+        options they rule out: warnings (the format allows both; solve reports the infeasibility).
 
         Only schemes linked by relations can interact, so each group is checked on its own.
         """
@@ -1028,8 +1029,9 @@ class _RelationAnalysis:
             if conflict is not None:
                 rels, reason = conflict
                 involved = self._involved(rels, ids) or mandatory
-                self._report(self.log.error, f"the mandatory schemes {self._names(involved)} cannot all be "
-                                             f"selected, so no plan is possible: {reason}.", rels)
+                self._report(self.log.warn, f"the mandatory schemes {self._names(involved)} cannot all be "
+                                            f"selected, so no plan is possible (the instance is infeasible): "
+                                            f"{reason}.", rels)
                 continue
             forced = set(members)
             for n in parts_of[g]:
