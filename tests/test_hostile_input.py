@@ -340,3 +340,15 @@ def test_a_scheme_with_no_qia_is_warned_each_time(tmp_path):
     inst, log = load_with_log(write_instance(tmp_path / "norules", {S: blank, Y: edit(
         "  scheme_min: {safety: 0}\n  max_risk: 12\n", "")}))
     assert not [p for p in log.warnings if "quality impact assessment" in p.message]
+
+
+def test_a_scenario_that_links_outside_the_folder_is_refused_unless_allowed(tmp_path):
+    folder = write_instance(tmp_path / "inst")
+    (folder / "scenarios").mkdir()
+    elsewhere = tmp_path / "rate.yaml"
+    elsewhere.write_text("description: a higher discount rate\ncontext:\n  discount_rate: 0.05\n")
+    os.symlink(elsewhere, folder / "scenarios" / "rate.yaml")
+    refused = cli("whatif", folder, "--scenario", "rate")
+    assert refused.exit_code == 2 and "outside the instance folder" in refused.output, refused.output
+    allowed = cli("--allow-outside-links", "whatif", folder, "--scenario", "rate")
+    assert allowed.exit_code == 0, allowed.output

@@ -18,6 +18,10 @@ def _options(time_limit, gap, threads, verbose=False):
     return SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose)
 
 
+def _outside_links_allowed() -> bool:
+    return bool(click.get_current_context().find_root().params.get("allow_outside_links"))
+
+
 def _scenario_names(instance: str, names: tuple[str, ...], all_: bool) -> list[str]:
     from cipopt.analysis.scenario import scenario_files
 
@@ -73,7 +77,8 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
         check_output_dir(out, force)
     inst = load(instance)
     log = ProblemLog()
-    scenarios = load_scenarios(instance, inst, _scenario_names(instance, names, all_), log)  # errors: all listed
+    scenarios = load_scenarios(instance, inst, _scenario_names(instance, names, all_), log,  # errors: all listed
+                               allow_outside_links=_outside_links_allowed())
     echo_problems(log.warnings)
     progress = ProgressLine(quiet, "what-if")
     try:
@@ -138,7 +143,8 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
     inst = load(instance)
     if scenario:
         log = ProblemLog()
-        inst = load_scenarios(instance, inst, [scenario], log)[0].instance  # errors: all listed
+        inst = load_scenarios(instance, inst, [scenario], log,  # errors: all listed
+                              allow_outside_links=_outside_links_allowed())[0].instance
         echo_problems(log.warnings)
     progress = ProgressLine(quiet, "frontier")
     try:
