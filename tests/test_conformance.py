@@ -114,6 +114,8 @@ def test_weighted_score_with_ranges_or_an_order_solves_at_the_documented_weights
     assert outcome.objective == pytest.approx(value(best))
     assert outcome.check.objective == pytest.approx(value(best))
     assert set(outcome.selected) == set(best)
+    (note,) = [n for n in outcome.check.notes if n.startswith("weighted_score counts")]  # the weights used, stated
+    assert f"value {weights['value']:.4g}" in note and f"reach {weights['reach']:.4g}" in note
 
 
 def test_rank_and_solve_run_on_an_instance_with_weight_ranges(tmp_path):
