@@ -99,7 +99,7 @@ def test_bad_input_is_one_line_per_problem_and_exit_2(tmp_path):
     result = run("solve", broken, "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert "schemes.csv, row 2, column recurrent_saving: '12k' is not a number" in result.output
+    assert "schemes.csv, row 2 (agency-cap), column recurrent_saving: '12k' is not a number" in result.output
     assert not (tmp_path / "out").exists()
 
 

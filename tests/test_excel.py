@@ -181,10 +181,11 @@ def test_bad_cells_are_reported_with_workbook_sheet_row_and_column(holby_book):
     wb.save(book)
     messages = _refusal_messages(book)
     where = f"{book}, sheet"
-    assert f"error: {where} schemes, row 3, column confidence: '1.5' is out of range: expected a number from 0 " \
-        "to 1" in messages
-    assert any(m.startswith(f"error: {where} schemes, row 5, column category:") and "did you mean 'procurement'" in m
-               for m in messages)
+    ids = {row: schemes.cell(row=row, column=header.index("id") + 1).value for row in (3, 5)}  # named after the row
+    assert f"error: {where} schemes, row 3 ({ids[3]}), column confidence: '1.5' is out of range: expected a number " \
+        "from 0 to 1" in messages
+    assert any(m.startswith(f"error: {where} schemes, row 5 ({ids[5]}), column category:")
+               and "did you mean 'procurement'" in m for m in messages)
     assert any(m.startswith(f"error: {where} context, row {target_row}, column 2026:") and "'lots'" in m
                for m in messages), messages
     assert any(m.startswith(f"error: {where} context, row {_row_of(ctx, 'discount_rate')}, column value:")
@@ -209,11 +210,12 @@ def test_new_features_problems_name_sheets_and_cells_not_files(tmp_path):
     wb.save(book)
     messages = _refusal_messages(book)
     where = f"{book}, sheet"
-    assert any(m.startswith(f"error: {where} schemes, row 2, column risk_group: unknown risk group 'zz'")
+    first = schemes.cell(2, header.index("id") + 1).value  # messages name the row's scheme
+    assert any(m.startswith(f"error: {where} schemes, row 2 ({first}), column risk_group: unknown risk group 'zz'")
                and m.endswith("(sheet context risk_groups)") for m in messages), messages
     assert any(m.startswith(f"error: {where} context, row {share_row}, column metric: unknown metric 'fund_awrd'")
                and "a numeric column of sheet schemes or a metric of sheet profiles" in m for m in messages), messages
-    assert f"error: {where} scores, row 2, column scheme: unknown scheme 'zzbid': no row of sheet schemes has " \
+    assert f"error: {where} scores, row 2 (zzbid), column scheme: unknown scheme 'zzbid': no row of sheet schemes has " \
         "this id" in messages
     unscored = [m for m in messages if "has no score for" in m]
     assert unscored and all(m.startswith(f"warning: {where} schemes, row ") and m.endswith("(no row of sheet scores)")
@@ -325,7 +327,10 @@ def test_a_filled_template_solves_to_a_results_workbook(tmp_path):
     result = run("solve", book, "--excel", results, "--no-store")
     assert result.exit_code == 0, result.output
     # lenient readings are reported against their cell
-    assert f"warning: {book}, sheet schemes, row 4, column recurrent_saving: money written as '£1,000'" in result.output
+    sheet = openpyxl.load_workbook(book)["schemes"]
+    scheme = sheet.cell(4, [c.value for c in sheet[1]].index("id") + 1).value
+    assert f"warning: {book}, sheet schemes, row 4 ({scheme}), column recurrent_saving: money written as '£1,000'" \
+        in result.output
     assert "status: optimal" in result.output
     wb = openpyxl.load_workbook(results)
     assert wb.sheetnames == ["summary", "plan", "targets", "years", "reasons"]

@@ -215,8 +215,8 @@ def test_simulate_refuses_bad_input_with_exit_2(tmp_path):
     plan.write_text("scheme,selected,start_year\nagency-cap,true,2025\n")
     result = run("simulate", bad, plan)
     assert result.exit_code == 2, result.output
-    assert "row 2, column delivery_low: delivery_low 0.9 is above delivery_likely 0.7" in result.output
-    assert "row 3, column risk_group: unknown risk group 'nowhere'" in result.output
+    assert "row 2 (agency-cap), column delivery_low: delivery_low 0.9 is above delivery_likely 0.7" in result.output
+    assert "row 3 (epr), column risk_group: unknown risk group 'nowhere'" in result.output
     assert "nothing was written" in result.output
 
 

@@ -8,6 +8,7 @@ a plan the checker rejects is never reported as a solution (status `error` with 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,11 +47,14 @@ class SolveOptions:
     seed: int = 0  # HiGHS random_seed: the same inputs, options and seed give the same plan
 
     def resolve(self, instance: Instance) -> tuple[float | None, float, int | None]:
+        """The options in force; threads capped at the machine's cores (more only slow HiGHS down,
+        and `threads: 100000` in a file must not start a hundred thousand)."""
         s = instance.solver
+        threads = self.threads if self.threads is not None else s.threads
         return (
             self.time_limit if self.time_limit is not None else s.time_limit,
             self.mip_gap if self.mip_gap is not None else s.mip_gap,
-            self.threads if self.threads is not None else s.threads,
+            None if threads is None else min(threads, os.cpu_count() or 1),
         )
 
 
@@ -111,23 +115,10 @@ def _json_number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _require_exact_weights(instance: Instance) -> None:
-    if instance.objective.mode != "weighted_score":
-        return
-    missing = [c.id for c in instance.criteria if c.weight is None]
-    if missing:
-        raise InputError([Problem(
-            "instance.yaml",
-            f"objective mode weighted_score needs an exact weight for every criterion; "
-            f"{', '.join(missing)} have ranges (ranges and orders of importance are for ranking)",
-            key="criteria")])
-
-
 class Planner:
     """One instance built and loaded into HiGHS once, solved as often as analyses need."""
 
     def __init__(self, instance: Instance, *, verbose: bool = False):
-        _require_exact_weights(instance)
         self.instance = instance
         started = time.perf_counter()
         self.coef = build_coefficients(instance)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cipopt.coefficients import qia_ineligibility
-from cipopt.io.load import describe_error, load_yaml
-from cipopt.io.text import read_text
+from cipopt.io.load import describe_error, load_yaml, outside_link_problem
+from cipopt.io.text import MAX_YAML_BYTES, read_text
 from cipopt.schema.instance import (
     CATEGORIES,
     STANDARD_DOMAINS,
@@ -164,14 +165,21 @@ def scenario_files(instance_folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
 
 
-def find_scenario(instance_folder: str | Path, name: str, log: ProblemLog) -> Path | None:
-    """A scenario by NAME (`INSTANCE/scenarios/NAME.yaml`) or by the path of a YAML file."""
+def find_scenario(instance_folder: str | Path, name: str, log: ProblemLog, *,
+                  allow_outside_links: bool = False) -> Path | None:
+    """A scenario by NAME (`INSTANCE/scenarios/NAME.yaml`) or by the path of a YAML file (given by
+    the user, so read where it is). A scenario of the folder that links outside it is refused
+    unless allowed, as any instance file (docs/input-errors.md)."""
     path = Path(name)
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
         return path
     for suffix in (".yaml", ".yml"):
         candidate = Path(instance_folder) / SCENARIO_FOLDER / f"{name}{suffix}"
-        if candidate.is_file():
+        if os.path.lexists(candidate):
+            problem = None if allow_outside_links else outside_link_problem(candidate, Path(instance_folder))
+            if problem:
+                log.error(str(candidate), problem)
+                return None
             return candidate
     known = [p.stem for p in scenario_files(instance_folder)]
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
@@ -186,7 +194,7 @@ def read_scenario(path: str | Path, log: ProblemLog) -> Scenario | None:
     """Read and check the structure of a scenario file; None (problems logged) when unusable."""
     path = Path(path)
     label = str(path)
-    text = read_text(path, label, log)
+    text = read_text(path, label, log, MAX_YAML_BYTES)
     if text is None:
         return None
     ok, data = load_yaml(text, label, log)
@@ -919,7 +927,7 @@ def _residual_key(key: str | None, where: dict[tuple[str, int], str]) -> str:
 
 
 def load_scenarios(instance_folder: str | Path, instance: Instance, names: list[str],
-                   log: ProblemLog | None = None) -> list[Applied]:
+                   log: ProblemLog | None = None, *, allow_outside_links: bool = False) -> list[Applied]:
     """Read and apply scenarios by name (`A+B` combines A then B into one); raise `InputError`
     listing every problem of every scenario."""
     log = log if log is not None else ProblemLog()
@@ -928,7 +936,7 @@ def load_scenarios(instance_folder: str | Path, instance: Instance, names: list[
         parts = [name] if Path(name).is_file() else [p for p in name.split("+") if p]
         applied = None
         for part in parts:
-            path = find_scenario(instance_folder, part, log)
+            path = find_scenario(instance_folder, part, log, allow_outside_links=allow_outside_links)
             scenario = read_scenario(path, log) if path is not None else None
             applied = apply_scenario(instance, scenario, log, applied) if scenario is not None else None
             if applied is None:

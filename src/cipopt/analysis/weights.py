@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cipopt.schema.instance import Criterion, Instance
+from cipopt.schema.nominal import polytope_centroid, rank_order_centroid
 from cipopt.schema.problems import InputError, Problem
 
 TOL = 1e-9
@@ -245,16 +246,19 @@ def central_weights(ws: WeightSet) -> tuple[np.ndarray, str]:
 
     Exact weights when every criterion has one; for an order of importance alone, the
     rank-order centroid (w_i = (1/n) sum_{k>=i} 1/k, the centre of the ordered simplex); else the
-    mean of CENTRE_SAMPLES uniform samples (seed 0, so the same instance gives the same centre).
+    exact centroid of W (cipopt.schema.nominal: the weights weighted_score counts), or, when W has
+    no interior, the mean of CENTRE_SAMPLES uniform samples (seed 0).
     """
     if ws.exact is not None:
         return ws.exact.copy(), "the exact weights of instance.yaml"
     n = len(ws.ids)
     if ws.order and len(ws.order) == n and not ws.fixed.any() and (ws.lo <= TOL).all() and (ws.hi >= 1 - TOL).all():
-        roc = np.array([sum(1.0 / k for k in range(i + 1, n + 1)) / n for i in range(n)])
         w = np.zeros(n)
-        w[list(ws.order)] = roc
+        w[list(ws.order)] = rank_order_centroid(n)
         return w, "the rank-order centroid of criteria_order"
+    exact = polytope_centroid(ws.lo, ws.hi, ws.order)  # what weighted_score counts (cipopt.schema.nominal)
+    if exact is not None:
+        return exact, "the centroid of the feasible weight set (exact: its vertices, triangulated)"
     rng = np.random.default_rng(CENTRE_SEED)
     require_feasible(ws)
     draws = _rejection(ws, CENTRE_SAMPLES, rng, MAX_DRAWS)

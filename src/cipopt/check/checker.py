@@ -1,6 +1,6 @@
 """The independent plan checker: every rule of instance-format.md, recomputed from the instance.
 
-Read it next to `/shared/instance-format.md` and `docs/semantics.md`: one function per rule
+Read it next to `docs/format.md` and `docs/semantics.md`: one function per rule
 family, in the order of the format page. It uses only the validated `Instance` and numpy, never
 the model or `cipopt.coefficients`, so that a plan from the optimiser is confirmed by code that
 could not share its mistakes. Rule ids and tolerances are documented in docs/checker.md.
@@ -18,6 +18,7 @@ from cipopt.check.figures import NOT_SELECTED, PlanFigures, metric_name
 from cipopt.check.report import CheckReport, Violation, fmt, name_schemes
 from cipopt.check.risk import check_risk
 from cipopt.schema.instance import BUILTIN_METRICS, Instance
+from cipopt.schema.nominal import nominal_weights
 
 # Tolerances, in the unit of the row (money rows: the instance's money unit). See docs/checker.md.
 ABS_TOL = 1e-6  # = HiGHS mip_feasibility_tolerance, which bounds the solver's own row violations
@@ -57,9 +58,10 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows)
     notes = []
     if instance.objective.mode == "weighted_score":
-        unweighted = [c.id for c in instance.criteria if c.weight is None]
-        if unweighted:
-            notes.append("criteria without an exact weight count 0 in the objective: " + ", ".join(unweighted))
+        nominal = nominal_weights(instance)
+        if nominal and nominal[1] != "the exact weights of instance.yaml":
+            notes.append(f"weighted_score counts {nominal[1]}: "
+                         + ", ".join(f"{c} {w:.4g}" for c, w in nominal[0].items()))
     return CheckReport(
         violations=violations, objective=objective, years=years,
         objective_mode=instance.objective.mode, risk=instance.objective.risk,
@@ -345,7 +347,8 @@ def plan_objective(instance: Instance, fig: PlanFigures, shortfalls: dict[str, n
     penalty = sum(t.shortfall_penalty * float(d @ shortfalls[t.id]) for t in instance.targets if not t.hard)
     mode = instance.objective.mode
     if mode == "weighted_score":
-        weight = {c.id: (c.weight or 0.0) for c in instance.criteria}  # only exact weights count
+        nominal = nominal_weights(instance)  # the format's meaning: exact weights, or W's centroid
+        weight = nominal[0] if nominal else {}
         score = sum(weight.get(sc.criterion, 0.0) * sc.score for sc in instance.scores
                     if fig.selected[fig.index[sc.scheme]])
         return float(score) - penalty, penalty

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from cipopt.cli.base import exit_without_plan, guarded, load, main
+from cipopt.cli.base import Finite, GAP, SEED, TIME_LIMIT, exit_without_plan, guarded, load, main
 from cipopt.cli.explain import counted
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 
@@ -13,16 +13,16 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.option("--count", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many plans at most.")
-@click.option("--within", "within", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--within", "within", type=Finite(min=0, max=100), default=2.0, show_default=True,
               help="Percent: each plan's objective is within this of the optimum.")
 @click.option("--min-difference", "min_difference", type=click.IntRange(min=1), default=1, show_default=True,
               help="Schemes decided differently (in/out or start year) from every earlier plan.")
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve.")
-@click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every solve.")
-@click.option("--seed", type=int, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve.")
+@click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every solve.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @guarded
 def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed, quiet):

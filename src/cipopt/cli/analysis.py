@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, echo_problems, guarded, load, main, sweep_options
+from cipopt.cli.base import EXIT_INTERNAL, Finite, GAP, TIME_LIMIT, echo_problems, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import InputError, Problem, ProblemLog
 
@@ -15,6 +15,10 @@ def _options(time_limit, gap, threads, verbose=False):
     from cipopt.pipeline import SolveOptions
 
     return SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose)
+
+
+def _outside_links_allowed() -> bool:
+    return bool(click.get_current_context().find_root().params.get("allow_outside_links"))
 
 
 def _scenario_names(instance: str, names: tuple[str, ...], all_: bool) -> list[str]:
@@ -41,8 +45,8 @@ def _scenario_names(instance: str, names: tuple[str, ...], all_: bool) -> list[s
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write whatif.csv, whatif_years.csv, whatif_plans.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve; overrides instance.yaml.")
-@click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
+@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @guarded
@@ -73,7 +77,8 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
         check_output_dir(out, force)
     inst = load(instance)
     log = ProblemLog()
-    scenarios = load_scenarios(instance, inst, _scenario_names(instance, names, all_), log)  # errors: all listed
+    scenarios = load_scenarios(instance, inst, _scenario_names(instance, names, all_), log,  # errors: all listed
+                               allow_outside_links=_outside_links_allowed())
     echo_problems(log.warnings)
     progress = ProgressLine(quiet, "what-if")
     try:
@@ -97,16 +102,16 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
               help="The rule to vary: a limit id, a target id, or quality:DOMAIN for a portfolio floor.")
 @click.option("--points", "-k", type=click.IntRange(min=2), default=11, show_default=True,
               help="Points on the curve, evenly spaced.")
-@click.option("--from", "start", type=float, help="First value (factor, or level with --level / for a floor).")
-@click.option("--to", "stop", type=float, help="Last value.")
+@click.option("--from", "start", type=Finite(), help="First value (factor, or level with --level / for a floor).")
+@click.option("--to", "stop", type=Finite(), help="Last value.")
 @click.option("--level", is_flag=True,
               help="Give a limit or target the same value in every year it names, instead of a factor on "
                    "its yearly values.")
 @click.option("--scenario", "-s", "scenario", metavar="NAME", help="Apply this scenario first (A+B for several).")
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Write frontier.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve; overrides instance.yaml.")
-@click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
+@click.option("--gap", type=GAP, default=0.0, show_default=True,
               help="Relative MIP gap of each point (0: each point optimal).")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
@@ -139,7 +144,8 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
     inst = load(instance)
     if scenario:
         log = ProblemLog()
-        inst = load_scenarios(instance, inst, [scenario], log)[0].instance  # errors: all listed
+        inst = load_scenarios(instance, inst, [scenario], log,  # errors: all listed
+                              allow_outside_links=_outside_links_allowed())[0].instance
         echo_problems(log.warnings)
     progress = ProgressLine(quiet, "frontier")
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import sys
 import traceback
 
@@ -21,6 +22,24 @@ from cipopt.errors import (  # noqa: F401  (the exit codes are imported from her
     SweepUnavailable,
 )
 from cipopt.schema.problems import InputError, Problem, ProblemLog
+
+
+class Finite(click.FloatRange):
+    """A number option that refuses nan and inf as well as values out of its range: `--time-limit nan`
+    would remove the limit and `--gap inf` would call any plan optimal."""
+
+    name = "finite number"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+TIME_LIMIT = Finite(min=0, min_open=True, max=10 ** 7)  # seconds: up to about four months
+GAP = Finite(min=0, max=1)  # a relative gap: 1 already accepts any plan
+SEED = click.IntRange(min=0, max=2 ** 31 - 1)  # HiGHS random_seed's range
 
 
 def echo_problems(problems, limit: int = 200) -> None:
@@ -84,10 +103,11 @@ def load(path: str):
     from cipopt.io.load import load_instance
 
     log = ProblemLog()
-    reader = load_workbook_instance if is_workbook_path(path) else load_instance
     with printing_warnings(log):
-        instance = reader(path, log)
-    return instance
+        if is_workbook_path(path):
+            return load_workbook_instance(path, log)
+        allow = bool(click.get_current_context().find_root().params.get("allow_outside_links"))
+        return load_instance(path, log, allow_outside_links=allow)
 
 
 def load_plan(path: str, instance, within_years: bool = False):
@@ -104,7 +124,9 @@ def load_plan(path: str, instance, within_years: bool = False):
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cipopt")
 @click.option("--debug", is_flag=True, help="Show a Python traceback on internal errors.")
-def main(debug: bool) -> None:
+@click.option("--allow-outside-links", is_flag=True,
+              help="Read instance files that are links to files outside the instance folder (refused by default).")
+def main(debug: bool, allow_outside_links: bool) -> None:
     """cipopt: choose NHS savings schemes and transformation bids over several years, with a
     mixed-integer program solved by HiGHS, under rules that protect safety and outcomes.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
+from cipopt.cli.base import EXIT_CHECK_FAILED, GAP, TIME_LIMIT, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
 
 
@@ -15,8 +15,8 @@ from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text,
 @click.argument("instance", type=click.Path())
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; overrides instance.yaml solver.time_limit.")
-@click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides instance.yaml solver.time_limit.")
+@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
 @click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
 @click.option("--excel", "excel", type=click.Path(dir_okay=False),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import exit_without_plan, guarded, load, main, printing_warnings, sweep_options
+from cipopt.cli.base import GAP, TIME_LIMIT, exit_without_plan, guarded, load, main, printing_warnings, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import ProblemLog
 
@@ -26,8 +26,8 @@ def counted(line, total: int):
 @click.option("--plan", "plan", type=click.Path(dir_okay=False), help="Explain this plan.csv instead of the optimal plan.")
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, explain_summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per re-solve; overrides instance.yaml.")
-@click.option("--gap", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per re-solve; overrides instance.yaml.")
+@click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @guarded
 @sweep_options

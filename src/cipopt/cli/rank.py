@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, guarded, load, main, sweep_options
+from cipopt.cli.base import EXIT_INTERNAL, SEED, TIME_LIMIT, guarded, load, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 
 
@@ -18,8 +18,8 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
               help="Budget steps: the fund is solved at 0, 1/K, ..., K/K of its value.")
 @click.option("--samples", "-n", type=click.IntRange(min=0), default=200, show_default=True,
               help="Weight vectors sampled for the core index (0: no robust view).")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the weight sampling.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve; overrides instance.yaml.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the weight sampling.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write bids.csv, budget_levels.csv, portfolios.csv, weight_samples.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import guarded, load, load_plan, main, sweep_options
+from cipopt.cli.base import SEED, guarded, load, load_plan, main, sweep_options
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.text import money
 
@@ -16,7 +16,7 @@ from cipopt.report.text import money
 @click.argument("plan", type=click.Path())
 @click.option("--draws", type=click.IntRange(min=1, max=2_000_000), default=10_000, show_default=True,
               help="How many delivery scenarios to draw.")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Seed of the draws (default: instance.yaml objective.seed, 0 unless set); the same seed "
                    "gives the same numbers.")
 @click.option("--out", "out", type=click.Path(file_okay=False),

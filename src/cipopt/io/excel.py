@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import io
 import math
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -37,7 +38,7 @@ import pandas as pd
 
 from cipopt.io.export import SCHEME_COLUMNS, TABLE_COLUMNS, instance_context, instance_tables
 from cipopt.io.load import TABLES, RawInstance, parse_raw, suggestion_text, _bulk
-from cipopt.io.text import parse_bool, parse_year
+from cipopt.io.text import parse_bool, parse_year, regular_file_problem
 from cipopt.schema.instance import CATEGORIES, Instance
 from cipopt.schema.problems import InputError, ProblemLog
 
@@ -206,7 +207,7 @@ def _cell_text(value: Any) -> str:
 def _open(path: Path, label: str, log: ProblemLog):
     import openpyxl
 
-    if not path.exists():
+    if not os.path.lexists(path):
         log.error(label, "no such workbook")
         return None
     if path.is_dir():
@@ -215,8 +216,13 @@ def _open(path: Path, label: str, log: ProblemLog):
     if path.suffix.lower() == ".xls":
         log.error(label, "is an old-style Excel workbook (.xls): save it as an Excel Workbook (.xlsx)")
         return None
+    problem = regular_file_problem(path)  # a device or FIFO never ends; the size cap comes first
+    if problem:
+        log.error(label, problem)
+        return None
     try:
-        head = path.read_bytes()[:8]
+        with path.open("rb") as handle:
+            head = handle.read(8)
     except OSError as exc:
         log.error(label, f"cannot be read: {exc.strerror or exc}")
         return None
@@ -228,15 +234,98 @@ def _open(path: Path, label: str, log: ProblemLog):
         log.error(label, "is not an Excel workbook (.xlsx)")
         return None
     try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        log.error(label, f"is not a readable Excel workbook (.xlsx): {exc}")
+        return None
+    if unpacked > MAX_UNPACKED_BYTES:  # a zip bomb: a few MB that unpack to gigabytes
+        log.error(label, f"unpacks to {unpacked / 2**20:,.0f} MiB, above the cap of {MAX_UNPACKED_BYTES / 2**20:g} MiB "
+                         "for a workbook (docs/input-errors.md)")
+        return None
+    try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
         log.error(label, f"is not a readable Excel workbook (.xlsx): {exc}")
         return None
+    except SyntaxError as exc:  # xml ParseError (and lxml's) derive from it
+        log.error(label, f"is a damaged workbook: a part of it is not well-formed XML ({_xml_where(exc)}); "
+                         "open it in Excel and save it again")
+        return None
+
+
+def _formula_book(path: Path):
+    """The workbook with formulas as written, only when some worksheet holds a formula (to find
+    formula cells without a saved value); None otherwise or when it cannot be opened."""
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not any(b"<f>" in archive.read(n) or b"<f " in archive.read(n)
+                       for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+                return None
+        return openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError):
+        return None
+
+
+def _xml_where(exc: SyntaxError) -> str:
+    position = getattr(exc, "position", None)
+    if position:
+        return f"line {position[0]}, column {position[1] + 1}"
+    return f"line {exc.lineno}" if getattr(exc, "lineno", None) else "at an unknown place"
+
+
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+"""The most a workbook may unpack to (its parts' uncompressed sizes, read from the zip directory
+before anything is unpacked): docs/input-errors.md, "Size caps"."""
+
+
+class SheetUnreadable(Exception):
+    """A worksheet's XML is broken: the sheet is reported, not an internal error."""
+
+
+def _sheet_rows_checked(sheet, formulas, label: str, log: ProblemLog) -> list[tuple[int, list[Any]]] | None:
+    """The sheet's rows (every real cell, whatever its declared <dimension>), or None with a located
+    problem when its XML is broken or a formula cell has no value Excel saved."""
+    try:
+        rows = _sheet_rows(sheet)
+    except SyntaxError as exc:
+        log.error(label, f"is damaged: its XML is not well-formed ({_xml_where(exc)}); open the workbook in "
+                         "Excel and save it again")
+        return None
+    if formulas is not None:
+        missing = _formulas_without_values(formulas, rows)
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            log.error(label, f"formula cells {shown} have no saved value (the workbook was written by a program "
+                             "that does not calculate): open it in Excel, recalculate and save it", row=None)
+            return None
+    return rows
+
+
+def _formulas_without_values(formulas, rows: list[tuple[int, list[Any]]]) -> list[str]:
+    """Cells that hold a formula but no cached value: read as empty, a saving would become 0."""
+    values = {number: cells for number, cells in rows}
+    missing = []
+    try:
+        formulas.reset_dimensions()
+        for number, cells in enumerate(formulas.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+            for position, cell in enumerate(cells, start=1):
+                if isinstance(cell, str) and cell.startswith("="):
+                    got = values.get(number, [])
+                    if position > len(got) or got[position - 1] is None:
+                        missing.append(f"{_column_letter(position)}{number}")
+    except SyntaxError:
+        return missing
+    return missing
 
 
 def _sheet_rows(sheet) -> list[tuple[int, list[Any]]]:
     """(spreadsheet row, cells) of the non-blank rows, trailing empty cells dropped."""
     rows = []
+    if hasattr(sheet, "reset_dimensions"):  # read every cell, not just the range <dimension> declares
+        sheet.reset_dimensions()
     for number, cells in enumerate(sheet.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
         values = list(cells)
         while values and (values[-1] is None or (isinstance(values[-1], str) and not values[-1].strip())):
@@ -510,8 +599,11 @@ def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict]
     book = _open(path, book_label, log)
     if book is None:
         return None
+    formula_book = _formula_book(path)
     try:
         sheets = {name.strip().lower(): book[name] for name in book.sheetnames}
+        formula_sheets = ({name.strip().lower(): formula_book[name] for name in formula_book.sheetnames}
+                          if formula_book is not None else {})
         raw = RawInstance(source=str(path), context={})
         context_label = f"{book_label}, sheet {CONTEXT_SHEET}"
         raw.labels = {"context": context_label}
@@ -524,7 +616,8 @@ def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict]
             raw.unreadable.add("context")
         else:
             reader = _ContextReader(context_label, log)
-            data = reader.read(_sheet_rows(sheets[CONTEXT_SHEET]))
+            rows = _sheet_rows_checked(sheets[CONTEXT_SHEET], formula_sheets.get(CONTEXT_SHEET), context_label, log)
+            data = reader.read(rows) if rows is not None else None
             if data is None:
                 raw.unreadable.add("context")
             else:
@@ -538,7 +631,8 @@ def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict]
                                           f"row per scheme{suggestion_text(name, sheets)}")
                     raw.unreadable.add(name)
                 continue
-            frame = _table_frame(_sheet_rows(sheets[name]), label, log)
+            rows = _sheet_rows_checked(sheets[name], formula_sheets.get(name), label, log)
+            frame = _table_frame(rows, label, log) if rows is not None else None
             if frame is None:
                 raw.unreadable.add(name)
             else:
@@ -550,6 +644,8 @@ def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict]
                 log.warn(book_label, f"sheet {name!r} is not a sheet of the instance format and is ignored{hint}")
     finally:
         book.close()
+        if formula_book is not None:
+            formula_book.close()
     return raw, cells
 
 

@@ -11,8 +11,10 @@ told by `Gaps` which parts are missing so that they do not report follow-on erro
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cipopt.bulk import no_cyclic_gc
 from cipopt.io.text import (
-    bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
+    MAX_YAML_BYTES, bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
     read_csv_table, read_text,
 )
 from cipopt.schema.instance import (
@@ -54,6 +56,9 @@ class TableSpec:
 
 
 _F, _I, _B, _Y = Column("float"), Column("int"), Column("bool"), Column("year")
+MONEY_COLUMNS = frozenset({"recurrent_saving", "nonrecurrent_saving", "one_off_cost", "capital_cost", "running_cost",
+                           "double_running_cost"})
+"""schemes.csv columns in money: a percentage there ("5%") is refused, never read as 0.05."""
 TABLES: dict[str, TableSpec] = {
     "schemes": TableSpec(
         Scheme,
@@ -152,10 +157,55 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
+MAX_YAML_VALUES = 200_000
+"""The most values a YAML file may stand for once its aliases are expanded (docs/input-errors.md):
+a 1 KB "billion laughs" file of nested aliases stands for billions and would take minutes."""
+
+
+class _YamlTooBig(Exception):
+    pass
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], open_: set[int]) -> int:
+    """How many values the node stands for with every alias expanded (shared nodes counted per use)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in open_:
+        raise _YamlTooBig("an alias refers to the value that holds it (a recursive structure)")
+    open_.add(key)
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo, open_) + _expanded_size(v, memo, open_) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, memo, open_) for v in node.value)
+    else:
+        size = 1
+    open_.discard(key)
+    if size > MAX_YAML_VALUES:
+        raise _YamlTooBig(f"its aliases expand to more than {MAX_YAML_VALUES:,} values (the cap; "
+                          "docs/input-errors.md)")
+    memo[key] = size
+    return size
+
+
 def load_yaml(text: str, label: str, log: ProblemLog) -> tuple[bool, Any]:
-    """Untrusted YAML, safely: (True, data), or (False, None) with the first error's line logged."""
+    """Untrusted YAML, safely: (True, data), or (False, None) with the first error's line logged.
+
+    The one reader of every YAML file (instance.yaml, scenarios): safe types only, duplicate keys
+    refused, and the document's size with aliases expanded checked before anything is built.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        log.error(label, f"is above the cap of {MAX_YAML_BYTES / 2**20:g} MiB for a YAML file (docs/input-errors.md)")
+        return False, None
+    loader = _UniqueKeyLoader(text)
     try:
-        return True, yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return True, (loader.construct_document(node) if node is not None else None)
+    except _YamlTooBig as exc:
+        log.error(label, f"is refused: {exc}")
+        return False, None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -171,6 +221,8 @@ def load_yaml(text: str, label: str, log: ProblemLog) -> tuple[bool, Any]:
     except RecursionError:
         log.error(label, "is not valid YAML: it is nested too deeply")
         return False, None
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, label: str, log: ProblemLog) -> dict[str, Any] | None:
@@ -193,10 +245,15 @@ def _yaml_type(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+def present(path: Path) -> bool:
+    """Whether a name is there at all: a dangling or looping link is there (and unreadable), not absent."""
+    return os.path.lexists(path)
+
+
 def _find_file(folder: Path, name: str, log: ProblemLog) -> Path:
     """`folder/name`, or a file whose name differs only in case (Windows does not tell them apart)."""
     path = folder / name
-    if path.exists():
+    if present(path):
         return path
     try:
         matches = [p for p in folder.iterdir() if p.name.lower() == name.lower()]
@@ -208,7 +265,33 @@ def _find_file(folder: Path, name: str, log: ProblemLog) -> Path:
     return path
 
 
-def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
+def outside_link_problem(file: Path, folder: Path) -> str | None:
+    """A link that leads out of the instance folder is refused unless the user allowed it: an
+    instance from elsewhere must not make cipopt read (and quote) /etc/passwd or a colleague's files."""
+    try:
+        target = file.resolve()
+        root = folder.resolve()
+    except (OSError, RuntimeError):
+        return None  # a loop: reported when the file is read
+    if target == root or root in target.parents:
+        return None
+    return ("is a link to a file outside the instance folder, which is not read: copy the file into the "
+            "folder, or give cipopt --allow-outside-links if you trust where it leads")
+
+
+def read_input_text(file: Path, folder: Path, log: ProblemLog, *, allow_outside_links: bool = False,
+                    cap: int | None = None) -> str | None:
+    """An input file's text by every rule of docs/input-errors.md: inside the folder (links
+    included) unless allowed, a regular file, within its size cap, text."""
+    if not allow_outside_links:
+        problem = outside_link_problem(file, folder)
+        if problem:
+            log.error(str(file), problem)
+            return None
+    return read_text(file, str(file), log, cap) if cap else read_text(file, str(file), log)
+
+
+def read_folder(path: str | Path, log: ProblemLog, *, allow_outside_links: bool = False) -> RawInstance | None:
     """Read instance.yaml and the tables as text; None only when the folder itself is unusable."""
     folder = Path(path)
     if not folder.exists():
@@ -224,11 +307,12 @@ def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
     raw = RawInstance(source=str(folder), context={})
     context_path = _find_file(folder, CONTEXT_FILE, log)
     raw.labels = {"context": str(context_path)}
-    if not context_path.exists():
+    if not present(context_path):
         log.error(str(context_path), "is missing: every instance needs instance.yaml (years, targets, ...)")
         raw.unreadable.add("context")
     else:
-        text = read_text(context_path, str(context_path), log)
+        text = read_input_text(context_path, folder, log, allow_outside_links=allow_outside_links,
+                               cap=MAX_YAML_BYTES)
         data = parse_yaml(text, str(context_path), log) if text is not None else None
         if data is None:
             raw.unreadable.add("context")
@@ -237,12 +321,12 @@ def read_folder(path: str | Path, log: ProblemLog) -> RawInstance | None:
     for name, spec in TABLES.items():
         file = _find_file(folder, f"{name}.csv", log)
         raw.labels[name] = str(file)
-        if not file.exists():
+        if not present(file):
             if spec.required:
                 log.error(str(file), f"is missing: every instance needs {name}.csv, one row per scheme")
                 raw.unreadable.add(name)
             continue
-        text = read_text(file, str(file), log)
+        text = read_input_text(file, folder, log, allow_outside_links=allow_outside_links)
         frame = read_csv_table(text, str(file), log) if text is not None else None
         if frame is None:
             raw.unreadable.add(name)
@@ -745,7 +829,7 @@ def _typed_rows(
             continue
         if col.kind in ("float", "int", "year"):
             parsed = number_column(frame, column, label, log, integer=col.kind == "int",
-                                   year=col.kind == "year")
+                                   year=col.kind == "year", money=name == "schemes" and column in MONEY_COLUMNS)
             numbers = parsed.to_numpy()
             mark(filled & np.isnan(numbers), column)
             values[column] = [_MISSING if v != v else v for v in numbers.tolist()]
@@ -761,6 +845,8 @@ def _typed_rows(
             for row in index[empty]:
                 log.error(label, "is required but empty", row=int(row), column=column)
             mark(empty, column)
+    if name == "relations" and "kind" in values and "lag" in values:
+        _warn_meaningless_lags(values, index, label, log)
     if name == "profiles" and "metric" in values:
         names = {v: canonical_metric(_normalise_header(v)) for v in set(values["metric"]) if v is not _MISSING}
         values["metric"] = [names.get(v, v) for v in values["metric"]]
@@ -782,6 +868,14 @@ def _typed_rows(
     return out
 
 
+def _warn_meaningless_lags(values: dict[str, list], index, label: str, log: ProblemLog) -> None:
+    """relations.csv has a lag column for every kind; on excludes/together it means nothing."""
+    for i, (kind, lag) in enumerate(zip(values["kind"], values["lag"])):
+        if kind in ("excludes", "together") and lag is not _MISSING and lag == lag and lag != 0:
+            log.warn(label, f"lag {lag:g} is ignored: a lag applies only to requires and precedes, not {kind}",
+                     row=int(index[i]), column="lag")
+
+
 def _custom_column(
     spec: TableSpec, frame: pd.DataFrame, column: str, label: str, log: ProblemLog,
     metric_columns: dict[str, str], head: int,
@@ -792,9 +886,11 @@ def _custom_column(
     number. A name close to a standard column is probably a typo, so it gets a warning.
     """
     close = suggestion_text(column, spec.columns)
-    if close:
-        log.warn(label, f"column {column!r}{close} is not a standard column; it is read as a custom "
-                        "column", row=head, column=column)
+    if close:  # `safty` read as a custom column would leave safety at 0 and make a barred scheme eligible
+        log.error(label, f"column {column!r}{close} is not a standard column but is so close to one that it is "
+                         "probably misspelt: rename it (a custom column needs a name not close to a standard "
+                         "one)", row=head, column=column)
+        return None
     if column in metric_columns or is_numeric_column(frame, column):
         why = metric_columns.get(column)
         return number_column(frame, column, label, log, expected=f"a number ({why})" if why else None)
@@ -903,7 +999,37 @@ def _referenced_metrics(context: dict[str, Any], where: str = CONTEXT_FILE) -> d
 # -- the whole ----------------------------------------------------------------------------------
 
 def parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] | None:
-    """Type and validate a raw instance; None when there are errors (all logged)."""
+    """Type and validate a raw instance; None when there are errors (all logged). Each problem at
+    a row of a table keyed by scheme names that scheme's id too ("row 4 (S02)")."""
+    first = len(log.problems)
+    try:
+        return _parse_raw(raw, log)
+    finally:
+        _name_schemes(raw, log, first)
+
+
+_SCHEME_COLUMN = {"schemes": "id", "profiles": "scheme", "shares": "scheme", "scores": "scheme"}
+
+
+def _name_schemes(raw: RawInstance, log: ProblemLog, first: int) -> None:
+    ids: dict[str, dict[int, str]] = {}
+    for name, column in _SCHEME_COLUMN.items():
+        frame = raw.tables.get(name)
+        if frame is None:
+            continue
+        header = {_normalise_header(c): c for c in frame.columns}
+        if column in header:
+            ids[raw.label(name)] = {int(r): v for r, v in frame[header[column]].items() if isinstance(v, str) and v}
+    if not ids:
+        return
+    for k in range(first, len(log.problems)):
+        p = log.problems[k]
+        scheme = ids.get(p.file, {}).get(p.row) if p.row is not None and p.scheme is None else None
+        if scheme:
+            log.problems[k] = dataclasses.replace(p, scheme=scheme)
+
+
+def _parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] | None:
     context_label = raw.labels.get("context", str(Path(raw.source) / CONTEXT_FILE))
     gaps = Gaps(context="context" in raw.unreadable)
     gaps.tables.update(name for name in raw.unreadable if name in TABLES)
@@ -952,9 +1078,34 @@ def parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] 
             log.error(context_label, describe_error(err), key=_loc_to_key(err["loc"]))
         return None
     validate_instance(instance, log, source_rows, gaps)
+    if not gaps.context:
+        _warn_missing_qia(instance, raw.tables.get("schemes"), source_rows, log)
     if log.errors:
         return None
     return instance, source_rows
+
+
+def _warn_missing_qia(instance: Instance, frame: pd.DataFrame | None, src: SourceRows, log: ProblemLog) -> None:
+    """A scheme with no quality impact assessment at all (every QIA cell empty, or no QIA columns) reads
+    as neutral (0 in every domain) and lowest risk (1), which the QIA rules let through: the format's
+    defaults, kept, but said per scheme, because an assessment nobody made is not a safe one."""
+    q = instance.quality
+    if frame is None or not (q.scheme_min or q.max_risk is not None or q.hard_max_risk is not None or q.portfolio_min):
+        return
+    header = {_normalise_header(c): c for c in frame.columns}
+    columns = [header[c] for c in (*q.domains, "qia_risk") if c in header]
+    filled = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        filled |= filled_mask(frame[column])
+    empty_rows = {int(r) for r in frame.index[~filled]}
+    label = src.label("schemes")
+    names = ", ".join((*q.domains, "qia_risk"))
+    for i, s in enumerate(instance.schemes):
+        row = src.row("schemes", i)
+        if row in empty_rows:
+            log.warn(label, f"scheme {s.id!r} has no quality impact assessment ({names} all empty): it is read as "
+                            "neutral and lowest risk, so the QIA rules let it through; fill in its QIA",
+                     row=row, column="qia_risk")
 
 
 def _contradictory_flags(schemes: list[Scheme], src: SourceRows, log: ProblemLog) -> None:
@@ -1001,11 +1152,11 @@ def _note_rejected(name: str, table: _Table, gaps: Gaps) -> None:
 _bulk = no_cyclic_gc
 
 
-def load_instance(path: str | Path, log: ProblemLog | None = None) -> Instance:
+def load_instance(path: str | Path, log: ProblemLog | None = None, *, allow_outside_links: bool = False) -> Instance:
     """Read and validate an instance folder; raise `InputError` listing every problem."""
     log = log if log is not None else ProblemLog()
     with _bulk():
-        raw = read_folder(path, log)
+        raw = read_folder(path, log, allow_outside_links=allow_outside_links)
         parsed = parse_raw(raw, log) if raw is not None else None
     if parsed is None:
         raise InputError(log.problems)

@@ -12,9 +12,12 @@ one by one, so a 50,000-row table costs about as much as pandas' own parsing.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import math
+import os
 import re
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,19 +50,58 @@ _UTF16 = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
 # -- files -------------------------------------------------------------------------------------
 
-def read_text(path: Path, label: str, log: ProblemLog) -> str | None:
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""The largest table or workbook read (docs/input-errors.md, "Size caps"): checked before reading."""
+MAX_ROWS = 2_000_000
+"""The most rows one table may have, counted before the table is parsed."""
+MAX_YAML_BYTES = 4 * 1024 * 1024
+"""The largest YAML file read (instance.yaml, a scenario): real ones are a few kilobytes."""
+
+
+def regular_file_problem(path: Path, cap: int = MAX_FILE_BYTES) -> str | None:
+    """Why `path` may not be read as an input file, or None: only regular files (a device such as
+    /dev/zero never ends and a FIFO blocks), within the size cap, checked before any byte is read."""
+    try:
+        info = os.stat(path)  # follows links: what would be read
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return "is a link to a file that does not exist"
+        return "does not exist"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link that loops back on itself"
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder, expected a file"
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else
+                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        return f"is {kind}, not a regular file: only regular files are read"
+    if info.st_size > cap:
+        return (f"is {info.st_size / 2**20:,.1f} MiB, above the cap of {cap / 2**20:g} MiB for one input file "
+                "(docs/input-errors.md)")
+    return None
+
+
+def read_text(path: Path, label: str, log: ProblemLog, cap: int = MAX_FILE_BYTES) -> str | None:
     """The text of a file, or None (with the reason logged) if it cannot be used as text.
 
     UTF-8 with or without a byte-order mark, UTF-16 with a BOM (Excel's "Unicode text") and
     Windows-1252 (Excel's plain "CSV", e.g. a £ sign as byte A3) are read; the BOM never
-    reaches the first column name.
+    reaches the first column name. Only regular files within `cap` bytes are read.
     """
     path = Path(path)
-    if path.is_dir():
-        log.error(label, "is a folder, expected a file")
+    problem = regular_file_problem(path, cap)
+    if problem:
+        log.error(label, problem)
         return None
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(cap + 1)  # a file that grew after the check is still capped
+        if len(data) > cap:
+            log.error(label, f"is above the cap of {cap / 2**20:g} MiB for one input file (docs/input-errors.md)")
+            return None
     except IsADirectoryError:
         log.error(label, "is a folder, expected a file")
         return None
@@ -142,6 +184,10 @@ def read_csv_table(text: str, label: str, log: ProblemLog) -> pd.DataFrame | Non
     silently); a shorter one is padded, as spreadsheets drop trailing empty cells. An
     unterminated quote is an error, not a silently swallowed rest of the file.
     """
+    lines = text.count("\n")
+    if lines > MAX_ROWS:
+        log.error(label, f"has {lines:,} lines, above the cap of {MAX_ROWS:,} rows for one table (docs/input-errors.md)")
+        return None
     delimiter, text = _delimiter(text, label, log)
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
@@ -296,13 +342,14 @@ def _floats(cells: list[str]) -> np.ndarray | None:
 
 def number_column(
     frame: pd.DataFrame, column: str, label: str, log: ProblemLog, *,
-    integer: bool = False, year: bool = False, expected: str | None = None,
+    integer: bool = False, year: bool = False, expected: str | None = None, money: bool = False,
 ) -> pd.Series:
     """Parse one column to floats (NaN where empty or bad), logging each bad cell with its row.
 
     The fast path reads the whole column at once; only cells it refuses are read one by one,
     leniently (money, percent, financial years when `year`), with a warning for each lenient
-    reading. `expected` replaces "a number" in the message of a bad cell.
+    reading. `expected` replaces "a number" in the message of a bad cell. A `money` column
+    refuses percentages.
     """
     raw = frame[column]
     cells = raw.tolist()
@@ -319,6 +366,11 @@ def number_column(
     for i in np.flatnonzero(bad):
         cell = cells[i]
         value, warning = parse_year(cell) if year else parse_number(cell)
+        if money and value is not None and cell.strip().endswith("%"):
+            values[i] = math.nan
+            log.error(label, f"{show(cell)} is a percentage, but this column is money: write the amount "
+                             "(a percentage of what is not known)", row=int(rows[i]), column=column)
+            continue
         values[i] = math.nan if value is None else value
         if value is None:
             log.error(label, f"{show(cell)} is not {kind}", row=int(rows[i]), column=column)

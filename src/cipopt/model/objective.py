@@ -9,14 +9,16 @@ import pyomo.environ as pyo
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective
 from cipopt.schema.instance import Instance
+from cipopt.schema.nominal import nominal_weights
 
 
 def scheme_scores(instance: Instance, coef: Coefficients) -> np.ndarray:
     """(S,) each scheme's weighted appraisal score: sum over criteria of weight x score."""
-    weights = {c.id: c.weight for c in instance.criteria}
+    nominal = nominal_weights(instance)  # exact weights, or the centroid of ranges / an order
+    weights = nominal[0] if nominal else {}
     per_scheme = np.zeros(len(coef.scheme_ids))
     for sc in instance.scores:
-        per_scheme[coef.scheme_index[sc.scheme]] += weights[sc.criterion] * sc.score
+        per_scheme[coef.scheme_index[sc.scheme]] += weights.get(sc.criterion, 0.0) * sc.score
     return per_scheme
 
 

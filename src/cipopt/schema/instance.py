@@ -253,10 +253,17 @@ class Relation(Frozen):
     b: str = Field(min_length=1)
     lag: int = Field(default=0, ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _lag_only_where_meaningful(cls, data):
+        """A lag has no meaning on excludes/together (the format has the column for every kind): it is
+        dropped, so that it changes neither the model nor the instance's hash (the loader warns)."""
+        if isinstance(data, dict) and data.get("kind") in ("excludes", "together") and data.get("lag"):
+            data = {**data, "lag": 0}
+        return data
+
     @model_validator(mode="after")
-    def _lag_only_where_meaningful(self) -> "Relation":
-        if self.lag and self.kind in ("excludes", "together"):
-            raise ValueError(f"lag applies only to requires and precedes, not {self.kind}")
+    def _not_to_itself(self) -> "Relation":
         if self.a == self.b:
             raise ValueError(f"a scheme cannot be related to itself ({self.a})")
         return self

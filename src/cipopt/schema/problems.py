@@ -21,11 +21,12 @@ class Problem:
     column: str | None = None
     key: str | None = None  # YAML key path, e.g. "targets[0].values.2031"
     severity: str = "error"  # error | warning
+    scheme: str | None = None  # the scheme id of the row, so a person finds it without counting rows
 
     def where(self) -> str:
         parts = [self.file]
         if self.row is not None:
-            parts.append(f"row {self.row}")
+            parts.append(f"row {self.row}" + (f" ({self.scheme})" if self.scheme else ""))
         if self.column:
             parts.append(f"column {self.column}")
         if self.key:

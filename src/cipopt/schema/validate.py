@@ -14,6 +14,7 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from cipopt.schema.nominal import nominal_weights
 from cipopt.schema.instance import (
     BUILTIN_METRICS, STANDARD_DOMAINS, Instance, Relation, Scheme,
 )
@@ -126,6 +127,15 @@ def _choices(known, most: int = 12) -> str:
     return f"one of {', '.join(items)}"
 
 
+MAX_YEARS = 100
+"""The most plan years an instance may have (docs/input-errors.md, "Size caps")."""
+MAX_MAGNITUDE = 1e15
+"""Every number the model uses lies strictly between -1e15 and 1e15: HiGHS refuses matrix values
+of 1e15 or more (its large_matrix_value) and reads bounds of 1e20 as infinite."""
+MONEY_FIELDS = ("recurrent_saving", "nonrecurrent_saving", "one_off_cost", "capital_cost", "running_cost",
+                "double_running_cost")
+
+
 def validate_instance(
     instance: Instance, log: ProblemLog, src: SourceRows | None = None, gaps: Gaps | None = None,
 ) -> None:
@@ -146,6 +156,7 @@ def validate_instance(
     check.shares()
     check.scores()
     check.delivery_risk(not gaps.context)
+    check.magnitudes(not gaps.context)
 
 
 class _Checks:
@@ -194,6 +205,45 @@ class _Checks:
                     f"no row of {self.src.name('schemes')} has this id",
                     row=self.src.row(table, i), column=column)
 
+    # -- magnitudes the solver can take ------------------------------------------------------------
+    def _too_big(self, value: float) -> bool:
+        return abs(value) >= MAX_MAGNITUDE
+
+    def _magnitude_message(self, value: float, what: str) -> str:
+        return (f"{what} {value:g} is too large for the solver: values must lie strictly between "
+                f"-{MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g} (HiGHS treats 1e20 as infinite and refuses "
+                f"coefficients of {MAX_MAGNITUDE:g} or more); check the unit")
+
+    def magnitudes(self, context_known: bool) -> None:
+        """Numbers HiGHS would refuse (or read as infinite) are input errors, located, before a build."""
+        label = self.src.label("schemes")
+        for i, s in enumerate(self.inst.schemes):
+            cells = [(c, getattr(s, c)) for c in MONEY_FIELDS] + sorted(s.metrics.items())
+            for column, value in cells:
+                if self._too_big(value):
+                    self.log.error(label, self._magnitude_message(value, column), row=self.src.row("schemes", i),
+                                   column=column)
+        plabel = self.src.label("profiles")
+        for i, p in enumerate(self.inst.profiles):
+            if self._too_big(p.value):
+                self.log.error(plabel, self._magnitude_message(p.value, "value"), row=self.src.row("profiles", i),
+                               column="value")
+        if not context_known:
+            return
+        for group, rules in (("targets", self.inst.targets), ("limits", self.inst.limits)):
+            for i, rule in enumerate(rules):
+                for y, v in rule.values.items():
+                    if self._too_big(v):
+                        self.log.error(self.ctx, self._magnitude_message(v, "the value"), key=f"{group}[{i}].values.{y}")
+                penalty = getattr(rule, "shortfall_penalty", 0.0)
+                if self._too_big(penalty):
+                    self.log.error(self.ctx, self._magnitude_message(penalty, "shortfall_penalty"),
+                                   key=f"{group}[{i}].shortfall_penalty")
+        for name in ("cvar_max", "cvar_penalty"):
+            value = getattr(self.inst.objective, name)
+            if value is not None and self._too_big(value):
+                self.log.error(self.ctx, self._magnitude_message(value, name), key=f"objective.{name}")
+
     # -- instance.yaml ------------------------------------------------------------------------
     def years(self) -> None:
         """Years must be consecutive: a start year's offset and the discounting count on it."""
@@ -203,6 +253,11 @@ class _Checks:
         if not years:
             self.log.error(self.ctx, "at least one plan year is required, e.g. years: [2025, 2026, 2027]",
                            key="years")
+            self.years_ok = False
+            return
+        if len(years) > MAX_YEARS:
+            self.log.error(self.ctx, f"{len(years):,} plan years is above the cap of {MAX_YEARS} "
+                                     "(docs/input-errors.md): a plan covers a few years", key="years")
             self.years_ok = False
             return
         odd = [y for y in years if not 1900 <= y <= 2200]
@@ -350,11 +405,10 @@ class _Checks:
         if not inst.criteria and not self.gaps.criteria:
             self.log.error(self.ctx, "objective mode weighted_score needs criteria with weights "
                                      f"(and {self.src.name('scores')})", key="objective.mode")
-        for i, c in enumerate(inst.criteria):
-            if c.weight is None:
-                self.log.error(self.ctx, f"objective mode weighted_score needs an exact weight for criterion "
-                                         f"{c.id!r} (ranges and orders of importance are for ranking)",
-                               key=f"criteria[{i}].weight")
+        if (inst.criteria or inst.criteria_order) and not self.log.errors and nominal_weights(inst) is None:
+            self.log.error(self.ctx, "objective mode weighted_score needs nominal weights, but the criteria's "
+                                     "ranges and order leave no room around a centre: give exact weights",
+                           key="criteria")
 
     def _criteria_ranges(self) -> None:
         """Ranges and orders state weights that sum to 1 (docs/ranking.md): the set must not be empty."""
@@ -919,8 +973,11 @@ class _RelationAnalysis:
             if mandatory:
                 mandatory_blocked.update(mandatory)
                 message += (f" {self._names(mandatory)} {'is' if len(mandatory) == 1 else 'are'} mandatory, "
-                            "so no plan can keep these relations.")
-            self._report(self.log.error, message, rels)
+                            "so no plan can keep these relations: the instance is infeasible.")
+                self._report(self.log.warn, message, rels)  # valid format, infeasible: solve says so (exit 3)
+            else:  # the data is consistent (the format allows it): the plan just leaves them out
+                message += f" The plan leaves {'it' if len(part) + len(deps) == 1 else 'them'} out."
+                self._report(self.log.warn, message, rels)
         self._mandatory(parts, impossible, mandatory_blocked)
         self._precedes_pairs(part_of, impossible)
 
@@ -950,7 +1007,8 @@ class _RelationAnalysis:
         return {i: find(i) for i in self.nodes}
 
     def _mandatory(self, parts, impossible, blocked: set[int]) -> None:
-        """Mandatory schemes that cannot all be selected (error); options they rule out (warning).
+        """Mandatory schemes that cannot all be selected, which makes the instance infeasible, and
+        options they rule out: warnings (the format allows both; solve reports the infeasibility).
 
         Only schemes linked by relations can interact, so each group is checked on its own.
         """
@@ -971,8 +1029,9 @@ class _RelationAnalysis:
             if conflict is not None:
                 rels, reason = conflict
                 involved = self._involved(rels, ids) or mandatory
-                self._report(self.log.error, f"the mandatory schemes {self._names(involved)} cannot all be "
-                                             f"selected, so no plan is possible: {reason}.", rels)
+                self._report(self.log.warn, f"the mandatory schemes {self._names(involved)} cannot all be "
+                                            f"selected, so no plan is possible (the instance is infeasible): "
+                                            f"{reason}.", rels)
                 continue
             forced = set(members)
             for n in parts_of[g]:
