@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
-from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.io.write import check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
 
 @main.command()
@@ -152,17 +152,16 @@ def build(instance, lp, force):
     """
     import tempfile
 
-    from cipopt.model.build import build_model
+    from cipopt.model.build import build_model, write_lp
 
-    if Path(lp).exists() and not force:
-        raise OutputExists(f"{lp}: already exists; pass --force to overwrite it")
+    check_file_out(lp, force)
     inst = load(instance)
     built = build_model(inst)
     for note in built.notes.infeasibilities:
         click.echo(f"note: {note.message}", err=True)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "model.lp"
-        built.model.write(str(scratch), io_options={"symbolic_solver_labels": True})
+        write_lp(built.model, str(scratch))
         write_file(lp, scratch.read_text(), force=force)
     click.echo(f"wrote {lp}")
 

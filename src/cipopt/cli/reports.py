@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from cipopt.cli.base import guarded, load, main
-from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
 EXIT_BAD_INPUT = 2
 
@@ -43,11 +43,7 @@ def _store_errors(command):
 
 
 def _refuse_existing_file(path: str, force: bool) -> None:
-    target = Path(path)
-    if target.exists() and target.is_dir():
-        raise OutputExists(f"{target}: is a folder; give a file name")
-    if target.exists() and not force:
-        raise OutputExists(f"{target}: already exists; pass --force to overwrite it")
+    check_file_out(path, force)
 
 
 def _needs_suffix(path: str, suffix: str, what: str) -> None:
