@@ -397,3 +397,17 @@ def test_lp_names_are_unique_whatever_the_ids(tmp_path):
     objective = json.loads((tmp_path / "out" / "summary.json").read_text())["objective"]
     assert solved.exit_code == 0
     assert abs(h.getInfo().objective_function_value - objective) <= 1e-6 * (1 + abs(objective))
+
+
+def test_force_never_replaces_another_commands_output(tmp_path):
+    solution, checked = tmp_path / "solution", tmp_path / "checked"
+    assert run("solve", TINY, "--out", solution, "--no-store").exit_code == 0
+    assert run("check", TINY, solution / "plan.csv", "--out", checked).exit_code == 0
+    before = {p.name: p.read_bytes() for p in solution.iterdir()}
+    over = run("check", TINY, solution / "plan.csv", "--out", solution, "--force")
+    assert over.exit_code == 2 and "holds the output of another cipopt command (plan.csv)" in over.output
+    assert {p.name: p.read_bytes() for p in solution.iterdir()} == before
+    under = run("solve", TINY, "--out", checked, "--force", "--no-store")
+    assert under.exit_code == 2 and "(violations.csv)" in under.output and "status:" not in under.output
+    again = run("solve", TINY, "--out", solution, "--force", "--no-store")  # its own kind: replaced
+    assert again.exit_code == 0, again.output

@@ -48,7 +48,7 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
     if store and no_store:
         raise BadArguments("--store and --no-store contradict each other")
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "solve")
     if excel:
         check_excel_out(excel, force)
     steps = Steps(quiet or verbose)
@@ -63,7 +63,7 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
         files = {"summary.json": json_text(outcome.summary())}
         if outcome.plan_frame is not None:
             files = {"plan.csv": csv_text(outcome.plan_frame), "years.csv": csv_text(outcome.years), **files}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if excel:
         with steps.step("writing the workbook"):
@@ -93,7 +93,7 @@ def check(instance, plan, out, force):
     from cipopt.check import check_plan
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "check")
     inst = load(instance)
     chosen = load_plan(plan, inst)
     report = check_plan(inst, chosen)
@@ -104,7 +104,7 @@ def check(instance, plan, out, force):
                    "objective_mode": inst.objective.mode, "instance_sha256": inst.sha256(),
                    "plan": str(plan)}
         write_folder(out, {"violations.csv": csv_text(report.violations_frame()),
-                           "years.csv": csv_text(report.years), "summary.json": json_text(summary)}, force=force)
+                           "years.csv": csv_text(report.years), "summary.json": json_text(summary)}, force=force, kind="check")
         click.echo(f"wrote violations.csv, years.csv, summary.json to {out}")
     sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
 
@@ -126,13 +126,14 @@ def validate(instance, out, force):
     from cipopt.report.instance import instance_summary
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "validate")
     inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
     for line in lines:
         click.echo(line)
     if out:
-        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force)
+        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force,
+                     kind="validate")
         click.echo(f"wrote summary.json, schemes.csv to {out}")
 
 

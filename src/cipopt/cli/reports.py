@@ -132,12 +132,12 @@ def convert(instance, out, force):
     if to_workbook:
         _refuse_existing_file(out, force)
     else:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "instance")
     inst = load(instance)
     if to_workbook:
         write_file(out, instance_workbook(inst), force=force)
     else:
-        write_folder(out, instance_folder_files(inst), force=force)
+        write_folder(out, instance_folder_files(inst), force=force, kind="instance")
     click.echo(f"wrote {out} (instance sha256 {inst.sha256()[:12]})")
 
 
@@ -298,13 +298,13 @@ def runs_show(run_id, store, out, instance_out, force):
     from cipopt.io.export import instance_folder_files
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "solve")
     to_workbook = bool(instance_out) and Path(instance_out).suffix.lower() == ".xlsx"
     if instance_out:
         if to_workbook:
             _refuse_existing_file(instance_out, force)
         else:
-            check_output_dir(instance_out, force)
+            check_output_dir(instance_out, force, "instance")
     with _open_store(store) as db:
         run = db.run(run_id)
         inst = db.instance(run_id) if (instance_out or out) else None
@@ -330,13 +330,13 @@ def runs_show(run_id, store, out, instance_out, force):
             files["plan.csv"] = run.plan_csv or csv_text(run.plan_frame)
         if run.years_csv:
             files["years.csv"] = run.years_csv
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if instance_out:
         if to_workbook:
             write_file(instance_out, instance_workbook(inst), force=force)
         else:
-            write_folder(instance_out, instance_folder_files(inst), force=force)
+            write_folder(instance_out, instance_folder_files(inst), force=force, kind="instance")
         click.echo(f"wrote the instance (sha256 {inst.sha256()[:12]}) to {instance_out}")
         click.echo(f"to re-create the plan: {reproduce_command(run, instance_out)}")
 

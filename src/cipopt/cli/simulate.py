@@ -46,7 +46,7 @@ def simulate(instance, plan, draws, seed, out, force, sweep):
     from cipopt.analysis.simulate import simulate_plan
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "simulate")
     inst = load(instance)
     chosen = load_plan(plan, inst, within_years=True)
     result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep)
@@ -57,7 +57,7 @@ def simulate(instance, plan, draws, seed, out, force, sweep):
     if out:
         files = {"simulation.csv": csv_text(result.targets), "simulation_savings.csv": csv_text(result.savings),
                  "simulation_summary.json": json_text(result.summary)}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="simulate")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     sys.exit(0)
 

@@ -38,13 +38,27 @@ ANALYSIS_FILES = frozenset({
 })
 """Files of the analyses that may sit in a solution folder beside the solve's own files."""
 
-OUTPUT_FILES = ANALYSIS_FILES | {
-    "plan.csv", "years.csv", "summary.json", "violations.csv", "schemes.csv",
-    "whatif.csv", "whatif_years.csv", "whatif_plans.csv", "frontier.csv",
-    "bids.csv", "budget_levels.csv", "portfolios.csv", "weight_samples.csv",
-    "instance.yaml", "profiles.csv", "relations.csv", "shares.csv", "scores.csv",
+_ANALYSES = {
+    "simulate": {"simulation.csv", "simulation_savings.csv", "simulation_summary.json"},
+    "explain": {"explain_schemes.csv", "explain_rules.csv", "explain_summary.json"},
+    "alternatives": {"alternatives.csv", "alternative_plans.csv", "alternative_years.csv", "importance.csv",
+                     "alternatives_summary.json"},
 }
-"""Every file name a cipopt command writes into a folder: a new output replaces these, no others."""
+COMMAND_FILES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
+    # a solve's folder also holds the analyses of its plan: a new solve replaces them with the plan
+    "solve": {"plan.csv", "years.csv", "summary.json"} | ANALYSIS_FILES,
+    "check": {"violations.csv", "years.csv", "summary.json"},
+    "validate": {"summary.json", "schemes.csv"},
+    "whatif": {"whatif.csv", "whatif_years.csv", "whatif_plans.csv", "summary.json"},
+    "frontier": {"frontier.csv", "summary.json"},
+    "rank": {"bids.csv", "budget_levels.csv", "portfolios.csv", "weight_samples.csv", "summary.json"},
+    "instance": {"instance.yaml", "schemes.csv", "profiles.csv", "relations.csv", "shares.csv", "scores.csv"},
+    **_ANALYSES,
+}.items()}
+"""The files each kind of output folder holds: `--force` replaces a folder of its own kind only."""
+
+OUTPUT_FILES = frozenset().union(*COMMAND_FILES.values())
+"""Every file name a cipopt command writes into a folder."""
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -148,13 +162,27 @@ def check_file_out(target: str | Path, force: bool) -> Path:
     return path
 
 
-def check_output_dir(out: str | Path, force: bool) -> Path:
-    """Refuse early (before any work) when `out` would overwrite files unasked or cannot be written."""
+def _replaced(kind: str | None, files) -> frozenset[str]:
+    """The names a new output of `kind` replaces in its folder (None: any output of cipopt)."""
+    if kind is None:
+        return OUTPUT_FILES if not set(files) <= ANALYSIS_FILES else frozenset(files)
+    return COMMAND_FILES[kind]
+
+
+def check_output_dir(out: str | Path, force: bool, kind: str | None = None) -> Path:
+    """Refuse early (before any work) when `out` would overwrite files unasked, would replace
+    another command's output (`kind`: the command's entry in COMMAND_FILES), or cannot be written."""
     path = Path(out)
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise OutputExists(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not force:
-        raise OutputExists(f"{path}: the output folder already holds files; pass --force to overwrite them")
+    if path.is_dir() and any(path.iterdir()):
+        if not force:
+            raise OutputExists(f"{path}: the output folder already holds files; pass --force to overwrite them")
+        if kind is not None and kind not in _ANALYSES:
+            others = sorted(e.name for e in path.iterdir() if e.name in OUTPUT_FILES - COMMAND_FILES[kind])
+            if others:
+                raise OutputExists(f"{path}: holds the output of another cipopt command ({', '.join(others)}); "
+                                   f"--force replaces only an earlier output of this one: choose another folder")
     check_writable(path)
     return path
 
@@ -205,14 +233,15 @@ def _link_or_copy(source, target) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def write_folder(out: str | Path, files: dict[str, str | bytes], force: bool = False) -> list[Path]:
-    """Write `files` as the folder `out` in one step (see the module's docstring)."""
-    unknown = set(files) - OUTPUT_FILES
+def write_folder(out: str | Path, files: dict[str, str | bytes], force: bool = False,
+                 kind: str | None = None) -> list[Path]:
+    """Write `files` as the folder `out` in one step (see the module's docstring); `kind` names the
+    command's entry in COMMAND_FILES (None: any earlier output of cipopt is replaced)."""
+    replaced = _replaced(kind, files)
+    unknown = set(files) - replaced
     if unknown:
-        raise ValueError(f"not a registered output file name: {', '.join(sorted(unknown))}")
-    path = check_output_dir(out, force)
-    # a solve replaces every cipopt output (analyses of the old plan included); an analysis only its own
-    replaced = set(files) if set(files) <= ANALYSIS_FILES else OUTPUT_FILES | set(files)
+        raise ValueError(f"not an output file of {kind or 'cipopt'}: {', '.join(sorted(unknown))}")
+    path = check_output_dir(out, force, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     mask = umask()
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
