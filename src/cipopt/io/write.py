@@ -61,6 +61,7 @@ OUTPUT_FILES = frozenset().union(*COMMAND_FILES.values())
 """Every file name a cipopt command writes into a folder."""
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SUSPECT = frozenset("'=+-@\t\r")
 
 
 # -- CSV formula injection ---------------------------------------------------------------------
@@ -90,13 +91,21 @@ def restore(text: str) -> str:
 
 
 def _neutral_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    text_columns = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    suspects = {}
+    for c in frame.columns:
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]):
+            try:  # only the few cells that may start a formula are looked at one by one
+                suspect = frame[c].str[:1].isin(_SUSPECT)
+            except AttributeError:  # no text in the column
+                continue
+            if suspect.any():
+                suspects[c] = suspect
     renamed = {c: neutralise(c) for c in frame.columns if isinstance(c, str) and neutralise(c) != c}
-    if not text_columns and not renamed:
+    if not suspects and not renamed:
         return frame
     frame = frame.copy()
-    for c in text_columns:
-        frame[c] = frame[c].map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    for c, suspect in suspects.items():
+        frame.loc[suspect, c] = frame.loc[suspect, c].map(lambda v: neutralise(v) if isinstance(v, str) else v)
     return frame.rename(columns=renamed)
 
 
