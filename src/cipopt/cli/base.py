@@ -86,11 +86,19 @@ class TerminalText(io.TextIOBase):
 
 
 def install_terminal_text() -> None:
-    """Wrap sys.stdout and sys.stderr in `TerminalText` (once)."""
+    """Wrap sys.stdout and sys.stderr in `TerminalText` while the command runs (a notebook or a
+    test that calls `main` gets its own streams back when the command ends)."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, TerminalText):
-            setattr(sys, name, TerminalText(stream))
+            wrapper = TerminalText(stream)
+            setattr(sys, name, wrapper)
+            click.get_current_context().call_on_close(functools.partial(_unwrap, name, wrapper))
+
+
+def _unwrap(name: str, wrapper: TerminalText) -> None:
+    if getattr(sys, name) is wrapper:
+        setattr(sys, name, wrapper.raw)
 
 
 def echo_problems(problems, limit: int = 200) -> None:
