@@ -420,3 +420,19 @@ def test_force_never_replaces_another_commands_output(tmp_path):
     assert under.exit_code == 2 and "(violations.csv)" in under.output and "status:" not in under.output
     again = run("solve", TINY, "--out", solution, "--force", "--no-store")  # its own kind: replaced
     assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_the_swap_replaces_the_folder_with_or_without_renameat2(tmp_path, monkeypatch, exchange):
+    from cipopt.io import write
+
+    if not exchange:  # systems without renameat2: two renames
+        monkeypatch.setattr(write, "_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    write.write_folder(out, {"plan.csv": "a\n", "years.csv": "b\n", "summary.json": "{}\n"}, kind="solve")
+    (out / "notes.txt").write_text("mine")
+    write.write_folder(out, {"summary.json": '{"status": "infeasible"}\n'}, force=True, kind="solve")
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "summary.json"]
+    assert (out / "summary.json").read_text() == '{"status": "infeasible"}\n'
+    assert (out / "notes.txt").read_text() == "mine"
+    assert hidden_siblings(out) == []
