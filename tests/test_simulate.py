@@ -178,7 +178,7 @@ def test_simulate_prints_and_writes_tidy_tables(tmp_path):
     assert len(sim) == 3 and (sim["p10"] <= sim["p50"]).all() and (sim["p50"] <= sim["p90"]).all()
     savings = pd.read_csv(out / "simulation_savings.csv")
     assert set(savings["measure"]) == {"recurrent_net_saving", "in_year_net_saving"}
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "simulation_summary.json").read_text())
     assert summary["draws"] == 2000 and summary["seed"] == 1 and summary["checker"] == "accepted"
     # tiny has no delivery risk (confidence 1, no ranges): every draw is the plan itself
     assert (sim["p10"] == sim["p90"]).all()

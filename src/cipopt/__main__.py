@@ -8,7 +8,26 @@ from __future__ import annotations
 
 import atexit
 import gc
+import signal
 import sys
+
+ENDING_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _end(signum, frame) -> None:
+    """SIGTERM and SIGHUP end cipopt as Ctrl-C does: through every `finally`, so the solve is
+    cancelled and half-written staging folders are removed (io/write.py); further signals wait."""
+    for name in ENDING_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def install_signal_handlers() -> None:
+    """Handle SIGTERM and SIGHUP like SIGINT, unless they are ignored (nohup)."""
+    for name in ENDING_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _end)
 
 
 def run() -> None:
@@ -17,6 +36,7 @@ def run() -> None:
     # schemes, benchmarks/README.md). Freezing at exit skips that pass; set here, at the entry
     # point, so that importing the CLI (tests, notebooks) changes nothing at their exit.
     atexit.register(gc.freeze)
+    install_signal_handlers()
     try:
         from cipopt.cli import main
 

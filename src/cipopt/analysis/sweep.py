@@ -111,6 +111,63 @@ def too_small(sweep: Sweep, total: int) -> str | None:
             f"{MIN_TASKS_PER_WORKER * sweep.workers} here): running them in this process")
 
 
+MAX_HANDSHAKE = 16 * 2**20
+"""Bytes a Dask scheduler's first message may announce (its handshake is a few hundred)."""
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Check that a tcp:// address answers as a Dask scheduler does, within `timeout` seconds.
+
+    A scheduler sends its handshake first: 8 bytes giving the message's length, then the message.
+    A web server, a database or a silent port would otherwise make Dask wait for ever, or read
+    "HTTP/1.1" as a length and try to allocate exabytes. Raises SweepUnavailable."""
+    import socket
+    import struct
+    import time
+
+    text = address.strip()
+    if "://" in text and not text.startswith("tcp://"):
+        return  # tls, ws, ucx: Dask's own timeout applies
+    host, _, port = text.removeprefix("tcp://").rpartition(":")
+    host = host.strip("[]")
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
+
+    def read(conn, n: int) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            conn.settimeout(left())
+            chunk = conn.recv(min(n - len(data), 1 << 20))
+            if not chunk:
+                raise ConnectionError("the connection was closed")
+            data += chunk
+        return bytes(data)
+
+    try:
+        with socket.create_connection((host, int(port)), timeout=left()) as conn:
+            (length,) = struct.unpack("<Q", read(conn, 8))
+            if not 0 < length <= MAX_HANDSHAKE:
+                raise ValueError
+            message = read(conn, length)
+        from distributed.protocol.utils import unpack_frames
+
+        unpack_frames(message, partial=True)
+    except (TimeoutError, socket.timeout):
+        raise SweepUnavailable(f"cannot reach the Dask scheduler at {address}: no Dask handshake within "
+                               f"{timeout:g} s (is it a Dask scheduler's address?)") from None
+    except OSError as exc:
+        raise SweepUnavailable(f"cannot reach the Dask scheduler at {address} "
+                               f"({type(exc).__name__}: {exc})") from None
+    except Exception:  # noqa: BLE001 - whatever the bytes were, they were not Dask's
+        raise SweepUnavailable(f"the service at {address} is not a Dask scheduler (it does not answer with "
+                               "Dask's handshake): give the address `dask scheduler` prints") from None
+
+
 def solver_threads(options, instance, sweep: Sweep):
     """Solve options for the workers: one HiGHS thread each unless the command line or the
     instance says otherwise, so that N workers do not fight over the cores."""
@@ -226,6 +283,7 @@ def dask_client(sweep: Sweep):
                 problem = address_problem(sweep.scheduler)
                 if problem:
                     raise SweepUnavailable(problem)
+                probe_scheduler(sweep.scheduler, CONNECT_TIMEOUT)
                 try:
                     client = Client(sweep.scheduler.strip(), timeout=CONNECT_TIMEOUT)
                 except (OSError, TimeoutError, ValueError) as exc:

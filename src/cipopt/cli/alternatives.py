@@ -40,7 +40,7 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
     from cipopt.report.progress import ProgressLine
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "alternatives")
     inst = load(instance)
     line = ProgressLine(quiet, "alternatives")
     try:
@@ -80,5 +80,5 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
                            "alternative_plans.csv": csv_text(result.starts),
                            "alternative_years.csv": csv_text(result.years),
                            "importance.csv": csv_text(result.importance),
-                           "alternatives_summary.json": json_text(summary)}, force=force)
+                           "alternatives_summary.json": json_text(summary)}, force=force, kind="alternatives")
         click.echo(f"\nwrote alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json to {out}")

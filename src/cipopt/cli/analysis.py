@@ -74,7 +74,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
     from cipopt.report.progress import ProgressLine
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "whatif")
     inst = load(instance)
     log = ProblemLog()
     scenarios = load_scenarios(instance, inst, _scenario_names(instance, names, all_), log,  # errors: all listed
@@ -90,7 +90,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
     if out:
         files = {"whatif.csv": csv_text(result.table()), "whatif_years.csv": csv_text(result.years()),
                  "whatif_plans.csv": csv_text(result.plans()), "summary.json": json_text(result.summary())}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="whatif")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if any(row.outcome.status.value == "error" for row in result.rows):
         sys.exit(EXIT_INTERNAL)
@@ -140,7 +140,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
     from cipopt.report.progress import ProgressLine
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "frontier")
     inst = load(instance)
     if scenario:
         log = ProblemLog()
@@ -157,7 +157,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
         click.echo(line)
     if out:
         files = {"frontier.csv": csv_text(result.table()), "summary.json": json_text(result.summary())}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="frontier")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if any(pt.outcome.status.value == "error" for pt in result.points):
         sys.exit(EXIT_INTERNAL)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import math
+import os
 import sys
 import traceback
 
@@ -40,6 +42,81 @@ class Finite(click.FloatRange):
 TIME_LIMIT = Finite(min=0, min_open=True, max=10 ** 7)  # seconds: up to about four months
 GAP = Finite(min=0, max=1)  # a relative gap: 1 already accepts any plan
 SEED = click.IntRange(min=0, max=2 ** 31 - 1)  # HiGHS random_seed's range
+
+
+class TerminalText(io.TextIOBase):
+    """Standard output or error as cipopt prints to it: control characters in what it prints
+    (ids from untrusted files) are escaped, and a reader that went away (`cipopt solve | head`)
+    silences the rest instead of failing the command, so files and the run history are kept."""
+
+    def __init__(self, stream):
+        self.raw = stream
+        self.closed_by_reader = False
+
+    @property
+    def encoding(self):
+        return getattr(self.raw, "encoding", "utf-8")
+
+    @property
+    def errors(self):
+        return getattr(self.raw, "errors", "strict")
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.raw.isatty()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str")
+        if self.closed_by_reader:
+            return len(text)
+        from cipopt.report.text import printable
+
+        try:
+            self.raw.write(printable(text))
+            self.raw.flush()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.closed_by_reader:
+            return
+        try:
+            self.raw.flush()
+        except (BrokenPipeError, ValueError):
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        """Point the descriptor at /dev/null, so that the interpreter's last flush succeeds too."""
+        self.closed_by_reader = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.raw.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+
+def install_terminal_text() -> None:
+    """Wrap sys.stdout and sys.stderr in `TerminalText` while the command runs (a notebook or a
+    test that calls `main` gets its own streams back when the command ends)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, TerminalText):
+            wrapper = TerminalText(stream)
+            setattr(sys, name, wrapper)
+            click.get_current_context().call_on_close(functools.partial(_unwrap, name, wrapper))
+
+
+def _unwrap(name: str, wrapper: TerminalText) -> None:
+    if getattr(sys, name) is wrapper:
+        setattr(sys, name, wrapper.raw)
 
 
 def echo_problems(problems, limit: int = 200) -> None:
@@ -134,6 +211,7 @@ def main(debug: bool, allow_outside_links: bool) -> None:
     Example:
       cipopt solve instances/holby --out out/holby
     """
+    install_terminal_text()
 
 
 def exit_without_plan(headline: str, outcome) -> None:

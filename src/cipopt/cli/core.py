@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cipopt.cli.base import EXIT_CHECK_FAILED, GAP, TIME_LIMIT, guarded, load, load_plan, main
-from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
 
 @main.command()
@@ -48,7 +48,7 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
     if store and no_store:
         raise BadArguments("--store and --no-store contradict each other")
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "solve")
     if excel:
         check_excel_out(excel, force)
     steps = Steps(quiet or verbose)
@@ -63,7 +63,7 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
         files = {"summary.json": json_text(outcome.summary())}
         if outcome.plan_frame is not None:
             files = {"plan.csv": csv_text(outcome.plan_frame), "years.csv": csv_text(outcome.years), **files}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if excel:
         with steps.step("writing the workbook"):
@@ -93,7 +93,7 @@ def check(instance, plan, out, force):
     from cipopt.check import check_plan
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "check")
     inst = load(instance)
     chosen = load_plan(plan, inst)
     report = check_plan(inst, chosen)
@@ -104,7 +104,7 @@ def check(instance, plan, out, force):
                    "objective_mode": inst.objective.mode, "instance_sha256": inst.sha256(),
                    "plan": str(plan)}
         write_folder(out, {"violations.csv": csv_text(report.violations_frame()),
-                           "years.csv": csv_text(report.years), "summary.json": json_text(summary)}, force=force)
+                           "years.csv": csv_text(report.years), "summary.json": json_text(summary)}, force=force, kind="check")
         click.echo(f"wrote violations.csv, years.csv, summary.json to {out}")
     sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
 
@@ -126,13 +126,14 @@ def validate(instance, out, force):
     from cipopt.report.instance import instance_summary
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "validate")
     inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
     for line in lines:
         click.echo(line)
     if out:
-        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force)
+        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force,
+                     kind="validate")
         click.echo(f"wrote summary.json, schemes.csv to {out}")
 
 
@@ -152,17 +153,16 @@ def build(instance, lp, force):
     """
     import tempfile
 
-    from cipopt.model.build import build_model
+    from cipopt.model.build import build_model, write_lp
 
-    if Path(lp).exists() and not force:
-        raise OutputExists(f"{lp}: already exists; pass --force to overwrite it")
+    check_file_out(lp, force)
     inst = load(instance)
     built = build_model(inst)
     for note in built.notes.infeasibilities:
         click.echo(f"note: {note.message}", err=True)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "model.lp"
-        built.model.write(str(scratch), io_options={"symbolic_solver_labels": True})
+        write_lp(built.model, str(scratch))
         write_file(lp, scratch.read_text(), force=force)
     click.echo(f"wrote {lp}")
 

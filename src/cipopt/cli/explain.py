@@ -52,7 +52,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     from cipopt.report.progress import ProgressLine
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "explain")
     inst = load(instance)
     given = None
     if plan:
@@ -87,5 +87,5 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
         summary = {"instance_sha256": inst.sha256(), "reference": reference_note,
                    "objective": ref.objective, "objective_mode": inst.objective.mode}
         write_folder(out, {"explain_schemes.csv": csv_text(result.schemes), "explain_rules.csv": csv_text(result.rules),
-                           "explain_summary.json": json_text(summary)}, force=force)
+                           "explain_summary.json": json_text(summary)}, force=force, kind="explain")
         click.echo(f"\nwrote explain_schemes.csv, explain_rules.csv, explain_summary.json to {out}")

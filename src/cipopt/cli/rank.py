@@ -51,7 +51,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
     from cipopt.report.progress import ProgressLine
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "rank")
     inst = load(instance)
     progress = ProgressLine(quiet, "rank")
     try:
@@ -72,7 +72,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         files = {"bids.csv": csv_text(result.bids()), "budget_levels.csv": csv_text(result.levels_table()),
                  "portfolios.csv": csv_text(result.portfolios()),
                  "weight_samples.csv": csv_text(result.samples_table()), "summary.json": json_text(result.summary())}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="rank")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     errors = result.errors()
     if errors:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from cipopt.cli.base import guarded, load, main
-from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
 EXIT_BAD_INPUT = 2
 
@@ -43,11 +43,7 @@ def _store_errors(command):
 
 
 def _refuse_existing_file(path: str, force: bool) -> None:
-    target = Path(path)
-    if target.exists() and target.is_dir():
-        raise OutputExists(f"{target}: is a folder; give a file name")
-    if target.exists() and not force:
-        raise OutputExists(f"{target}: already exists; pass --force to overwrite it")
+    check_file_out(path, force)
 
 
 def _needs_suffix(path: str, suffix: str, what: str) -> None:
@@ -136,12 +132,12 @@ def convert(instance, out, force):
     if to_workbook:
         _refuse_existing_file(out, force)
     else:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "instance")
     inst = load(instance)
     if to_workbook:
         write_file(out, instance_workbook(inst), force=force)
     else:
-        write_folder(out, instance_folder_files(inst), force=force)
+        write_folder(out, instance_folder_files(inst), force=force, kind="instance")
     click.echo(f"wrote {out} (instance sha256 {inst.sha256()[:12]})")
 
 
@@ -308,13 +304,13 @@ def runs_show(run_id, store, out, instance_out, force):
     from cipopt.io.export import instance_folder_files
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "solve")
     to_workbook = bool(instance_out) and Path(instance_out).suffix.lower() == ".xlsx"
     if instance_out:
         if to_workbook:
             _refuse_existing_file(instance_out, force)
         else:
-            check_output_dir(instance_out, force)
+            check_output_dir(instance_out, force, "instance")
     with _open_store(store) as db:
         run = db.run(run_id)
         inst = db.instance(run_id) if (instance_out or out) else None
@@ -340,13 +336,13 @@ def runs_show(run_id, store, out, instance_out, force):
             files["plan.csv"] = run.plan_csv or csv_text(run.plan_frame)
         if run.years_csv:
             files["years.csv"] = run.years_csv
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if instance_out:
         if to_workbook:
             write_file(instance_out, instance_workbook(inst), force=force)
         else:
-            write_folder(instance_out, instance_folder_files(inst), force=force)
+            write_folder(instance_out, instance_folder_files(inst), force=force, kind="instance")
         click.echo(f"wrote the instance (sha256 {inst.sha256()[:12]}) to {instance_out}")
         click.echo(f"to re-create the plan: {reproduce_command(run, instance_out)}")
 

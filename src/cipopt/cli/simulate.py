@@ -21,8 +21,9 @@ from cipopt.report.text import money
                    "gives the same numbers.")
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="Write simulation.csv (per target and year), simulation_savings.csv (per year and "
-                   "organisation) and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+                   "organisation) and simulation_summary.json here: a folder of its own, or the --out "
+                   "folder of cipopt solve (its other files are kept), for the report's risk view.")
+@click.option("--force", is_flag=True, help="Write into an existing --out folder, replacing an earlier simulation there.")
 @guarded
 @sweep_options
 def simulate(instance, plan, draws, seed, out, force, sweep):
@@ -40,12 +41,12 @@ def simulate(instance, plan, draws, seed, out, force, sweep):
     \b
     Example:
       cipopt solve instances/holby --out out/holby
-      cipopt simulate instances/holby out/holby/plan.csv --draws 100000 --seed 7 --out out/holby-risk
+      cipopt simulate instances/holby out/holby/plan.csv --draws 100000 --seed 7 --out out/holby --force
     """
     from cipopt.analysis.simulate import simulate_plan
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "simulate")
     inst = load(instance)
     chosen = load_plan(plan, inst, within_years=True)
     result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep)
@@ -55,8 +56,8 @@ def simulate(instance, plan, draws, seed, out, force, sweep):
         click.echo(line)
     if out:
         files = {"simulation.csv": csv_text(result.targets), "simulation_savings.csv": csv_text(result.savings),
-                 "summary.json": json_text(result.summary)}
-        write_folder(out, files, force=force)
+                 "simulation_summary.json": json_text(result.summary)}
+        write_folder(out, files, force=force, kind="simulate")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     sys.exit(0)
 

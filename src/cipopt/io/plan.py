@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cipopt.io.text import bool_column, number_column, read_csv_table, read_text
+from cipopt.io.write import restore
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, ProblemLog
 
@@ -33,7 +34,9 @@ def read_plan(path: str | Path, instance: Instance, log: ProblemLog,
     frame = read_csv_table(text, label, log) if text is not None else None
     if frame is None:
         raise InputError(log.problems)
-    frame = frame.rename(columns={c: _header(c) for c in frame.columns})
+    # cipopt writes a cell that a spreadsheet would run as a formula with a leading apostrophe
+    frame = frame.map(lambda v: restore(v) if isinstance(v, str) else v)
+    frame = frame.rename(columns={c: _header(restore(c)) for c in frame.columns})
     if "scheme" not in frame.columns:
         log.error(label, "the required column 'scheme' is missing", row=1)
         raise InputError(log.problems)

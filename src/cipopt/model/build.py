@@ -39,3 +39,36 @@ def build_model(instance: Instance, coef: Coefficients | None = None) -> BuiltMo
         for family in FAMILIES:
             family.add_to(m, ctx, notes)
     return BuiltModel(model=m, ctx=ctx, notes=notes)
+
+
+class UniqueLPNames:
+    """LP-file names for `cipopt build --lp`: Pyomo's readable names, made unique.
+
+    The LP format allows few characters, so Pyomo writes `v_start[e-rostering,2025]` and
+    `v_start[e_rostering,2025]` both as `v_start(e_rostering_2025)`; any two ids may meet so.
+    A name already taken by another component gets the first free suffix `_2`, `_3`, ..."""
+
+    def __init__(self):
+        from pyomo.core.base.label import LPFileLabeler
+
+        self._readable = LPFileLabeler()
+        self._taken: set[str] = set()
+        self._named: dict[int, tuple[object, str]] = {}
+
+    def __call__(self, component) -> str:
+        known = self._named.get(id(component))
+        if known is not None and known[0] is component:
+            return known[1]
+        base = self._readable(component)
+        name, n = base, 1
+        while name in self._taken:
+            n += 1
+            name = f"{base}_{n}"
+        self._taken.add(name)
+        self._named[id(component)] = (component, name)
+        return name
+
+
+def write_lp(model, path: str) -> None:
+    """The model as an LP file whose names are readable and unique, whatever the ids."""
+    model.write(str(path), io_options={"symbolic_solver_labels": True, "labeler": UniqueLPNames()})

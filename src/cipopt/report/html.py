@@ -96,6 +96,11 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
                 raise ValueError("not a JSON object")
         except (ValueError, OSError) as exc:
             log.error(str(summary_path), f"is not a readable summary: {exc}")
+            summary = {}
+        if summary:
+            _check_solve_summary(summary, str(summary_path), log)
+        if log.errors:
+            raise InputError(log.problems)
     plan = None
     years = None
     plan_path, years_path = folder / "plan.csv", folder / "years.csv"
@@ -104,11 +109,14 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
             plan = read_plan(plan_path, instance, log)
         except InputError:
             pass
-    elif summary.get("status") in ("optimal", "feasible"):
+    elif summary.get("status") in PLAN_STATUSES:
         log.error(str(plan_path), "is missing, though summary.json says a plan was found")
+    if plan_path.exists() and summary and summary.get("status") not in PLAN_STATUSES:
+        log.error(str(plan_path), f"lies beside a summary.json whose status is {summary.get('status')!r} "
+                                  "(no plan): the folder mixes two runs; solve again with --out")
     if years_path.exists():
         try:
-            years = pd.read_csv(years_path, keep_default_na=True)
+            years = _restored(pd.read_csv(years_path, keep_default_na=True))
             missing = {"year", "org", "measure", "value"} - set(years.columns)
             if missing:
                 log.error(str(years_path), f"lacks the columns {', '.join(sorted(missing))}", row=1)
@@ -121,7 +129,7 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
     sim_path = folder / SIMULATION_FILE
     if sim_path.exists():
         try:
-            simulation = pd.read_csv(sim_path)
+            simulation = _restored(pd.read_csv(sim_path))
             if "year" not in simulation.columns:
                 log.error(str(sim_path), "needs a 'year' column", row=1)
                 simulation = None
@@ -136,7 +144,7 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
         if not path.exists():
             continue
         try:
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+            frame = _restored(pd.read_csv(path, keep_default_na=False, na_values=[""]))
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             log.error(str(path), f"is not a readable table: {exc}")
             continue
@@ -157,6 +165,45 @@ def read_solution(instance: Instance, folder: str | Path, log: ProblemLog) -> Re
     return ReportInputs(instance, summary, plan, years, simulation, notes, str(folder),
                         alternatives=optional.get(ALTERNATIVES_FILE), importance=optional.get(IMPORTANCE_FILE),
                         explanations=optional.get(EXPLAIN_FILE))
+
+
+def _restored(frame: pd.DataFrame) -> pd.DataFrame:
+    """cipopt's own CSV back as written: cells neutralised against formula injection restored."""
+    from cipopt.io.write import restore
+
+    return frame.map(lambda v: restore(v) if isinstance(v, str) else v)
+
+
+PLAN_STATUSES = ("optimal", "feasible")
+SOLVE_STATUSES = ("optimal", "feasible", "infeasible", "time_limit_no_solution", "error")
+_SUMMARY_NUMBERS = ("objective", "mip_gap", "dual_bound", "build_seconds", "solve_seconds")
+_SUMMARY_TEXTS = ("solver", "solver_version", "instance_sha256", "objective_mode", "cipopt_version", "checker")
+
+
+def _check_solve_summary(summary: dict, label: str, log: ProblemLog) -> None:
+    """A solution folder's summary.json is untrusted too: it must be a solve's, its values typed."""
+    if "solver" not in summary or "status" not in summary:
+        log.error(label, "is not the summary of cipopt solve (no status and solver): the folder is "
+                         "not a solve's --out folder (cipopt simulate, check and the analyses write their own)")
+        return
+    if summary["status"] not in SOLVE_STATUSES:
+        log.error(label, f"key status: {str(summary['status'])[:40]!r} is not a solve status "
+                         f"({', '.join(SOLVE_STATUSES)})")
+    for key in _SUMMARY_NUMBERS:
+        value = summary.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or (isinstance(value, float) and not math.isfinite(value))):
+            log.error(label, f"key {key}: {str(value)[:40]!r} is not a number")
+    for key in _SUMMARY_TEXTS:
+        value = summary.get(key)
+        if value is not None and not isinstance(value, str):
+            log.error(label, f"key {key}: {str(value)[:40]!r} is not text")
+    messages = summary.get("messages", [])
+    if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+        log.error(label, "key messages: is not a list of text")
+    options = summary.get("solver_options")
+    if options is not None and not isinstance(options, dict):
+        log.error(label, "key solver_options: is not a mapping")
 
 
 # -- figures -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ shows a bar of the time used against the limit; other steps a spinner and the ti
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import click
@@ -45,7 +46,7 @@ class Steps:
     """`with steps.step("solving", limit=60): ...` shows a live line while the block runs."""
 
     def __init__(self, quiet: bool = False, console: Console | None = None):
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(file=getattr(sys.stderr, "raw", sys.stderr))
         self.enabled = not quiet and self.console.is_terminal
 
     @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,16 @@ OBJECTIVE_WORDS = {
     "savings": "discounted net savings",
     "weighted_score": "weighted score",
 }
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control characters (escape sequences, carriage returns,
+    backspaces) and bidirectional overrides in ids are shown as \\xNN or \\uNNNN, not obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
 
 
 def money(value: float | None) -> str:
