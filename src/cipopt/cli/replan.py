@@ -64,7 +64,7 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
     from cipopt.report import replan as show
 
     if out:
-        check_output_dir(out, force)
+        check_output_dir(out, force, "replan")
     inst = load(instance)
     month = as_at_month(as_at, inst)
     log = ProblemLog()
@@ -87,7 +87,7 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
                      "recovery.csv": csv_text(show.recovery_table(result)), "months.csv": csv_text(result.months),
                      "years.csv": csv_text(result.outcome.years), "replan.xlsx": show.workbook_bytes(result),
                      "replan.html": show.html_report(result), **files}
-        write_folder(out, files, force=force)
+        write_folder(out, files, force=force, kind="replan")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     sys.exit(result.status.exit_code)
 

@@ -50,6 +50,8 @@ COMMAND_FILES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "whatif": {"whatif.csv", "whatif_years.csv", "whatif_plans.csv", "summary.json"},
     "frontier": {"frontier.csv", "summary.json"},
     "rank": {"bids.csv", "budget_levels.csv", "portfolios.csv", "weight_samples.csv", "summary.json"},
+    "replan": {"plan.csv", "outturn.csv", "recovery.csv", "months.csv", "years.csv", "replan.xlsx", "replan.html",
+               "summary.json"},
     "instance": {"instance.yaml", "schemes.csv", "profiles.csv", "relations.csv", "shares.csv", "scores.csv"},
     **_ANALYSES,
 }.items()}
