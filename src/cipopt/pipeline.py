@@ -23,7 +23,7 @@ from cipopt.coefficients import build_coefficients
 from cipopt.model.build import BuiltModel, build_model
 from cipopt.model.context import ModelContext
 from cipopt.results import (
-    Plan, objective_value, plan_from_starts, plan_table, starts_from_plan, years_table,
+    Plan, objective_parts, plan_from_starts, plan_table, starts_from_plan, years_table,
 )
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
@@ -58,7 +58,10 @@ class SolveOptions:
 class SolveOutcome:
     instance: Instance
     status: SolveStatus
-    objective: float | None = None
+    objective: float | None = None  # what was maximised: the mode's value less the penalties
+    net_present_value: float | None = None  # the plan's NPV, no penalties, in every mode
+    shortfall_penalty: float | None = None  # the discounted soft-target shortfall penalties
+    risk_penalty: float | None = None  # risk cvar: cvar_penalty x CVaR (else 0)
     solver_objective: float | None = None
     dual_bound: float | None = None
     mip_gap: float | None = None
@@ -83,6 +86,10 @@ class SolveOutcome:
         return {
             "status": self.status.value,
             "objective": _json_number(self.objective),
+            "objective_meaning": objective_words(inst),
+            "net_present_value": _json_number(self.net_present_value),
+            "shortfall_penalty": _json_number(self.shortfall_penalty),
+            "risk_penalty": _json_number(self.risk_penalty),
             "mip_gap": _json_number(self.mip_gap),
             "dual_bound": _json_number(self.dual_bound),
             "objective_mode": inst.objective.mode,
@@ -105,6 +112,17 @@ class SolveOutcome:
             "messages": list(self.messages),
             "cipopt_version": __version__,
         }
+
+
+MODE_WORDS = {"net_present_value": "NPV", "savings": "discounted net savings", "weighted_score": "weighted score"}
+
+
+def objective_words(instance: Instance) -> str:
+    """What the objective is, named as such: never "net present value" (docs/figures.md)."""
+    less = " less shortfall penalties"
+    if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
+        less += " and the CVaR penalty"
+    return MODE_WORDS[instance.objective.mode] + less
 
 
 def _json_number(value: float | None) -> float | None:
@@ -246,7 +264,11 @@ class Planner:
     def _finish_checked(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan) -> SolveOutcome:
         x = starts_from_plan(self.coef, plan)
         outcome.plan = plan
-        outcome.objective = objective_value(ctx, x)
+        parts = objective_parts(ctx, x)
+        outcome.objective = parts.objective
+        outcome.net_present_value = parts.net_present_value
+        outcome.shortfall_penalty = parts.shortfall_penalty
+        outcome.risk_penalty = parts.risk_penalty
         started = time.perf_counter()
         outcome.check = check_plan(ctx.instance, plan)
         outcome.check_seconds = time.perf_counter() - started
@@ -256,6 +278,10 @@ class Planner:
         if not _close(outcome.check.objective, outcome.objective):
             problems.append(f"the checker values the plan at {outcome.check.objective:,.6f}, "
                             f"the model at {outcome.objective:,.6f}")
+        for what, mine, theirs in (("net present value", parts.net_present_value, outcome.check.net_present_value),
+                                   ("shortfall penalty", parts.shortfall_penalty, outcome.check.penalty)):
+            if not _close(theirs, mine):
+                problems.append(f"the checker's {what} is {theirs:,.6f}, the model's {mine:,.6f}")
         # The plan's exact value may exceed the solver's (an incumbent's shortfall variables need
         # not be at their least), never fall below it.
         if outcome.solver_objective is not None and outcome.objective < outcome.solver_objective \
