@@ -219,7 +219,7 @@ class Planner:
             outcome.messages.append("no plan keeps every rule together with the added cuts")
         elif raw.status == SolveStatus.INFEASIBLE:
             outcome.messages.append("no plan keeps every rule:")
-            outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns))
+            outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))
         if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
             outcome.messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
         if raw.status == SolveStatus.ERROR:

@@ -65,6 +65,29 @@ def solve_summary(outcome) -> list[str]:
     return lines
 
 
+SHORTFALL_TOL = 1e-6
+
+
+def worst_shortfalls(years: pd.DataFrame) -> dict[str, tuple[int | None, float]]:
+    """Per target: (the year of its largest shortfall, that shortfall), (None, 0) when met every year.
+
+    Shortfalls are never added across years (a cumulative target counts last year's gap again)
+    nor across targets (recurrent and in-year bases measure the same schemes twice)."""
+    out: dict[str, tuple[int | None, float]] = {}
+    rows = years[years["measure"].str.startswith("target:")]
+    for measure, group in rows.groupby("measure", sort=False):
+        short = group["shortfall"].fillna(0.0).to_numpy()
+        k = int(short.argmax()) if len(short) else 0
+        worst = float(short[k]) if len(short) else 0.0
+        out[measure.removeprefix("target:")] = (
+            (int(group["year"].iloc[k]), worst) if worst > SHORTFALL_TOL else (None, 0.0))
+    return out
+
+
+def describe_worst(year: int | None, shortfall: float) -> str:
+    return "met every year" if year is None else f"{money(shortfall)} in {year}"
+
+
 def figure_lines(outcome) -> list[str]:
     """The plan's NPV, the penalties and the objective, each named for what it is (docs/figures.md)."""
     inst = outcome.instance
