@@ -28,6 +28,7 @@ from cipopt.results import (
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.diagnose import diagnose
+from cipopt.solve.probe import Probe, probe_rows
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, row_index, variant_bounds
@@ -165,6 +166,7 @@ class Planner:
         self._base_bounds = Bounds.of(self.form) if self.form else None
         self._loaded = self._base_bounds  # what the HiGHS model holds now
         self._rebuilt: dict[str, Planner] = {}
+        self._by_row = None  # the constraint matrix by rows, for probes
         self.rebuilds = 0  # how many variants needed a fresh build (for tests and benchmarks)
 
     @property
@@ -232,6 +234,21 @@ class Planner:
         chosen[target.forced_pairs] = 1.0
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
         return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen))
+
+    def row_of(self, constraint: str, index) -> int | None:
+        """The loaded model's row of a constraint (e.g. ("c_limit", ("capital", 2026))), None if absent."""
+        return self._rows.get((constraint, index))
+
+    def probe(self, rows: list[int], sense: str, *, objective_floor: float | None = None,
+              options: SolveOptions = SolveOptions()) -> Probe:
+        """`cipopt.solve.probe.probe_rows` on the instance as given (not a variant), on a copy."""
+        self.session.apply(self._base_bounds, self._loaded)
+        self._loaded = self._base_bounds
+        if self._by_row is None:
+            self._by_row = self.form.matrix.tocsr()
+        time_limit, _, threads = options.resolve(self.instance)
+        return probe_rows(self.session.highs, self._by_row, rows, sense, objective_floor=objective_floor,
+                          time_limit=time_limit, threads=threads)
 
     def evaluate(self, plan: Plan) -> SolveOutcome:
         """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).

@@ -75,6 +75,8 @@ def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *
     info = h.getInfo()
     if status == highspy.HighsModelStatus.kInfeasible:
         return Probe("infeasible", None, None)
+    if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return Probe("unbounded", None, None)
     has_plan = info.primal_solution_status == highspy.kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, dtype=float) if has_plan else None
     value = float(x[t]) if x is not None else None
