@@ -240,7 +240,7 @@ class Planner:
         return self._rows.get((constraint, index))
 
     def probe(self, rows: list[int], sense: str, *, objective_floor: float | None = None,
-              options: SolveOptions = SolveOptions()) -> Probe:
+              options: SolveOptions = SolveOptions(), shift_from: list[float] | None = None) -> Probe:
         """`cipopt.solve.probe.probe_rows` on the instance as given (not a variant), on a copy."""
         self.session.apply(self._base_bounds, self._loaded)
         self._loaded = self._base_bounds
@@ -248,7 +248,7 @@ class Planner:
             self._by_row = self.form.matrix.tocsr()
         time_limit, _, threads = options.resolve(self.instance)
         return probe_rows(self.session.highs, self._by_row, rows, sense, objective_floor=objective_floor,
-                          time_limit=time_limit, threads=threads)
+                          time_limit=time_limit, threads=threads, shift_from=shift_from)
 
     def evaluate(self, plan: Plan) -> SolveOutcome:
         """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).

@@ -28,6 +28,7 @@ from cipopt.results import Plan
 from cipopt.schema.instance import Instance
 
 TIGHT_REL = 1e-6
+EVERY_YEAR = "all"  # the `year` of a rule eased by one amount in every year it names
 FLOOR_REL = 1e-6  # a better plan: an objective above the reference's by this share (at least 1e-6)
 Progress = Callable[[str], None]
 
@@ -205,6 +206,21 @@ def _with_bound(inst: Instance, kind: str, rule_id: str, year: int, value: float
     return inst.model_copy(update={"quality": q.model_copy(update={"portfolio_min": {**q.portfolio_min, rule_id: value}})})
 
 
+def _shifted(inst: Instance, kind: str, rule_id: str, delta: float) -> Instance:
+    """A variant with a limit's or target's bound eased by `delta` in every year it names."""
+    if kind == "limit":
+        def change(lim):
+            if lim.id != rule_id:
+                return lim
+            sign = 1.0 if lim.sense == "<=" else -1.0
+            return lim.model_copy(update={"values": {y: v + sign * delta for y, v in lim.values.items()}})
+        return inst.model_copy(update={"limits": tuple(change(lim) for lim in inst.limits)})
+
+    def change_t(t):
+        return t if t.id != rule_id else t.model_copy(update={"values": {y: v - delta for y, v in t.values.items()}})
+    return inst.model_copy(update={"targets": tuple(change_t(t) for t in inst.targets)})
+
+
 def _rows_of(planner: Planner, kind: str, rule_id: str, year: int) -> tuple[list[int], str]:
     """The loaded model's rows of a rule (a quality floor: every year's) and its sense."""
     inst = planner.instance
@@ -282,10 +298,26 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         pending.append((row, kind, rule_id))
         tasks.append(VariantTask(_with_bound(inst, kind, rule_id, year, eased), options, reference.plan))
         labels.append(f"{r.measure} {year}")
+    rows += _every_year(planner, reference, options, floor, tight, pending, tasks, labels, progress)
     for (row, kind, rule_id), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep)):
+        if row["year"] == EVERY_YEAR:
+            if out.objective is None:
+                row["method"] = f"the re-solve with every year eased by {fmt(row['step'])} ended {out.status}"
+                continue
+            gain = out.objective - z0
+            if gain <= FLOOR_REL * max(1.0, abs(z0)) / 2:
+                row["method"] = "the re-solve at the candidate easing found no better plan: no value is claimed"
+                continue
+            row.update(gain=gain, marginal_value=gain / row["step"],
+                       method=f"eased by the same amount in every year it names: the first amount at which a "
+                              f"better plan exists is {fmt(row['step'])}; there the objective gains {fmt(gain)}")
+            continue
         where = "in every year" if kind == "quality" else f"in {row['year']}"
         if out.objective is None:
             row["method"] = f"the re-solve at the breakpoint {fmt(row['breakpoint'])} ended {out.status}"
+        elif out.objective - z0 <= FLOOR_REL * max(1.0, abs(z0)) / 2:
+            row["method"] = (f"the re-solve at the candidate breakpoint {fmt(row['breakpoint'])} found no better "
+                             "plan: no value is claimed")
         else:
             gain = out.objective - z0
             row.update(gain=gain, marginal_value=gain / row["step"],
@@ -298,6 +330,50 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         for other in floor_rows[1:]:
             other.update({k: first[k] for k in ("breakpoint", "step", "gain", "marginal_value", "method")})
     return pd.DataFrame(rows)
+
+
+def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions, floor: float,
+                tight: set[tuple[str, int]], pending: list, tasks: list, labels: list,
+                progress: Progress | None) -> list[dict]:
+    """Rows for each limit and hard target of several years eased by one amount in every year:
+    a rule that binds in many years may be worth nothing eased in one year alone."""
+    inst = reference.instance
+    rules = [("limit", lim.id, lim.sense, lim.org, lim.values) for lim in inst.limits if lim.sense != "=="]
+    rules += [("target", t.id, ">=", t.org, t.values) for t in inst.targets if t.hard]
+    out = []
+    for kind, rule_id, sense, org, values in rules:
+        if len(values) < 2:
+            continue
+        measure = f"{kind}:{rule_id}"
+        found = []  # (row, bound) of the years it names that have a row
+        for y in sorted(values):
+            rows_y, _ = _rows_of(planner, kind, rule_id, int(y))
+            found += [(rows_y[0], values[y])] if rows_y else []
+        row = {"rule": measure, "kind": kind, "year": EVERY_YEAR, "org": org or "all", "value": None, "sense": sense,
+               "bound": None, "shortfall": None, "tight": any(m == measure for m, _ in tight),
+               "breakpoint": None, "step": None, "gain": None, "marginal_value": None, "method": ""}
+        out.append(row)
+        if not found:
+            row.update(gain=0.0, marginal_value=0.0, method="no scheme counts in it: easing it changes nothing")
+            continue
+        if progress:
+            progress(f"breakpoint of {measure} in every year")
+        probe = planner.probe([j for j, _ in found], sense, objective_floor=floor, options=options,
+                              shift_from=[b for _, b in found])
+        if probe.status == "infeasible":
+            row.update(gain=0.0, marginal_value=0.0, method="no easing in every year, up to removing the rule, "
+                                                             "gives a better plan (a solve proved it)")
+        elif probe.status != "optimal" or probe.value is None:
+            row["method"] = f"the search for the first easing that changes the answer ended {probe.status}"
+        elif probe.value <= TIGHT_REL * max(1.0, max(abs(b) for _, b in found)):
+            row["method"] = "a better plan keeps the bounds as they are: the plan explained is not optimal"
+        else:
+            row["step"] = probe.value
+            eased = probe.value + 1e-7 * max(1.0, abs(probe.value))
+            pending.append((row, kind, rule_id))
+            tasks.append(VariantTask(_shifted(inst, kind, rule_id, eased), options, reference.plan))
+            labels.append(f"{measure} every year")
+    return out
 
 
 def explain(planner: Planner, options: SolveOptions = SolveOptions(), *, plan: Plan | None = None,

@@ -18,12 +18,14 @@ import numpy as np
 from cipopt.solve.highs import INF, new_highs
 
 PROBE_GAP = 0.0
+PROBE_TOL = 1e-9
 
 
 @dataclass(frozen=True)
 class Probe:
-    """What the solve proved about t. `status`: optimal, time_limit (t and the bound as far as
-    the solve got) or infeasible (no plan keeps the other rules, with the floor if any)."""
+    """What the solve proved about t. `status`: optimal, infeasible (no plan keeps the other rules,
+    with the floor if any), unbounded, time_limit or HiGHS's word for another stop (t and the
+    bound as far as the solve got)."""
 
     status: str
     value: float | None  # t at the best plan found (None: no plan)
@@ -33,9 +35,11 @@ class Probe:
 
 def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *,
                objective_floor: float | None = None, time_limit: float | None = None,
-               threads: int | None = None) -> Probe:
+               threads: int | None = None, shift_from: list[float] | None = None) -> Probe:
     """Best t with rows[i]·x >= t (sense '>=', t maximised) or <= t ('<=', t minimised), every
     other row of the loaded model kept, and (if given) the objective at least `objective_floor`.
+    With `shift_from` (the rows' bounds b_i), t is instead the least easing of every row at once:
+    rows[i]·x <= b_i + t ('<=') or >= b_i - t ('>='), t minimised.
 
     `matrix_rows` is the constraint matrix in CSR form (the rows' coefficients)."""
     model = highs.getModel()
@@ -48,9 +52,12 @@ def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *
     h.passModel(model)
     h.setOptionValue("mip_rel_gap", PROBE_GAP)
     h.setOptionValue("mip_abs_gap", 1e-9)
+    # a binary at 1e-7 (within HiGHS's default integrality tolerance) can fake a better plan by
+    # more than the objective floor's margin: be strict
+    h.setOptionValue("mip_feasibility_tolerance", PROBE_TOL)
     h.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
-    if threads:
-        h.setOptionValue("threads", int(threads))
+    # `threads` is not set: HiGHS fixes its thread pool once per process, and a second, different
+    # setting makes the run fail; the probe takes the pool the process has
     rows = list(rows)
     h.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.full(len(rows), -INF), np.full(len(rows), INF))
     if objective_floor is not None:
@@ -61,15 +68,18 @@ def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *
     h.changeObjectiveOffset(0.0)
     h.addCol(1.0, -INF, INF, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
     t = n
-    for j in rows:
+    for k, j in enumerate(rows):
         lo, hi = matrix_rows.indptr[j], matrix_rows.indptr[j + 1]
+        base = 0.0 if shift_from is None else float(shift_from[k])
+        t_coefficient = 1.0 if shift_from is not None and sense == ">=" else -1.0
         cols = np.append(matrix_rows.indices[lo:hi], t).astype(np.int32)
-        vals = np.append(matrix_rows.data[lo:hi], -1.0).astype(float)
+        vals = np.append(matrix_rows.data[lo:hi], t_coefficient).astype(float)
         if sense == ">=":
-            h.addRow(0.0, INF, len(cols), cols, vals)
+            h.addRow(base, INF, len(cols), cols, vals)
         else:
-            h.addRow(-INF, 0.0, len(cols), cols, vals)
-    h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == ">=" else highspy.ObjSense.kMinimize)
+            h.addRow(-INF, base, len(cols), cols, vals)
+    maximise = sense == ">=" and shift_from is None
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -84,4 +94,5 @@ def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *
         return Probe("optimal", value, value, x[:n])
     dual = getattr(info, "mip_dual_bound", None)
     bound = float(dual) if dual is not None and np.isfinite(dual) and abs(dual) < INF else None
-    return Probe("time_limit", value, bound, None if x is None else x[:n])
+    stopped = "time_limit" if status == highspy.HighsModelStatus.kTimeLimit else h.modelStatusToString(status)
+    return Probe(stopped, value, bound, None if x is None else x[:n])
