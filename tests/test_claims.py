@@ -235,6 +235,26 @@ def test_value_of_easing_is_at_the_exact_breakpoint(rule, year):
     assert best(_with_bound(inst, kind, rid, year, b - 1e-3)) == pytest.approx(z0, abs=1e-6)
 
 
+@pytest.mark.parametrize("rule", ["capital", "pmo"])
+def test_value_of_easing_a_limit_in_every_year_is_at_the_exact_breakpoint(rule):
+    inst = lumpy()
+    result = explain(Planner(inst), EXACT)
+    z0 = best(inst)
+    row = result.rules[(result.rules.rule == f"limit:{rule}") & (result.rules.year == "all")].iloc[0]
+    lim = next(lim for lim in inst.limits if lim.id == rule)
+
+    def eased(delta):
+        values = {y: v + delta for y, v in lim.values.items()}
+        return inst.model_copy(update={"limits": tuple(
+            x if x.id != rule else x.model_copy(update={"values": values}) for x in inst.limits)})
+    if row.step is None or row.step != row.step:
+        assert row.marginal_value == 0 and "no easing in every year" in row.method
+        assert best(eased(1e9)) == pytest.approx(z0, abs=1e-6)
+        return
+    assert best(eased(row.step)) == pytest.approx(z0 + row.gain, abs=1e-6) and row.gain > 1e-6
+    assert best(eased(row.step - 1e-3)) == pytest.approx(z0, abs=1e-6)
+
+
 def test_value_of_easing_a_soft_target_in_shortfall_is_its_discounted_penalty():
     inst = lumpy()
     result = explain(Planner(inst), EXACT)
