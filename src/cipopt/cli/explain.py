@@ -86,8 +86,9 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
         click.echo("  none: no limit, target or floor binds")
     for r in shown.itertuples():
         value = "-" if r.marginal_value is None or r.marginal_value != r.marginal_value else f"{r.marginal_value:,.3f}"
-        click.echo(f"  {r.rule:<28} {r.year}  {r.value:>12,.1f} {r.sense} {r.bound:<12,.1f} "
-                   f"{value:>10} per unit  ({r.method})")
+        where = (f"{'every year':<10}  {'':>12} {r.sense} {'':<12}" if r.year == "all" else
+                 f"{r.year!s:<10}  {r.value:>12,.1f} {r.sense} {r.bound:<12,.1f}")
+        click.echo(f"  {r.rule:<28} {where} {value:>10} per unit  ({r.method})")
     if out:
         summary = {"instance_sha256": inst.sha256(), "reference": reference_note,
                    "objective": ref.objective, "objective_meaning": objective_words(inst),
