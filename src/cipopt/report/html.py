@@ -719,7 +719,7 @@ def _headline(data: ReportInputs) -> str:
     status = summary.get("status", "unknown")
     objective = summary.get("objective")
     mode = summary.get("objective_mode", inst.objective.mode)
-    what = OBJECTIVE_WORDS.get(mode, mode)
+    what = summary.get("objective_meaning") or OBJECTIVE_WORDS.get(mode, mode)
     gap = summary.get("mip_gap")
     npv = summary.get("net_present_value")
     if npv is None and objective is not None and data.plan is not None:  # a summary.json from before the split
