@@ -134,6 +134,16 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
                         lambda plan, j=j: drivers(j, plan))
         if words:
             sentences.append(words)
+        others = [i for i, _, _ in bent if i != j]
+        if probe.status == "infeasible" and others:  # then: how far it reaches with the others set aside
+            left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+            if left is None or left > 0:
+                apart = probe_rows(h, by_row, [j], side, time_limit=left, set_aside=others)
+                words = _proved(j, side, apart, form, instance, limits, targets, mandatory, row_lower, row_upper,
+                                lambda plan, j=j: drivers(j, plan))
+                if words and apart.status != "infeasible":
+                    sentences.append(words.replace("together with the other rules",
+                                                   "even with the other rules the relaxation bent set aside"))
     return sentences
 
 

@@ -35,13 +35,14 @@ class Probe:
 
 def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *,
                objective_floor: float | None = None, time_limit: float | None = None,
-               threads: int | None = None, shift_from: list[float] | None = None) -> Probe:
+               threads: int | None = None, shift_from: list[float] | None = None,
+               set_aside: list[int] = ()) -> Probe:
     """Best t with rows[i]·x >= t (sense '>=', t maximised) or <= t ('<=', t minimised), every
     other row of the loaded model kept, and (if given) the objective at least `objective_floor`.
     With `shift_from` (the rows' bounds b_i), t is instead the least easing of every row at once:
     rows[i]·x <= b_i + t ('<=') or >= b_i - t ('>='), t minimised.
 
-    `matrix_rows` is the constraint matrix in CSR form (the rows' coefficients)."""
+    Rows in `set_aside` are dropped for this solve. `matrix_rows` is the constraint matrix in CSR form."""
     model = highs.getModel()
     lp = highs.getLp()
     n = lp.num_col_
@@ -59,7 +60,8 @@ def probe_rows(highs: highspy.Highs, matrix_rows, rows: list[int], sense: str, *
     # `threads` is not set: HiGHS fixes its thread pool once per process, and a second, different
     # setting makes the run fail; the probe takes the pool the process has
     rows = list(rows)
-    h.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.full(len(rows), -INF), np.full(len(rows), INF))
+    freed = rows + [j for j in set_aside if j not in rows]
+    h.changeRowsBounds(len(freed), np.array(freed, dtype=np.int32), np.full(len(freed), -INF), np.full(len(freed), INF))
     if objective_floor is not None:
         keep = np.flatnonzero(costs != 0)
         sign = 1.0 if maximize else -1.0
