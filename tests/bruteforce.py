@@ -230,3 +230,51 @@ def brute_force(instance: Instance, rel_tol: float = 1e-9) -> tuple[float | None
     best = max(v for v, _ in scored)
     close = rel_tol * max(1.0, abs(best))
     return best, [p for v, p in scored if v >= best - close]
+
+
+def plan_figures(instance: Instance, plan: dict) -> dict:
+    """The figures a board reads of a plan, by plain loops: `npv` (Σ_y d(y)·(in-year net saving −
+    capital), no penalties, in every mode), `penalty` (Σ soft shortfall × penalty × d(y)),
+    `achieved` and `shortfall` per (target, year), `use` per (limit, year), `quality` per (domain, year)."""
+    years = list(instance.years)
+    profiles = _profile_table(instance)
+    expected = instance.objective.risk != "none"
+    start = {s.id: plan.get(s.id) for s in instance.schemes}
+
+    def total(metric, org, year, with_confidence):
+        result = 0.0
+        for s in instance.schemes:
+            t = start[s.id]
+            if t is None or year < t:
+                continue
+            value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
+            result += value * (s.confidence if with_confidence and expected else 1.0)
+        return result
+
+    def recurrent(org, year):
+        return total("saving", org, year, True) - total("running_cost", org, year, False)
+
+    def in_year(org, year):
+        return (recurrent(org, year) + total("nonrecurrent_saving", org, year, True)
+                - total("one_off_cost", org, year, False) - total("double_running_cost", org, year, False))
+
+    def d(year):
+        return (1.0 + instance.discount_rate) ** (-(year - years[0]))
+
+    out = {"npv": sum(d(y) * (in_year(None, y) - total("capital_cost", None, y, False)) for y in years),
+           "penalty": 0.0, "achieved": {}, "shortfall": {}, "use": {}, "quality": {}}
+    for t in instance.targets:
+        for y, value in t.values.items():
+            got = recurrent(t.org, y) if t.basis == "recurrent" else in_year(t.org, y)
+            out["achieved"][t.id, y] = got
+            out["shortfall"][t.id, y] = max(0.0, value - got)
+            if not t.hard:
+                out["penalty"] += t.shortfall_penalty * d(y) * max(0.0, value - got)
+    for lim in instance.limits:
+        metric = "saving" if lim.metric == "recurrent_saving" else lim.metric
+        for y in lim.values:
+            out["use"][lim.id, y] = total(metric, lim.org, y, False)
+    for domain in instance.quality.portfolio_min:
+        for y in years:
+            out["quality"][domain, y] = total(domain, None, y, False)
+    return out

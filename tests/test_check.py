@@ -249,7 +249,7 @@ def test_weighted_score_sums_exact_weights_minus_discounted_penalties():
     )
     report = check_plan(inst, {"A": 2025, "B": 2026})
     assert report.objective == pytest.approx(99 - 35 - 20 / 1.035)
-    assert report.lines()[-1].startswith("objective (weighted_score, risk none): ")
+    assert report.lines()[-1].startswith("objective (weighted score less shortfall penalties; risk none): ")
 
 
 # --- plans broken on purpose -------------------------------------------------------------------
@@ -425,7 +425,7 @@ def test_report_tables_and_lines():
     assert frame["year"].isna().tolist() == [False, True]
     lines = report.lines()
     assert lines[:2] == [v.message for v in report.violations]
-    assert lines[-1].startswith("objective (net_present_value, risk expected): ")
+    assert lines[-1].startswith("objective (NPV less shortfall penalties; risk expected): ")
     assert not report.ok
     ok = check_plan(inst, {"M": 2025})
     assert ok.ok and ok.violations_frame().empty and ok.lines()[0] == "every rule holds (1 schemes selected)"

@@ -16,7 +16,8 @@ def test_mandatory_schemes_over_the_capital_limit():
                  {"id": "B", "capital_cost": 2200, "mandatory": True},
                  {"id": "C", "recurrent_saving": 100}], years=[2026],
                 limits=[{"id": "capital", "metric": "capital_cost", "values": {2026: 4000}}])
-    assert "mandatory schemes A and B need 5,200 of capital_cost in 2026; the capital limit is <= 4,000" in messages(inst)
+    assert ("at least 5,200 of capital_cost is needed in 2026 together with the other rules (mandatory schemes "
+            "A and B); the capital limit is <= 4,000") in messages(inst)
 
 
 def test_hard_target_out_of_reach_under_a_limit():

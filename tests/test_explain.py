@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from cipopt.analysis.explain import NothingToExplain, explain
+from cipopt.check import check_plan
 from cipopt.cli import main
 from cipopt.pipeline import Planner, SolveOptions
 from golden import make
@@ -45,21 +46,23 @@ def test_displacement_and_the_binding_limit():
     result = explain(Planner(inst), EXACT)
     rows = by_scheme(result)
     assert rows["R"].price == pytest.approx(50) and rows["R"].displaced == "P"
-    assert "limit:capital (2025)" in rows["R"].reason
+    assert "limit:capital (2025: 100)" in rows["R"].reason
     assert rows["P"].price == pytest.approx(50) and rows["P"].brought_in == "R"
     capital = result.rules[result.rules.rule == "limit:capital"].iloc[0]
-    # lumpy: easing the limit by 10 buys nothing more
-    assert capital.tight and capital.marginal_value == 0 and capital.step == 10
+    # lumpy: easing the limit changes nothing until both fit (200); there R joins P
+    both = check_plan(inst, {"P": 2025, "R": 2025}).objective - check_plan(inst, {"P": 2025}).objective
+    assert capital.tight and capital.breakpoint == pytest.approx(200) and capital.step == pytest.approx(100)
+    assert capital.gain == pytest.approx(both) and capital.marginal_value == pytest.approx(both / 100)
 
 
 def test_marginal_value_of_a_target_in_shortfall():
     # C: saving 100/yr from 2025, one-off 500; the soft target of 200 in 2027 (penalty 3) is
-    # missed by 100 whatever is done, so easing it by 20 gains 3 per unit.
+    # missed by 100 whatever is done, so easing it gains 3 per unit over the first 100 units.
     inst = make([{"id": "C", "recurrent_saving": 100, "one_off_cost": 500}],
                 targets=[{"id": "u", "values": {2027: 200}, "shortfall_penalty": 3}])
     rules = explain(Planner(inst), EXACT).rules
     row = rules[rules.rule == "target:u"].iloc[0]
-    assert row.tight and row.step == 20
+    assert row.tight and row.step == pytest.approx(100)
     assert row.marginal_value == pytest.approx(3.0)
 
 

@@ -154,4 +154,4 @@ def test_an_impossible_fair_share_is_diagnosed_in_words():
     text = " ".join(outcome.messages)
     # the smallest relative change: mental health short by 5.2 of its 90% (plan a + m: 2 - 0.9 x 8)
     assert "fair share mh-share: sector mental_health cannot get 90% of capital_cost" in text, text
-    assert "short by 5.2" in text
+    assert "short by at least 5.2" in text

@@ -24,11 +24,12 @@ from cipopt.coefficients import build_coefficients
 from cipopt.model.build import BuiltModel, build_model
 from cipopt.model.context import ModelContext
 from cipopt.results import (
-    Plan, objective_value, plan_from_starts, plan_table, starts_from_plan, years_table,
+    Plan, objective_parts, plan_from_starts, plan_table, starts_from_plan, years_table,
 )
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.diagnose import diagnose
+from cipopt.solve.probe import Probe, probe_rows
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, row_index, variant_bounds
@@ -62,7 +63,10 @@ class SolveOptions:
 class SolveOutcome:
     instance: Instance
     status: SolveStatus
-    objective: float | None = None
+    objective: float | None = None  # what was maximised: the mode's value less the penalties
+    net_present_value: float | None = None  # the plan's NPV, no penalties, in every mode
+    shortfall_penalty: float | None = None  # the discounted soft-target shortfall penalties
+    risk_penalty: float | None = None  # risk cvar: cvar_penalty x CVaR (else 0)
     solver_objective: float | None = None
     dual_bound: float | None = None
     mip_gap: float | None = None
@@ -87,6 +91,10 @@ class SolveOutcome:
         return {
             "status": self.status.value,
             "objective": _json_number(self.objective),
+            "objective_meaning": objective_words(inst),
+            "net_present_value": _json_number(self.net_present_value),
+            "shortfall_penalty": _json_number(self.shortfall_penalty),
+            "risk_penalty": _json_number(self.risk_penalty),
             "mip_gap": _json_number(self.mip_gap),
             "dual_bound": _json_number(self.dual_bound),
             "objective_mode": inst.objective.mode,
@@ -109,6 +117,17 @@ class SolveOutcome:
             "messages": list(self.messages),
             "cipopt_version": __version__,
         }
+
+
+MODE_WORDS = {"net_present_value": "NPV", "savings": "discounted net savings", "weighted_score": "weighted score"}
+
+
+def objective_words(instance: Instance) -> str:
+    """What the objective is, named as such: never "net present value" (docs/figures.md)."""
+    less = " less shortfall penalties"
+    if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
+        less += " and the CVaR penalty"
+    return MODE_WORDS[instance.objective.mode] + less
 
 
 def _json_number(value: float | None) -> float | None:
@@ -138,6 +157,7 @@ class Planner:
         self._base_bounds = Bounds.of(self.form) if self.form else None
         self._loaded = self._base_bounds  # what the HiGHS model holds now
         self._rebuilt: dict[str, Planner] = {}
+        self._by_row = None  # the constraint matrix by rows, for probes
         self.rebuilds = 0  # how many variants needed a fresh build (for tests and benchmarks)
 
     @property
@@ -198,7 +218,7 @@ class Planner:
             outcome.messages.append("no plan keeps every rule together with the added cuts")
         elif raw.status == SolveStatus.INFEASIBLE:
             outcome.messages.append("no plan keeps every rule:")
-            outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns))
+            outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))
         if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
             outcome.messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
         if raw.status == SolveStatus.ERROR:
@@ -211,6 +231,21 @@ class Planner:
         chosen[target.forced_pairs] = 1.0
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
         return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen), **finish)
+
+    def row_of(self, constraint: str, index) -> int | None:
+        """The loaded model's row of a constraint (e.g. ("c_limit", ("capital", 2026))), None if absent."""
+        return self._rows.get((constraint, index))
+
+    def probe(self, rows: list[int], sense: str, *, objective_floor: float | None = None,
+              options: SolveOptions = SolveOptions(), shift_from: list[float] | None = None) -> Probe:
+        """`cipopt.solve.probe.probe_rows` on the instance as given (not a variant), on a copy."""
+        self.session.apply(self._base_bounds, self._loaded)
+        self._loaded = self._base_bounds
+        if self._by_row is None:
+            self._by_row = self.form.matrix.tocsr()
+        time_limit, _, threads = options.resolve(self.instance)
+        return probe_rows(self.session.highs, self._by_row, rows, sense, objective_floor=objective_floor,
+                          time_limit=time_limit, threads=threads, shift_from=shift_from)
 
     def evaluate(self, plan: Plan) -> SolveOutcome:
         """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).
@@ -245,7 +280,11 @@ class Planner:
                         checked: bool = True) -> SolveOutcome:
         x = starts_from_plan(self.coef, plan)
         outcome.plan = plan
-        outcome.objective = objective_value(ctx, x)
+        parts = objective_parts(ctx, x)
+        outcome.objective = parts.objective
+        outcome.net_present_value = parts.net_present_value
+        outcome.shortfall_penalty = parts.shortfall_penalty
+        outcome.risk_penalty = parts.risk_penalty
         if not checked:
             self._gap(outcome)
             if tables:
@@ -261,6 +300,10 @@ class Planner:
         if not _close(outcome.check.objective, outcome.objective):
             problems.append(f"the checker values the plan at {outcome.check.objective:,.6f}, "
                             f"the model at {outcome.objective:,.6f}")
+        for what, mine, theirs in (("net present value", parts.net_present_value, outcome.check.net_present_value),
+                                   ("shortfall penalty", parts.shortfall_penalty, outcome.check.penalty)):
+            if not _close(theirs, mine):
+                problems.append(f"the checker's {what} is {theirs:,.6f}, the model's {mine:,.6f}")
         # The plan's exact value may exceed the solver's (an incumbent's shortfall variables need
         # not be at their least), never fall below it.
         if outcome.solver_objective is not None and outcome.objective < outcome.solver_objective \

@@ -5,12 +5,14 @@ The independent checker computes the same figures its own way; a test holds the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import ModelContext
-from cipopt.model.objective import start_values
+from cipopt.model.objective import npv_values, start_values
 from cipopt.model.risk import risk_penalty
 from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
 
@@ -53,13 +55,27 @@ def target_shortfalls(ctx: ModelContext, x: np.ndarray) -> list[tuple]:
     return out
 
 
-def objective_value(ctx: ModelContext, x: np.ndarray) -> float:
-    """The plan's objective, evaluated exactly (shortfalls as max(0, required - achieved))."""
-    penalty = sum(
+@dataclass(frozen=True)
+class ObjectiveParts:
+    """What a board reads apart: the plan's NPV, the shortfall penalties and the risk term, and
+    the objective the solver maximised from them (docs/figures.md)."""
+
+    net_present_value: float  # sum_y d(y) (in-year net saving - capital cost), no penalties
+    shortfall_penalty: float  # sum_y d(y) sum_soft targets penalty x shortfall
+    risk_penalty: float  # risk cvar: cvar_penalty x CVaR (else 0)
+    objective: float  # what was maximised: the mode's value less both penalties
+
+
+def objective_parts(ctx: ModelContext, x: np.ndarray) -> ObjectiveParts:
+    """The plan's objective and its parts, evaluated exactly (shortfalls as max(0, required - achieved))."""
+    penalty = float(sum(
         t.shortfall_penalty * ctx.coef.discount[ctx.coef.year_index(y)] * short
         for t, y, _, short in target_shortfalls(ctx, x) if not t.hard
-    )
-    return float(start_values(ctx) @ x) - penalty - risk_penalty(ctx, x)
+    ))
+    risk = float(risk_penalty(ctx, x))
+    return ObjectiveParts(
+        net_present_value=float(npv_values(ctx) @ x), shortfall_penalty=penalty, risk_penalty=risk,
+        objective=float(start_values(ctx) @ x) - penalty - risk)
 
 
 def plan_table(ctx: ModelContext, plan: Plan) -> pd.DataFrame:

@@ -119,6 +119,8 @@ def _tables(plans: list[SolveOutcome]) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
             "plan": k, "status": p.status.value, "objective": p.objective,
             "below_best": best.objective - p.objective,
             "below_best_pct": 100 * (best.objective - p.objective) / max(abs(best.objective), 1e-9),
+            "net_present_value": p.net_present_value, "shortfall_penalty": p.shortfall_penalty,
+            "risk_penalty": p.risk_penalty,
             "selected": len(p.selected), "differs_from_best": len(decisions_differ(best.plan, p.plan)),
             "added": ";".join(added), "removed": ";".join(removed), "moved": ";".join(moved),
         })

@@ -28,7 +28,8 @@ from cipopt.results import Plan
 from cipopt.schema.instance import Instance
 
 TIGHT_REL = 1e-6
-STEP_SHARE = 0.10
+EVERY_YEAR = "all"  # the `year` of a rule eased by one amount in every year it names
+FLOOR_REL = 1e-6  # a better plan: an objective above the reference's by this share (at least 1e-6)
 Progress = Callable[[str], None]
 
 
@@ -80,11 +81,41 @@ def _tight_rules(outcome: SolveOutcome) -> set[tuple[str, int]]:
     return tight
 
 
-def _describe_rules(rules: Iterable[tuple[str, int]]) -> str:
-    by_rule: dict[str, list[int]] = {}
-    for measure, year in sorted(rules):
-        by_rule.setdefault(measure, []).append(year)
-    return "; ".join(f"{m} ({', '.join(str(y) for y in ys)})" for m, ys in by_rule.items())
+def rule_matrices(planner: Planner) -> dict[str, object]:
+    """measure (limit:ID, target:ID, quality:D) -> (years x allowed starts) coefficients of its rows."""
+    inst, coef = planner.instance, planner.coef
+    out: dict[str, object] = {}
+    for lim in inst.limits:
+        out[f"limit:{lim.id}"] = coef.matrix(lim.metric, lim.org)
+    for t in inst.targets:
+        out[f"target:{t.id}"] = coef.target_matrix(t.basis, t.org, planner.ctx.expected)
+    for d in inst.quality.portfolio_min:
+        out[f"quality:{d}"] = coef.matrix(d)
+    return out
+
+
+def uses(planner: Planner, matrices: dict, scheme_id: str, start: int,
+         tight: set[tuple[str, int]]) -> list[tuple[str, int, float]]:
+    """(measure, year, coefficient) of the binding rules the scheme counts in when it starts in
+    `start`: a nonzero coefficient in the rule's row, in a year it is active, where the rule binds."""
+    coef = planner.coef
+    pair = next(p for p in coef.pairs_of_scheme[coef.scheme_index[scheme_id]]
+                if int(coef.years[coef.pair_start[p]]) == start)
+    out = []
+    for measure, year in sorted(tight):
+        if year < start or measure not in matrices:
+            continue
+        value = float(matrices[measure][[coef.year_index(year)], [pair]][0])
+        if abs(value) > 1e-9:
+            out.append((measure, year, value))
+    return out
+
+
+def _describe_uses(used: list[tuple[str, int, float]]) -> str:
+    by_rule: dict[str, list[str]] = {}
+    for measure, year, value in used:
+        by_rule.setdefault(measure, []).append(f"{year}: {fmt(value)}")
+    return "; ".join(f"{m} ({', '.join(ys)})" for m, ys in by_rule.items())
 
 
 def _resolve(planner: Planner, tasks: list[VariantTask], labels: list[str], progress: Progress | None,
@@ -122,21 +153,22 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
             tasks.append(VariantTask(variant, options, warm))
         rows.append(row)
     outcomes = _resolve(planner, tasks, [s.id for _, s, _ in pending], progress, sweep)
+    matrices = rule_matrices(planner)
     for (row, s, start), out in zip(pending, outcomes):
         if out.status in ("infeasible",):
             what = "running it" if start is None else "leaving it out"
-            row.update(kind="blocked", reason=f"{what} is impossible: " + " ".join(out.messages[1:] or out.messages))
+            row.update(kind="blocked", reason=f"{what} is impossible: " + "; ".join(out.messages[1:] or out.messages))
         elif out.objective is None:
             row.update(kind="unknown", reason=f"the forced re-solve ended {out.status}")
         else:
             price = reference.objective - out.objective
             left, came = _changes(plan, out.plan, s.id)
-            # the rules it competes for: tight, in the years it runs, in the plan that has it
+            # the binding rules it counts in, in the plan that has it
             runs_from = out.plan[s.id] if start is None else start
             with_it = _tight_rules(out) if start is None else tight_before
-            binding = {(m, y) for m, y in with_it if y >= runs_from}
+            used = uses(planner, matrices, s.id, runs_from, with_it)
             row.update(forced_objective=out.objective, price=price, displaced=", ".join(left),
-                       brought_in=", ".join(came), binding=_describe_rules(binding))
+                       brought_in=", ".join(came), binding=_describe_uses(used))
             money = _money(inst, abs(price))
             if abs(price) <= 1e-6 * max(1.0, abs(reference.objective)):
                 row.update(kind="indifferent", reason="an equally good plan exists "
@@ -147,81 +179,201 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
                            reason=f"{other} would gain {money} over the given plan")
             elif start is not None:
                 detail = f"; without it {', '.join(came)} would run instead" if came else ""
-                rule = f"; it uses room in {_describe_rules(binding)}" if binding else ""
+                rule = f"; binding rules it counts in: {_describe_uses(used)}" if used else ""
                 row.update(kind="worth it", reason=f"in from {start}: forcing it out loses {money}{detail}{rule}")
             else:
                 detail = f", displacing {', '.join(left)}" if left else ""
-                rule = f" ({_describe_rules(binding)} bind)" if binding else ""
+                rule = (f" (starting in {runs_from} it would count in the binding rules {_describe_uses(used)})"
+                        if used else "")
                 row.update(kind="not worth it", reason=f"out: forcing it in costs {money}{detail}{rule}")
             if out.status == "feasible":
                 row["reason"] += f" (forced re-solve stopped at a gap of {out.mip_gap:.2%})"
     return pd.DataFrame(rows)
 
 
-def _eased(inst: Instance, kind: str, rule_id: str, year: int, step: float) -> Instance:
-    """A variant with one rule's bound in one year eased by `step`."""
+def _with_bound(inst: Instance, kind: str, rule_id: str, year: int, value: float) -> Instance:
+    """A variant with one rule's bound in one year set to `value` (a quality floor: every year,
+    being one value for all years)."""
     if kind == "limit":
-        def ease(lim):
+        def change(lim):
+            return lim if lim.id != rule_id else lim.model_copy(update={"values": {**lim.values, year: value}})
+        return inst.model_copy(update={"limits": tuple(change(lim) for lim in inst.limits)})
+    if kind == "target":
+        def change_t(t):
+            return t if t.id != rule_id else t.model_copy(update={"values": {**t.values, year: value}})
+        return inst.model_copy(update={"targets": tuple(change_t(t) for t in inst.targets)})
+    q = inst.quality
+    return inst.model_copy(update={"quality": q.model_copy(update={"portfolio_min": {**q.portfolio_min, rule_id: value}})})
+
+
+def _shifted(inst: Instance, kind: str, rule_id: str, delta: float) -> Instance:
+    """A variant with a limit's or target's bound eased by `delta` in every year it names."""
+    if kind == "limit":
+        def change(lim):
             if lim.id != rule_id:
                 return lim
-            delta = step if lim.sense in ("<=", "==") else -step
-            return lim.model_copy(update={"values": {**lim.values, year: lim.values[year] + delta}})
-        return inst.model_copy(update={"limits": tuple(ease(lim) for lim in inst.limits)})
-    if kind == "target":
-        def ease_t(t):
-            if t.id != rule_id:
-                return t
-            return t.model_copy(update={"values": {**t.values, year: t.values[year] - step}})
-        return inst.model_copy(update={"targets": tuple(ease_t(t) for t in inst.targets)})
-    q = inst.quality
-    # a floor is one value for every year: easing it in one year is not expressible, so ease all years
-    floors = {**q.portfolio_min, rule_id: q.portfolio_min[rule_id] - step}
-    return inst.model_copy(update={"quality": q.model_copy(update={"portfolio_min": floors})})
+            sign = 1.0 if lim.sense == "<=" else -1.0
+            return lim.model_copy(update={"values": {y: v + sign * delta for y, v in lim.values.items()}})
+        return inst.model_copy(update={"limits": tuple(change(lim) for lim in inst.limits)})
+
+    def change_t(t):
+        return t if t.id != rule_id else t.model_copy(update={"values": {y: v - delta for y, v in t.values.items()}})
+    return inst.model_copy(update={"targets": tuple(change_t(t) for t in inst.targets)})
+
+
+def _rows_of(planner: Planner, kind: str, rule_id: str, year: int) -> tuple[list[int], str]:
+    """The loaded model's rows of a rule (a quality floor: every year's) and its sense."""
+    inst = planner.instance
+    if kind == "limit":
+        lim = next(lim for lim in inst.limits if lim.id == rule_id)
+        found = [planner.row_of("c_limit", (rule_id, year))]
+        sense = lim.sense
+    elif kind == "target":
+        t = next(t for t in inst.targets if t.id == rule_id)
+        found = [planner.row_of("c_target_recurrent" if t.basis == "recurrent" else "c_target_in_year",
+                                (rule_id, year))]
+        sense = ">="
+    else:
+        found = [planner.row_of("c_quality_floor", (rule_id, int(y))) for y in inst.years]
+        sense = ">="
+    return [j for j in found if j is not None], sense
 
 
 def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptions,
                   progress: Progress | None = None, sweep: Sweep = IN_PROCESS) -> pd.DataFrame:
+    """Per rule and year, the value of easing it where that changes the answer (module docstring)."""
     inst = reference.instance
     years = reference.years
     rules = years[years["measure"].str.contains(":") & years["bound"].notna()]
     tight = _tight_rules(reference)
     options = solver_threads(options, inst, sweep)
+    z0 = reference.objective
+    floor = z0 + FLOOR_REL * max(1.0, abs(z0))
     rows, pending, tasks, labels = [], [], [], []
-    floor_rows: dict[str, list[dict]] = {}  # quality floor -> its rows (one floor for all years: one re-solve)
+    by_floor: dict[str, list[dict]] = {}  # quality floor -> its rows (one floor for all years: one search)
     for r in rules.itertuples():
         kind, rule_id = r.measure.split(":", 1)
         year = int(r.year)
-        # Plans are lumpy: a 1% change rarely moves a MIP optimum, so ease by 10% (at least 1 unit).
-        step = max(1.0, round(STEP_SHARE * abs(r.bound), 6)) if kind != "quality" else 1.0
         row = {"rule": r.measure, "kind": kind, "year": year, "org": r.org, "value": r.value, "sense": r.sense,
                "bound": r.bound, "shortfall": r.shortfall, "tight": (r.measure, year) in tight,
-               "step": step, "marginal_value": 0.0, "method": ""}
+               "breakpoint": None, "step": None, "gain": None, "marginal_value": None, "method": ""}
         rows.append(row)
-        if not row["tight"]:
-            slack = abs(r.bound - r.value)
-            row["method"] = f"not binding: {fmt(slack)} of slack, so a small change is worth 0"
-        elif kind == "quality" and rule_id in floor_rows:
-            floor_rows[rule_id].append(row)
-        else:
-            if kind == "quality":
-                floor_rows[rule_id] = []
-            pending.append((row, kind, rule_id, step))
-            tasks.append(VariantTask(_eased(inst, kind, rule_id, year, step), options, reference.plan))
-            labels.append(f"{r.measure} {year}")
-    for (row, kind, rule_id, step), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep)):
-        if out.objective is None:
-            row["method"] = f"re-solve with the bound eased by {fmt(step)} ended {out.status}"
-            for other in floor_rows.get(rule_id, []) if kind == "quality" else []:
-                other["method"] = row["method"]
-            continue
-        value = (out.objective - reference.objective) / step
-        row.update(marginal_value=value, method=f"re-solve with the bound eased by {fmt(step)}")
         if kind == "quality":
-            row["method"] += " in every year (one floor for all years)"
-            for other in floor_rows[rule_id]:
-                other.update(marginal_value=value, method=f"re-solve with the floor eased by {fmt(step)} in "
-                                                          "every year (one floor for all years)")
+            by_floor.setdefault(rule_id, []).append(row)
+            if len(by_floor[rule_id]) > 1:
+                continue
+        target = next((t for t in inst.targets if t.id == rule_id), None) if kind == "target" else None
+        if target is not None and not target.hard and r.shortfall > TIGHT_REL * max(1.0, abs(r.bound)):
+            d = float(planner.coef.discount[planner.coef.year_index(year)])
+            per_unit = target.shortfall_penalty * d
+            row.update(breakpoint=r.bound, step=r.shortfall, gain=per_unit * r.shortfall, marginal_value=per_unit,
+                       method=f"a soft target in shortfall: each unit eased saves its penalty {target.shortfall_penalty:g}"
+                              f" x the discount {d:.4f}, exactly, for the first {fmt(r.shortfall)} units")
+            continue
+        if r.sense == "==":
+            row["method"] = "an equality limit: the value of easing it is not computed"
+            continue
+        found, sense = _rows_of(planner, kind, rule_id, year)
+        where = "in every year" if kind == "quality" else f"in {year}"
+        if not found:
+            row.update(gain=0.0, marginal_value=0.0, method="no scheme counts in it: easing it changes nothing")
+            continue
+        if progress:
+            progress(f"breakpoint of {r.measure} {year}")
+        probe = planner.probe(found, sense, objective_floor=floor, options=options)
+        if probe.status == "infeasible":
+            row.update(gain=0.0, marginal_value=0.0,
+                       method=f"no easing, up to removing the rule {where}, gives a better plan (a solve proved it)")
+            continue
+        if probe.status != "optimal" or probe.value is None:
+            row["method"] = f"the search for the first bound that changes the answer ended {probe.status}: no value is claimed"
+            continue
+        better = probe.value - r.bound if sense == "<=" else r.bound - probe.value
+        if better <= TIGHT_REL * max(1.0, abs(r.bound)):
+            row["method"] = "a better plan keeps the bound as it is: the plan explained is not optimal"
+            continue
+        slack = 1e-7 * max(1.0, abs(probe.value))
+        eased = probe.value + slack if sense == "<=" else probe.value - slack
+        row.update(breakpoint=probe.value, step=better)
+        pending.append((row, kind, rule_id))
+        tasks.append(VariantTask(_with_bound(inst, kind, rule_id, year, eased), options, reference.plan))
+        labels.append(f"{r.measure} {year}")
+    rows += _every_year(planner, reference, options, floor, tight, pending, tasks, labels, progress)
+    for (row, kind, rule_id), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep)):
+        if row["year"] == EVERY_YEAR:
+            if out.objective is None:
+                row["method"] = f"the re-solve with every year eased by {fmt(row['step'])} ended {out.status}"
+                continue
+            gain = out.objective - z0
+            if gain <= FLOOR_REL * max(1.0, abs(z0)) / 2:
+                row["method"] = "the re-solve at the candidate easing found no better plan: no value is claimed"
+                continue
+            row.update(gain=gain, marginal_value=gain / row["step"],
+                       method=f"eased by the same amount in every year it names: the first amount at which a "
+                              f"better plan exists is {fmt(row['step'])}; there the objective gains {fmt(gain)}")
+            continue
+        where = "in every year" if kind == "quality" else f"in {row['year']}"
+        if out.objective is None:
+            row["method"] = f"the re-solve at the breakpoint {fmt(row['breakpoint'])} ended {out.status}"
+        elif out.objective - z0 <= FLOOR_REL * max(1.0, abs(z0)) / 2:
+            row["method"] = (f"the re-solve at the candidate breakpoint {fmt(row['breakpoint'])} found no better "
+                             "plan: no value is claimed")
+        else:
+            gain = out.objective - z0
+            row.update(gain=gain, marginal_value=gain / row["step"],
+                       method=f"the first bound at which a better plan exists is {fmt(row['breakpoint'])} {where} "
+                              f"(a step of {fmt(row['step'])}); there the objective gains {fmt(gain)}")
+            if out.status == "feasible":
+                row["method"] += f" (that re-solve stopped at a gap of {out.mip_gap:.2%})"
+    for floor_rows in by_floor.values():  # one floor for every year: its rows share the answer
+        first = floor_rows[0]
+        for other in floor_rows[1:]:
+            other.update({k: first[k] for k in ("breakpoint", "step", "gain", "marginal_value", "method")})
     return pd.DataFrame(rows)
+
+
+def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions, floor: float,
+                tight: set[tuple[str, int]], pending: list, tasks: list, labels: list,
+                progress: Progress | None) -> list[dict]:
+    """Rows for each limit and hard target of several years eased by one amount in every year:
+    a rule that binds in many years may be worth nothing eased in one year alone."""
+    inst = reference.instance
+    rules = [("limit", lim.id, lim.sense, lim.org, lim.values) for lim in inst.limits if lim.sense != "=="]
+    rules += [("target", t.id, ">=", t.org, t.values) for t in inst.targets if t.hard]
+    out = []
+    for kind, rule_id, sense, org, values in rules:
+        if len(values) < 2:
+            continue
+        measure = f"{kind}:{rule_id}"
+        found = []  # (row, bound) of the years it names that have a row
+        for y in sorted(values):
+            rows_y, _ = _rows_of(planner, kind, rule_id, int(y))
+            found += [(rows_y[0], values[y])] if rows_y else []
+        row = {"rule": measure, "kind": kind, "year": EVERY_YEAR, "org": org or "all", "value": None, "sense": sense,
+               "bound": None, "shortfall": None, "tight": any(m == measure for m, _ in tight),
+               "breakpoint": None, "step": None, "gain": None, "marginal_value": None, "method": ""}
+        out.append(row)
+        if not found:
+            row.update(gain=0.0, marginal_value=0.0, method="no scheme counts in it: easing it changes nothing")
+            continue
+        if progress:
+            progress(f"breakpoint of {measure} in every year")
+        probe = planner.probe([j for j, _ in found], sense, objective_floor=floor, options=options,
+                              shift_from=[b for _, b in found])
+        if probe.status == "infeasible":
+            row.update(gain=0.0, marginal_value=0.0, method="no easing in every year, up to removing the rule, "
+                                                             "gives a better plan (a solve proved it)")
+        elif probe.status != "optimal" or probe.value is None:
+            row["method"] = f"the search for the first easing that changes the answer ended {probe.status}"
+        elif probe.value <= TIGHT_REL * max(1.0, max(abs(b) for _, b in found)):
+            row["method"] = "a better plan keeps the bounds as they are: the plan explained is not optimal"
+        else:
+            row["step"] = probe.value
+            eased = probe.value + 1e-7 * max(1.0, abs(probe.value))
+            pending.append((row, kind, rule_id))
+            tasks.append(VariantTask(_shifted(inst, kind, rule_id, eased), options, reference.plan))
+            labels.append(f"{measure} every year")
+    return out
 
 
 def explain(planner: Planner, options: SolveOptions = SolveOptions(), *, plan: Plan | None = None,

@@ -44,7 +44,7 @@ from cipopt.analysis.sweep import (
 )
 from cipopt.analysis.whatif import compare_plans
 from cipopt.coefficients import build_coefficients
-from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
+from cipopt.pipeline import Planner, SolveOptions, SolveOutcome, objective_words
 from cipopt.report.text import OBJECTIVE_WORDS, money
 from cipopt.results import starts_from_plan
 from cipopt.schema.instance import Instance
@@ -220,6 +220,9 @@ class Frontier:
             rec: dict[str, Any] = {
                 "point": i, self.rule.parameter: pt.p, "status": out.status.value,
                 "objective": out.objective if pt.has_plan else None,
+                "net_present_value": out.net_present_value if pt.has_plan else None,
+                "shortfall_penalty": out.shortfall_penalty if pt.has_plan else None,
+                "risk_penalty": out.risk_penalty if pt.has_plan else None,
                 "selected": len(out.selected) if pt.has_plan else None,
                 "entering": ";".join(pt.entering), "leaving": ";".join(pt.leaving),
                 "moved": ";".join(f"{s} {a}->{b}" for s, a, b in pt.moved),
@@ -267,6 +270,7 @@ class Frontier:
         return {
             "instance_name": self.instance.name, "instance_sha256": self.instance.sha256(),
             "objective_mode": self.instance.objective.mode, "money_unit": self.instance.money_unit,
+            "objective_meaning": objective_words(self.instance),
             "rule": {"kind": self.rule.kind, "id": self.rule.id, "sense": self.rule.sense,
                      "varied_as": self.rule.parameter, "instance_values": self.rule.base,
                      "hard": self.rule.hard},
@@ -275,6 +279,9 @@ class Frontier:
             "solver_options": self.points[0].outcome.options if self.points else {},
             "points": [{"p": pt.p, "status": pt.outcome.status.value,
                         "objective": pt.outcome.objective if pt.has_plan else None,
+                        "net_present_value": pt.outcome.net_present_value if pt.has_plan else None,
+                        "shortfall_penalty": pt.outcome.shortfall_penalty if pt.has_plan else None,
+                        "risk_penalty": pt.outcome.risk_penalty if pt.has_plan else None,
                         "checker": None if pt.outcome.check is None else ("accepted" if pt.outcome.check.ok else "rejected"),
                         "mip_gap": pt.outcome.mip_gap,
                         "entering": pt.entering, "leaving": pt.leaving,
@@ -287,11 +294,12 @@ class Frontier:
         unit = "" if mode == "weighted_score" else f", {inst.money_unit}"
         last = inst.years[-1]
         lines = [f"frontier: {inst.name}", f"varying {rule.describe()}",
-                 f"objective: {OBJECTIVE_WORDS[mode]}{unit}"]
+                 f"objective: {OBJECTIVE_WORDS[mode]}{unit}; NPV: net present value ({inst.money_unit}, "
+                 "no penalties); penalty: discounted shortfall penalties"]
         lines += [f"  {n}" for n in self.range_notes]
         lines.append("")
-        header = [rule.parameter, "bounds", "status", "objective", f"recurrent {last}", "slack", "entering",
-                  "leaving"]
+        header = [rule.parameter, "bounds", "status", "objective", "NPV", "penalty", f"recurrent {last}", "slack",
+                  "entering", "leaving"]
         table = [header]
         for pt in self.points:
             if rule.kind == "quality":
@@ -306,12 +314,14 @@ class Frontier:
             slack = self.slack(pt)
             table.append([
                 f"{pt.p:.4g}", bounds, pt.outcome.status.value,
-                money(pt.outcome.objective) if pt.has_plan else "-", money(figures.get(last)),
-                money(slack),
+                money(pt.outcome.objective) if pt.has_plan else "-",
+                money(pt.outcome.net_present_value) if pt.has_plan else "-",
+                money((pt.outcome.shortfall_penalty or 0.0) + (pt.outcome.risk_penalty or 0.0)) if pt.has_plan else "-",
+                money(figures.get(last)), money(slack),
                 ", ".join(pt.entering) or "-", ", ".join(pt.leaving) or "-",
             ])
         widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-        right = {0, 3, 4, 5}
+        right = {0, 3, 4, 5, 6, 7}
         for r in table:
             lines.append("  " + "  ".join(c.rjust(w) if i in right else c.ljust(w)
                                           for i, (c, w) in enumerate(zip(r, widths))).rstrip())

@@ -333,6 +333,7 @@ class WeightTask:
 
 def _solved(outcome) -> dict[str, Any]:
     return {"status": outcome.status.value, "objective": outcome.objective, "mip_gap": outcome.mip_gap,
+            "net_present_value": outcome.net_present_value, "shortfall_penalty": outcome.shortfall_penalty,
             "plan": dict(outcome.plan) if outcome.plan is not None and outcome.status.has_plan else None,
             "messages": list(outcome.messages)}
 
@@ -348,6 +349,7 @@ def work(state: RankState, task: LevelTask | WeightTask) -> dict[str, Any]:
         # a fund level's portfolio is shown (portfolios.csv): checked, but no tables (none is read)
         result = _solved(state.planner.solve(state.payload.options, variant=variant, start=start, tables=False))
         result.update(greedy=greedy, greedy_value=report.objective, greedy_ok=report.ok,
+                      greedy_net_present_value=report.net_present_value, greedy_shortfall_penalty=report.penalty,
                       greedy_breaks=[v.message for v in report.violations])
         return result
     ids = tuple(c.id for c in base.criteria)
@@ -470,7 +472,11 @@ class RankResult:
             rows.append({
                 "step": k, "fraction": self.fractions[k], "fund_budget": self.budget(k),
                 "status": lv["status"], "optimal_value": opt, "mip_gap": lv["mip_gap"],
+                "optimal_net_present_value": lv["net_present_value"] if lv["plan"] is not None else None,
+                "optimal_shortfall_penalty": lv["shortfall_penalty"] if lv["plan"] is not None else None,
                 "greedy_value": lv["greedy_value"], "greedy_keeps_rules": lv["greedy_ok"],
+                "greedy_net_present_value": lv["greedy_net_present_value"],
+                "greedy_shortfall_penalty": lv["greedy_shortfall_penalty"],
                 "greedy_loss": loss, "greedy_loss_share": None if loss is None or not opt else loss / opt,
                 "optimal_bids": len(chosen) if lv["plan"] is not None else None, "greedy_bids": len(greedy),
                 "entering": " ".join(sorted(chosen - prev)) if prev is not None and lv["plan"] else "",
@@ -504,11 +510,12 @@ class RankResult:
             row = {"sample": i + 1}
             row.update({f"weight:{c}": float(v) for c, v in zip(self.weight_set.ids, w)})
             chosen = sorted(s for s, y in (r["plan"] or {}).items() if y is not None)
-            row.update(status=r["status"], objective=r["objective"], bids=len(chosen),
-                       portfolio=" ".join(chosen))
+            row.update(status=r["status"], objective=r["objective"], net_present_value=r["net_present_value"],
+                       shortfall_penalty=r["shortfall_penalty"], bids=len(chosen), portfolio=" ".join(chosen))
             rows.append(row)
         return pd.DataFrame(rows, columns=["sample", *[f"weight:{c}" for c in self.weight_set.ids],
-                                           "status", "objective", "bids", "portfolio"])
+                                           "status", "objective", "net_present_value", "shortfall_penalty",
+                                           "bids", "portfolio"])
 
     def errors(self) -> list[str]:
         return [f"a solve ended in error: {'; '.join(r['messages'])}"
@@ -528,7 +535,11 @@ class RankResult:
             "weight_set": self.weight_set.describe(),
             "samples": len(self.samples), "seed": self.seed,
             "sampling": self._sampling_words(),
+            "value_meaning": "weighted score less shortfall penalties (a score, not money); "
+                             "net_present_value: the portfolio's NPV, no penalties",
             "optimal_value_at_full_budget": _num(lv["optimal_value"].iloc[-1]),
+            "optimal_net_present_value_at_full_budget": _num(lv["optimal_net_present_value"].iloc[-1]),
+            "optimal_shortfall_penalty_at_full_budget": _num(lv["optimal_shortfall_penalty"].iloc[-1]),
             "greedy_value_at_full_budget": _num(lv["greedy_value"].iloc[-1]),
             "greedy_loss_at_full_budget": _num(lv["greedy_loss"].iloc[-1]),
             "largest_greedy_loss": None if worst.empty else _num(worst["greedy_loss"].max()),
@@ -581,13 +592,18 @@ class RankResult:
             out.append(f"{r.rank:>4}  {r.bid[:24]:<24} {str(r.org)[:12]:<12} {r.score:>6.1f} {cost:>10} {vfm:>9} "
                        f"{grank:>6} {entry:>13} {stays:>5}  {core:>5} {(r.core_class or ''):<10}")
         out.append("")
-        out.append(f"{'budget':>10} {'':>5} {'optimal':>9} {'greedy':>9} {'loss':>8}  bids in (optimal/greedy)")
+        out.append("optimal, greedy, loss: weighted score less shortfall penalties (a score, not money); "
+                   f"NPV: the optimal portfolio's net present value ({unit}, no penalties)")
+        out.append(f"{'budget':>10} {'':>5} {'optimal':>9} {'greedy':>9} {'loss':>8} {'NPV':>10}  bids in (optimal/greedy)")
         for r in self.levels_table().itertuples():
             opt = r.status if r.optimal_value is None or pd.isna(r.optimal_value) else f"{r.optimal_value:,.1f}"
             gv = f"{r.greedy_value:,.1f}" + ("" if r.greedy_keeps_rules else "*")
             loss = "" if r.greedy_loss is None or pd.isna(r.greedy_loss) else f"{r.greedy_loss:,.1f}"
+            npv = "-" if r.optimal_net_present_value is None or pd.isna(r.optimal_net_present_value) \
+                else money(r.optimal_net_present_value)
             nb = "-" if r.optimal_bids is None or pd.isna(r.optimal_bids) else int(r.optimal_bids)
-            out.append(f"{money(r.fund_budget):>10} {r.fraction:>5.0%} {opt:>9} {gv:>9} {loss:>8}  {nb}/{r.greedy_bids}")
+            out.append(f"{money(r.fund_budget):>10} {r.fraction:>5.0%} {opt:>9} {gv:>9} {loss:>8} {npv:>10}  "
+                       f"{nb}/{r.greedy_bids}")
         if any(not lv["greedy_ok"] for lv in self.levels):
             out.append("* the greedy portfolio breaks a rule at this budget (see budget_levels.csv greedy_breaks)")
         nn = self.non_nested()

@@ -20,8 +20,8 @@ from cipopt.analysis.scenario import Applied
 from cipopt.analysis.sweep import (
     IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
 )
-from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
-from cipopt.report.text import OBJECTIVE_WORDS, money
+from cipopt.pipeline import Planner, SolveOptions, SolveOutcome, objective_words
+from cipopt.report.text import OBJECTIVE_WORDS, describe_worst, money, worst_shortfalls
 from cipopt.schema.instance import Instance
 
 BASE = "base"
@@ -29,7 +29,8 @@ Progress = Callable[[int, int, str], None]
 """progress(done, total, label): called before each solve and once at the end (done == total)."""
 
 LEAD_COLUMNS = [
-    "scenario", "description", "status", "objective", "change_vs_base", "change_pct", "selected",
+    "scenario", "description", "status", "objective", "change_vs_base", "change_pct", "net_present_value",
+    "npv_change_vs_base", "shortfall_penalty", "risk_penalty", "selected",
     "schemes_in", "schemes_out", "schemes_moved", "rebuilt", "warm_start", "solve_seconds", "notes",
 ]
 
@@ -71,6 +72,12 @@ class WhatIf:
         diff = value - base
         return diff, (diff / abs(base) if abs(base) > 1e-9 else None)
 
+    def npv_change(self, row: WhatIfRow) -> float | None:
+        base, value = self.base.outcome.net_present_value, row.outcome.net_present_value
+        if base is None or value is None or not row.has_plan or not self.base.has_plan:
+            return None
+        return value - base
+
     # -- tables ---------------------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
         """One row per scenario (the base first): the comparison, as whatif.csv holds it."""
@@ -83,6 +90,10 @@ class WhatIf:
                 "scenario": row.name, "description": row.description, "status": out.status.value,
                 "objective": out.objective if row.has_plan else None,
                 "change_vs_base": diff, "change_pct": None if pct is None else 100.0 * pct,
+                "net_present_value": out.net_present_value if row.has_plan else None,
+                "npv_change_vs_base": self.npv_change(row),
+                "shortfall_penalty": out.shortfall_penalty if row.has_plan else None,
+                "risk_penalty": out.risk_penalty if row.has_plan else None,
                 "selected": len(out.selected) if row.has_plan else None,
                 "schemes_in": ";".join(row.schemes_in), "schemes_out": ";".join(row.schemes_out),
                 "schemes_moved": ";".join(f"{s} {a}->{b}" for s, a, b in row.moved),
@@ -126,6 +137,7 @@ class WhatIf:
             "instance_name": self.instance.name,
             "instance_sha256": self.instance.sha256(),
             "objective_mode": self.instance.objective.mode,
+            "objective_meaning": objective_words(self.instance),
             "money_unit": self.instance.money_unit,
             "solver_options": self.base.outcome.options,
             "scenarios": [
@@ -134,6 +146,12 @@ class WhatIf:
                     "status": row.outcome.status.value,
                     "objective": _json(row.outcome.objective) if row.has_plan else None,
                     "change_vs_base": _json(self.change(row)[0]),
+                    "net_present_value": _json(row.outcome.net_present_value) if row.has_plan else None,
+                    "npv_change_vs_base": _json(self.npv_change(row)),
+                    "shortfall_penalty": _json(row.outcome.shortfall_penalty) if row.has_plan else None,
+                    "risk_penalty": _json(row.outcome.risk_penalty) if row.has_plan else None,
+                    "worst_shortfall": {t: {"year": y, "shortfall": v} for t, (y, v) in
+                                        worst_shortfalls(row.outcome.years).items()} if row.has_plan else None,
                     "mip_gap": _json(row.outcome.mip_gap),
                     "checker": None if row.outcome.check is None else ("accepted" if row.outcome.check.ok else "rejected"),
                     "instance_sha256": row.outcome.instance.sha256(),
@@ -153,9 +171,10 @@ class WhatIf:
         mode = inst.objective.mode
         unit = "" if mode == "weighted_score" else f", {inst.money_unit}"
         last = inst.years[-1]
-        lines = [f"what-if: {inst.name}", f"objective: {OBJECTIVE_WORDS[mode]}{unit}", ""]
-        header = ["scenario", "status", "objective", "vs base", f"recurrent {last}", "in-year total",
-                  "shortfall", "in", "out", "moved"]
+        lines = [f"what-if: {inst.name}", f"objective: {OBJECTIVE_WORDS[mode]}{unit}; NPV: net present value "
+                 f"({inst.money_unit}, no penalties); penalty: discounted shortfall penalties", ""]
+        header = ["scenario", "status", "objective", "vs base", "NPV", "NPV vs base", "penalty",
+                  f"recurrent {last}", "in-year total", "in", "out", "moved"]
         table = [header]
         for row in self.rows:
             out = row.outcome
@@ -164,14 +183,16 @@ class WhatIf:
                 figures = _wide_figures(out, list(inst.years))
                 recurrent = figures.get(f"recurrent_net_saving:{last}")
                 in_year = sum(figures.get(f"in_year_net_saving:{y}", 0.0) for y in inst.years)
-                short = sum(v for k, v in figures.items() if k.startswith("shortfall:") and not math.isnan(v))
                 vs = "-" if row is self.base else (
                     f"{diff:+,.0f}" + (f" ({pct:+.1%})" if pct is not None else "") if diff is not None else "-")
-                table.append([row.name, out.status.value, money(out.objective), vs, money(recurrent),
-                              money(in_year), money(short), str(len(row.schemes_in)),
+                npv_diff = self.npv_change(row)
+                npv_vs = "-" if row is self.base or npv_diff is None else f"{npv_diff:+,.0f}"
+                penalty = (out.shortfall_penalty or 0.0) + (out.risk_penalty or 0.0)
+                table.append([row.name, out.status.value, money(out.objective), vs, money(out.net_present_value),
+                              npv_vs, money(penalty), money(recurrent), money(in_year), str(len(row.schemes_in)),
                               str(len(row.schemes_out)), str(len(row.moved))])
             else:
-                table.append([row.name, out.status.value, "-", "-", "-", "-", "-", "-", "-", "-"])
+                table.append([row.name, out.status.value] + ["-"] * (len(header) - 2))
         lines += _render(table, right=range(2, len(header)))
 
         plans = [r for r in self.rows if r.has_plan]
@@ -182,6 +203,15 @@ class WhatIf:
                 figures = _wide_figures(row.outcome, list(inst.years))
                 table.append([row.name] + [money(figures.get(f"recurrent_net_saving:{y}")) for y in inst.years])
             lines += _render(table, right=range(1, len(inst.years) + 1))
+            worst = {row.name: worst_shortfalls(row.outcome.years) for row in plans}
+            ids = [t.id for t in inst.targets]
+            if ids:
+                lines += ["", f"shortfall per target, its worst year ({inst.money_unit}; never summed over years "
+                              "or targets):"]
+                table = [["scenario"] + ids]
+                for row in plans:
+                    table.append([row.name] + [describe_worst(*worst[row.name].get(t, (None, 0.0))) for t in ids])
+                lines += _render(table, right=range(1, len(ids) + 1))
 
         for row in self.rows[1:]:
             lines.append("")

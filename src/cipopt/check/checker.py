@@ -53,8 +53,10 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     objective, penalty = plan_objective(instance, fig, shortfalls)
     risk_violations, risk_figures = check_risk(instance, fig, starts)  # docs/risk.md
     violations += risk_violations
+    risk_term = 0.0
     if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
-        objective -= instance.objective.cvar_penalty * risk_figures["risk_cvar"]
+        risk_term = instance.objective.cvar_penalty * risk_figures["risk_cvar"]
+        objective -= risk_term
     years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows)
     notes = []
     if instance.objective.mode == "weighted_score":
@@ -66,7 +68,7 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
         violations=violations, objective=objective, years=years,
         objective_mode=instance.objective.mode, risk=instance.objective.risk,
         money_unit=instance.money_unit, penalty=penalty, selected=int(fig.selected.sum()), notes=notes,
-        risk_figures=risk_figures,
+        risk_figures=risk_figures, net_present_value=plan_npv(instance, fig), risk_penalty=risk_term,
     )
 
 
@@ -356,6 +358,13 @@ def plan_objective(instance: Instance, fig: PlanFigures, shortfalls: dict[str, n
     if mode == "net_present_value":
         net = net - fig.total("capital_cost", None)
     return float(d @ net) - penalty, penalty
+
+
+def plan_npv(instance: Instance, fig: PlanFigures) -> float:
+    """The net present value of semantics.md in every objective mode: Σ_y d(y)·(N(all, y) −
+    capital_cost(all, y)), no penalties; what a board reads as the plan's NPV."""
+    d = (1.0 + instance.discount_rate) ** -(fig.years - fig.years[0]).astype(float)
+    return float(d @ (fig.net_saving_total("in_year", None) - fig.total("capital_cost", None)))
 
 
 # -- yearly figures ----------------------------------------------------------------------------

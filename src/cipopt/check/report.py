@@ -53,6 +53,8 @@ class CheckReport:
     selected: int = 0  # how many schemes the plan selects
     notes: list[str] = field(default_factory=list)
     risk_figures: dict = field(default_factory=dict)  # risk cvar / chance: the plan's CVaR or chance (docs/risk.md)
+    net_present_value: float = 0.0  # Σ_y d(y)(in-year net saving − capital), no penalties, any mode
+    risk_penalty: float = 0.0  # risk cvar: cvar_penalty × CVaR, inside `objective`
 
     @property
     def ok(self) -> bool:
@@ -76,8 +78,15 @@ class CheckReport:
             out.append(f"every rule holds ({self.selected:,} schemes selected)")
         else:
             out.append(f"{len(self.violations):,} rule(s) broken")
-        unit = f" {self.money_unit}" if self.money_unit and self.objective_mode != "weighted_score" else ""
-        shortfall = f", after shortfall penalties of {fmt(self.penalty)}" if self.penalty else ""
-        out.append(f"objective ({self.objective_mode}, risk {self.risk}): {fmt(self.objective)}{unit}{shortfall}")
+        money = f" {self.money_unit}" if self.money_unit else ""
+        unit = money if self.objective_mode != "weighted_score" else ""
+        out.append(f"net present value: {fmt(self.net_present_value)}{money} (no penalties)")
+        out.append(f"shortfall penalty: {fmt(self.penalty)}")
+        if self.risk_penalty:
+            out.append(f"CVaR penalty: {fmt(self.risk_penalty)}")
+        words = {"net_present_value": "NPV", "savings": "discounted net savings",
+                 "weighted_score": "weighted score"}.get(self.objective_mode, self.objective_mode)
+        less = " less shortfall penalties" + (" and the CVaR penalty" if self.risk == "cvar" else "")
+        out.append(f"objective ({words}{less}; risk {self.risk}): {fmt(self.objective)}{unit}")
         out.extend(self.notes)
         return out

@@ -36,7 +36,7 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
       cipopt alternatives instances/holby --count 3 --within 2 --min-difference 3 --out out/holby-alt
     """
     from cipopt.analysis.alternatives import NoOptimum, find_alternatives
-    from cipopt.pipeline import Planner, SolveOptions
+    from cipopt.pipeline import Planner, SolveOptions, objective_words
     from cipopt.report.progress import ProgressLine
 
     if out:
@@ -54,6 +54,7 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
     unit = inst.money_unit
     click.echo(f"{inst.name}: {len(result.plans)} plan(s) within {within:g}% of the optimum, each differing "
                f"from every earlier one in at least {min_difference} scheme(s)")
+    click.echo(f"  objective: {objective_words(inst)}; NPV: net present value, no penalties")
     if result.exhausted:
         click.echo(f"  only {len(result.plans)} of the {count} requested exist under these rules")
     for r in result.summary.itertuples():
@@ -61,7 +62,8 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
             f"  vs best: -{r.below_best:,.1f} ({r.below_best_pct:.2f}%); "
             + "; ".join(f"{label} {getattr(r, label).replace(';', ', ')}"
                         for label in ("added", "removed", "moved") if getattr(r, label)))
-        click.echo(f"  plan {r.plan}: {r.objective:,.1f} {unit}, {r.selected} schemes{change}")
+        click.echo(f"  plan {r.plan}: {r.objective:,.1f} objective; NPV {r.net_present_value:,.1f} {unit}; "
+                   f"shortfall penalty {r.shortfall_penalty:,.1f}; {r.selected} schemes{change}")
     click.echo("")
     click.echo("importance of each scheme in the optimal plan (objective lost without it; "
                "'needed': no plan keeps the rules without it):")
@@ -74,7 +76,10 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
     if out:
         summary = {"instance_sha256": inst.sha256(), "requested": count, "found": len(result.plans),
                    "within_pct": within, "min_difference": min_difference, "seed": seed,
+                   "objective_meaning": objective_words(inst),
                    "objectives": [p.objective for p in result.plans],
+                   "net_present_values": [p.net_present_value for p in result.plans],
+                   "shortfall_penalties": [p.shortfall_penalty for p in result.plans],
                    "core": [r.scheme for r in result.importance.itertuples() if r.in_every_alternative]}
         write_folder(out, {"alternatives.csv": csv_text(result.summary),
                            "alternative_plans.csv": csv_text(result.starts),

@@ -101,7 +101,8 @@ def check(instance, plan, out, force):
         click.echo(line)
     if out:
         summary = {"ok": report.ok, "violations": len(report.violations), "objective": report.objective,
-                   "objective_mode": inst.objective.mode, "instance_sha256": inst.sha256(),
+                   "net_present_value": report.net_present_value, "shortfall_penalty": report.penalty,
+                   "risk_penalty": report.risk_penalty, "objective_mode": inst.objective.mode, "instance_sha256": inst.sha256(),
                    "plan": str(plan)}
         write_folder(out, {"violations.csv": csv_text(report.violations_frame()),
                            "years.csv": csv_text(report.years), "summary.json": json_text(summary)}, force=force, kind="check")

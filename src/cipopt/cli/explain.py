@@ -48,7 +48,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     from cipopt.analysis.explain import NothingToExplain
     from cipopt.analysis.explain import explain as run_explain
     from cipopt.io.plan import read_plan
-    from cipopt.pipeline import Planner, SolveOptions
+    from cipopt.pipeline import Planner, SolveOptions, objective_words
     from cipopt.report.progress import ProgressLine
 
     if out:
@@ -59,7 +59,9 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
         with printing_warnings(ProblemLog()) as log:
             given = read_plan(Path(plan), inst, log)
     planner = Planner(inst)
-    total = len(inst.schemes) + sum(len(t.values) for t in inst.targets) + sum(len(lim.values) for lim in inst.limits)
+    rules = sum(len(t.values) for t in inst.targets) + sum(len(lim.values) for lim in inst.limits) \
+        + len(inst.quality.portfolio_min)
+    total = len(inst.schemes) + 2 * rules  # per rule: the search for its breakpoint, the re-solve there
     reference_note = "the given plan" if given else "the optimal plan"
     line = ProgressLine(quiet, "explain")
     try:
@@ -70,22 +72,28 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
         exit_without_plan("nothing to explain", exc.outcome)
     line.close()
     ref = result.reference
-    click.echo(f"{inst.name}: explaining {reference_note} (objective {ref.objective:,.1f} {inst.money_unit})")
+    click.echo(f"{inst.name}: explaining {reference_note} (objective, {objective_words(inst)}: {ref.objective:,.1f}; "
+               f"net present value {ref.net_present_value:,.1f} {inst.money_unit})")
     click.echo("")
     click.echo("schemes:")
     for r in result.schemes.itertuples():
         click.echo(f"  {r.scheme:<28} {r.reason}")
     click.echo("")
-    click.echo("rules at their bound (value of easing each by the step shown, per unit):")
-    tight = result.rules[result.rules.tight]
-    if tight.empty:
+    click.echo("value of easing each rule that binds or whose easing pays (objective gained per unit, at the first "
+               "bound where the best plan changes):")
+    shown = result.rules[result.rules.tight | (result.rules.gain.fillna(0).astype(float) > 0)]
+    if shown.empty:
         click.echo("  none: no limit, target or floor binds")
-    for r in tight.itertuples():
-        click.echo(f"  {r.rule:<28} {r.year}  {r.value:>12,.1f} {r.sense} {r.bound:<12,.1f} "
-                   f"{r.marginal_value:>10,.3f} per unit  ({r.method})")
+    for r in shown.itertuples():
+        value = "-" if r.marginal_value is None or r.marginal_value != r.marginal_value else f"{r.marginal_value:,.3f}"
+        where = (f"{'every year':<10}  {'':>12} {r.sense} {'':<12}" if r.year == "all" else
+                 f"{r.year!s:<10}  {r.value:>12,.1f} {r.sense} {r.bound:<12,.1f}")
+        click.echo(f"  {r.rule:<28} {where} {value:>10} per unit  ({r.method})")
     if out:
         summary = {"instance_sha256": inst.sha256(), "reference": reference_note,
-                   "objective": ref.objective, "objective_mode": inst.objective.mode}
+                   "objective": ref.objective, "objective_meaning": objective_words(inst),
+                   "net_present_value": ref.net_present_value, "shortfall_penalty": ref.shortfall_penalty,
+                   "risk_penalty": ref.risk_penalty, "objective_mode": inst.objective.mode}
         write_folder(out, {"explain_schemes.csv": csv_text(result.schemes), "explain_rules.csv": csv_text(result.rules),
                            "explain_summary.json": json_text(summary)}, force=force, kind="explain")
         click.echo(f"\nwrote explain_schemes.csv, explain_rules.csv, explain_summary.json to {out}")

@@ -1018,7 +1018,9 @@ def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
     _cell(ws, 1, 1, inst.name).font = Font(bold=True, size=14)
     items = [
         ("status", summary["status"]),
-        ("objective", summary["objective"]),
+        ("net present value", summary["net_present_value"]),
+        ("shortfall penalty", summary["shortfall_penalty"]),
+        (f"objective ({summary['objective_meaning']})", summary["objective"]),
         ("objective mode", summary["objective_mode"]),
         ("risk", summary["risk"]),
         ("money unit", summary["money_unit"]),
@@ -1037,7 +1039,7 @@ def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
     for key, value in items:
         _cell(ws, r, 1, key).font = Font(bold=True)
         cell = _cell(ws, r, 2, value)
-        if key == "objective" and value is not None:
+        if key.startswith(("objective (", "net present value", "shortfall penalty")) and value is not None:
             cell.number_format = _MONEY_FORMAT_1
         if key == "MIP gap" and value is not None:
             cell.number_format = "0.0000%"

@@ -35,6 +35,13 @@ def start_values(ctx: ModelContext) -> np.ndarray:
     return coef.discount @ net
 
 
+def npv_values(ctx: ModelContext) -> np.ndarray:
+    """(P,) what each allowed start adds to the net present value, in every objective mode: the
+    board's figure is the same whatever the solver maximised (docs/semantics.md)."""
+    coef = ctx.coef
+    return coef.discount @ (coef.in_year_net_saving(expected=ctx.expected) - coef.matrix("capital_cost"))
+
+
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     targets = {t.id: t for t in ctx.instance.targets}
     year_of = ctx.year_of

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipopt.check import check_plan
 from cipopt.report.reasons import plan_reasons
-from cipopt.report.text import OBJECTIVE_WORDS, money
+from cipopt.report.text import OBJECTIVE_WORDS, describe_worst, money, worst_shortfalls
 from cipopt.schema.instance import CATEGORIES, Instance
 from cipopt.schema.problems import InputError, ProblemLog
 
@@ -765,20 +766,26 @@ def _headline(data: ReportInputs) -> str:
     status = summary.get("status", "unknown")
     objective = summary.get("objective")
     mode = summary.get("objective_mode", inst.objective.mode)
-    what = OBJECTIVE_WORDS.get(mode, mode)
+    what = summary.get("objective_meaning") or OBJECTIVE_WORDS.get(mode, mode)
     gap = summary.get("mip_gap")
+    npv = summary.get("net_present_value")
+    if npv is None and objective is not None and data.plan is not None:  # a summary.json from before the split
+        npv = check_plan(inst, data.plan).net_present_value
     cards = [
         ("status", status, "good" if status == "optimal" else "warn" if status == "feasible" else "bad"),
-        (what, money(objective) if objective is not None else "-", ""),
+        (f"net present value ({inst.money_unit})", money(npv) if npv is not None else "-", ""),
+        (f"objective ({what})", money(objective) if objective is not None else "-", ""),
         ("gap to optimal", f"{gap:.3%}" if isinstance(gap, (int, float)) else "-", ""),
     ]
     if data.plan is not None:
         chosen = sum(1 for y in data.plan.values() if y is not None)
         cards.append(("schemes selected", f"{chosen} of {len(inst.schemes)}", ""))
     if data.years is not None:
-        targets = data.years[data.years["measure"].astype(str).str.startswith("target:")]
-        total = float(pd.to_numeric(targets.get("shortfall"), errors="coerce").fillna(0).sum()) if len(targets) else 0.0
-        cards.append(("total shortfall", money(total), "good" if total <= 1e-6 else "warn"))
+        frame = data.years.assign(measure=data.years["measure"].astype(str),
+                                  shortfall=pd.to_numeric(data.years["shortfall"], errors="coerce"))
+        for tid, (year, short) in worst_shortfalls(frame).items():  # never summed over years or targets
+            cards.append((f"{tid}: worst year's shortfall", describe_worst(year, short),
+                          "good" if year is None else "warn"))
     checker = summary.get("checker")
     if checker:
         cards.append(("independent check", "every rule holds" if checker == "accepted" else "REJECTED",

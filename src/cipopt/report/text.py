@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # a type hint only: importing pandas here would load it for `--help`
     import pandas as pd
 
-OBJECTIVE_WORDS = {
-    "net_present_value": "net present value",
-    "savings": "discounted net savings",
-    "weighted_score": "weighted score",
+OBJECTIVE_WORDS = {  # what was maximised, named as such: never "net present value" (docs/figures.md)
+    "net_present_value": "NPV less shortfall penalties",
+    "savings": "discounted net savings less shortfall penalties",
+    "weighted_score": "weighted score less shortfall penalties",
 }
 
 
@@ -37,10 +37,9 @@ def solve_summary(outcome) -> list[str]:
     lines = [inst.name]
     status = outcome.status.value
     if outcome.objective is not None:
-        what = OBJECTIVE_WORDS[inst.objective.mode]
-        unit = "" if inst.objective.mode == "weighted_score" else f", {inst.money_unit}"
         gap = "" if outcome.mip_gap is None else f"   gap: {outcome.mip_gap:.4%}"
-        lines.append(f"status: {status}   objective ({what}{unit}): {money(outcome.objective)}{gap}")
+        lines.append(f"status: {status}{gap}")
+        lines.extend(figure_lines(outcome))
     else:
         lines.append(f"status: {status}")
     for message in outcome.messages:
@@ -76,6 +75,46 @@ def solve_summary(outcome) -> list[str]:
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return lines
+
+
+SHORTFALL_TOL = 1e-6
+
+
+def worst_shortfalls(years: pd.DataFrame) -> dict[str, tuple[int | None, float]]:
+    """Per target: (the year of its largest shortfall, that shortfall), (None, 0) when met every year.
+
+    Shortfalls are never added across years (a cumulative target counts last year's gap again)
+    nor across targets (recurrent and in-year bases measure the same schemes twice)."""
+    out: dict[str, tuple[int | None, float]] = {}
+    rows = years[years["measure"].str.startswith("target:")]
+    for measure, group in rows.groupby("measure", sort=False):
+        short = group["shortfall"].fillna(0.0).to_numpy()
+        k = int(short.argmax()) if len(short) else 0
+        worst = float(short[k]) if len(short) else 0.0
+        out[measure.removeprefix("target:")] = (
+            (int(group["year"].iloc[k]), worst) if worst > SHORTFALL_TOL else (None, 0.0))
+    return out
+
+
+def describe_worst(year: int | None, shortfall: float) -> str:
+    return "met every year" if year is None else f"{money(shortfall)} in {year}"
+
+
+def figure_lines(outcome) -> list[str]:
+    """The plan's NPV, the penalties and the objective, each named for what it is (docs/figures.md)."""
+    inst = outcome.instance
+    unit = inst.money_unit
+    lines = [f"net present value ({unit}): {money(outcome.net_present_value)}   "
+             "(in-year net savings less capital, discounted; no penalties)",
+             f"shortfall penalty: {money(outcome.shortfall_penalty)}   "
+             "(soft targets' shortfall x penalty, discounted)"]
+    what = OBJECTIVE_WORDS[inst.objective.mode]
+    if outcome.risk_penalty:
+        lines.append(f"CVaR penalty: {money(outcome.risk_penalty)}   (cvar_penalty x the CVaR of the shortfall)")
+        what += " and the CVaR penalty"
+    scale = "" if inst.objective.mode == "weighted_score" else f", {unit}"
+    lines.append(f"objective ({what}{scale}), the figure maximised: {money(outcome.objective)}")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""Why no plan exists, in words: an elastic re-solve of the loaded model.
+"""Why no plan exists, in words: an elastic re-solve of the loaded model, and proofs.
 
 HiGHS's `feasibilityRelaxation` re-solves the MIP with penalised slacks on chosen rows. We allow
 only the rules a board can change to bend: hard targets, limits, quality floors and mandatory
@@ -6,10 +6,18 @@ selections; start-once rows, relations and the binaries' bounds stay hard. Each 
 per unit of its row's own bound (a limit of 4,000 missed by 400 costs as much as a floor of -3
 missed by 0.3), and dropping a mandatory scheme (a decision, not a number) costs as much as
 missing a rule ten times over, so the smallest relative change that makes a plan possible is what
-is reported, with the schemes that drive each rule in the year concerned.
+is reported: which rules it bent and by how much.
+
+The relaxed plan shows only one way out; it does not show how far a rule can be met. So every
+"at most X can be achieved" is backed by a solve that maximises that rule's measure alone, every
+other rule kept (`cipopt.solve.probe`; its dual bound is the proof), or is not said. A diagnosis
+stopped by its time limit says so and names no cause (docs/figures.md).
 """
 
 from __future__ import annotations
+
+import math
+import time
 
 import highspy
 import numpy as np
@@ -17,13 +25,16 @@ import numpy as np
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import fmt
 from cipopt.schema.instance import Instance
-from cipopt.solve.highs import HighsSession
+from cipopt.solve.highs import INF, HighsSession, new_highs
+from cipopt.solve.probe import probe_rows
 
 RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_limit", "c_quality_floor", "c_mandatory", "c_fair_share")
 VIOLATION_TOL = 1e-6
 MANDATORY_PENALTY = 10.0
 RISK_RELAXABLE = ("c_cvar_max", "c_chance_count")
 RISK_PENALTY = 0.01
+RELAX_GAP = 1e-6
+MAX_PROOFS = 20  # rules whose bound is proved by its own solve; the rest are only named
 
 
 def _names(ids: list[str], limit: int = 6) -> str:
@@ -35,8 +46,10 @@ def _names(ids: list[str], limit: int = 6) -> str:
     return ids[0] if ids else "no scheme"
 
 
-def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair_columns: np.ndarray) -> list[str]:
-    """Sentences naming the rules that cannot hold together, and by how much."""
+def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair_columns: np.ndarray,
+             time_limit: float | None = None) -> list[str]:
+    """Sentences naming the rules a relaxation bent, by how much, and what solves proved of each."""
+    started = time.perf_counter()
     form = session.form
     h = session.highs
     lp = h.getLp()
@@ -56,21 +69,15 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
             # docs/risk.md: the risk rule bends first, being the one asked for
             price = RISK_PENALTY if name in RISK_RELAXABLE else 1.0
             penalties[j] = price / max(1.0, abs(bound))
-    no_bounds = np.full(len(form.columns), -1.0)
-    # feasibilityRelaxation runs in this thread holding Python's GIL; a HiGHS worker thread that
-    # fires highspy's callback (a sub-MIP heuristic does) would wait for the GIL for ever.
-    h.disableCallbacks()
-    try:
-        status = h.feasibilityRelaxation(1.0, 1.0, 1.0, no_bounds, no_bounds, penalties)
-    finally:
-        h.enableCallbacks()
-    solution = h.getSolution()
-    if status == highspy.HighsStatus.kError or not solution.value_valid:
-        # no relaxed plan: the fixed structure alone is impossible
+    state, x = _relax(h, by_row, penalties, row_lower, row_upper, time_limit)
+    if state == "infeasible":  # proved: even with every relaxable rule bent no plan exists
         return ["even with every target, limit, quality floor and mandatory selection relaxed no plan "
                 "exists: the relations and start windows cannot hold together"]
-    x = np.asarray(solution.col_value)
-    activity = np.asarray(solution.row_value)
+    if x is None:
+        return [f"the diagnosis stopped ({state}) before it found which rules to relax; no cause is named "
+                "(a longer --time-limit may find one)"]
+    proved_smallest = state == "optimal"
+    activity = by_row @ x
     column_scheme = np.full(len(form.columns), -1)
     present = pair_columns >= 0
     column_scheme[pair_columns[present]] = coef.pair_scheme[present]
@@ -78,69 +85,160 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
     limits = {lim.id: lim for lim in instance.limits}
     targets = {t.id: t for t in instance.targets}
 
-    def drivers(j: int) -> list[str]:
+    def drivers(j: int, plan: np.ndarray) -> list[str]:
         lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
         cols = by_row.indices[lo:hi]
         values = by_row.data[lo:hi]
-        used = [(c, v) for c, v in zip(cols, values) if x[c] > 0.5 and column_scheme[c] >= 0 and v != 0]
+        used = [(c, v) for c, v in zip(cols, values) if plan[c] > 0.5 and column_scheme[c] >= 0 and v != 0]
         return [coef.scheme_ids[column_scheme[c]] for c, _ in used]
 
-    sentences = []
-    for j, (con, _) in enumerate(form.rows):
+    bent = []  # (row, the side it missed: ">=" below its lower bound, "<=" above its upper bound, amount)
+    for j in range(len(form.rows)):
         if penalties[j] < 0:
             continue
         low = row_lower[j] - activity[j] if np.isfinite(row_lower[j]) else 0.0
         high = activity[j] - row_upper[j] if np.isfinite(row_upper[j]) else 0.0
         tol = VIOLATION_TOL * max(1.0, abs(row_lower[j]) if np.isfinite(row_lower[j]) else abs(row_upper[j]))
-        if max(low, high) <= tol:
-            continue
-        name, index = con.parent_component().name, con.index()
+        if max(low, high) > tol:
+            bent.append((j, ">=" if low >= high else "<=", max(low, high)))
+    if not bent:
+        return ["no plan keeps every rule, and no single rule could be named"]
+
+    def label(j: int, amount: float) -> str:
+        name, index = form.rows[j][0].parent_component().name, form.rows[j][0].index()
         if name == "c_mandatory":
-            sentences.append(f"mandatory scheme {index} cannot run together with the other rules")
-        elif name == "c_limit":
-            lid, year = index
-            lim = limits[lid]
-            who = drivers(j)
+            return f"mandatory scheme {index} (left out)"
+        if name == "c_limit":
+            return f"limit {index[0]} in {index[1]} by {fmt(amount)}"
+        if name in ("c_target_recurrent", "c_target_in_year"):
+            return f"hard target {index[0]} in {index[1]} by {fmt(amount)}"
+        if name == "c_quality_floor":
+            return f"the {index[0]} quality floor in {index[1]} by {fmt(amount)}"
+        if name == "c_fair_share":
+            return f"fair share {index} by {fmt(amount)}"
+        if name == "c_cvar_max":
+            return f"cvar_max by {fmt(amount)}"
+        return f"the chance rule by {fmt(amount)} scenario(s)"
+
+    which = "the smallest relaxation" if proved_smallest else "a relaxation (the search stopped early: a smaller one may exist)"
+    sentences = [f"{which} found, each rule's change measured against its own size, bends "
+                 + "; ".join(label(j, amount) for j, _, amount in bent)]
+    for k, (j, side, _) in enumerate(bent):
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if k >= MAX_PROOFS or (left is not None and left <= 0):
+            sentences.append(f"{len(bent) - k} more rule(s) named above were not examined one by one "
+                             "(time or count limit): no bound is claimed for them")
+            break
+        probe = probe_rows(h, by_row, [j], side, time_limit=left)
+        words = _proved(j, side, probe, form, instance, limits, targets, mandatory, row_lower, row_upper,
+                        lambda plan, j=j: drivers(j, plan))
+        if words:
+            sentences.append(words)
+        others = [i for i, _, _ in bent if i != j]
+        if probe.status == "infeasible" and others:  # then: how far it reaches with the others set aside
+            left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+            if left is None or left > 0:
+                apart = probe_rows(h, by_row, [j], side, time_limit=left, set_aside=others)
+                words = _proved(j, side, apart, form, instance, limits, targets, mandatory, row_lower, row_upper,
+                                lambda plan, j=j: drivers(j, plan))
+                if words and apart.status != "infeasible":
+                    sentences.append(words.replace("together with the other rules",
+                                                   "even with the other rules the relaxation bent set aside"))
+    return sentences
+
+
+def _relax(h: highspy.Highs, by_row, penalties: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
+           time_limit: float | None) -> tuple[str, np.ndarray | None]:
+    """The elastic re-solve, on a copy of the loaded model: every relaxable row gets a priced slack on
+    each bounded side and the priced total is minimised. Our own solve, so its status is known:
+    'optimal' (the smallest relaxation, within a gap of 1e-6), 'infeasible' (none exists), or why it
+    stopped. Returns the status and the plan's columns (None: no relaxed plan found)."""
+    lp = h.getLp()
+    n = lp.num_col_
+    r = new_highs()
+    r.passModel(h.getModel())
+    r.changeColsCost(n, np.arange(n, dtype=np.int32), np.zeros(n))
+    r.changeObjectiveOffset(0.0)
+    r.changeObjectiveSense(highspy.ObjSense.kMinimize)
+    for j in np.flatnonzero(penalties >= 0):
+        for sign, bounded in ((1.0, np.isfinite(row_lower[j])), (-1.0, np.isfinite(row_upper[j]))):
+            if bounded:
+                r.addCol(float(penalties[j]), 0.0, INF, 1, np.array([j], dtype=np.int32), np.array([sign]))
+    r.setOptionValue("mip_rel_gap", RELAX_GAP)
+    r.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
+    r.run()
+    status = r.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return "infeasible", None
+    has_plan = r.getInfo().primal_solution_status == highspy.kSolutionStatusFeasible
+    x = np.asarray(r.getSolution().col_value, dtype=float)[:n] if has_plan else None
+    return ("optimal" if status == highspy.HighsModelStatus.kOptimal else r.modelStatusToString(status)), x
+
+
+def _proved(j, side, probe, form, instance, limits, targets, mandatory, row_lower, row_upper, drivers) -> str | None:
+    """The sentence a solve optimising row j alone proved (its dual bound), or None."""
+    con = form.rows[j][0]
+    name, index = con.parent_component().name, con.index()
+    if probe.status == "infeasible":
+        return (f"{_rule_words(name, index, instance)} is not the only cause: even without it the other rules "
+                "cannot all hold")
+    bound = probe.bound
+    if bound is None:
+        return None
+    required = row_lower[j] if side == ">=" else row_upper[j]
+    tol = VIOLATION_TOL * max(1.0, abs(required))
+    if (side == ">=" and bound >= required - tol) or (side == "<=" and bound <= required + tol):
+        return None  # the solve could not prove the rule out of reach
+    how = "maximising" if side == ">=" else "minimising"
+    proof = f" (a solve {how} it alone proved this)"
+    if name == "c_mandatory":
+        return f"mandatory scheme {index} cannot run together with the other rules{proof}"
+    if name == "c_limit":
+        lid, year = index
+        lim = limits[lid]
+        if side == "<=":
+            who = drivers(probe.x) if probe.x is not None else []
             forced = [s for s in who if s in mandatory]
-            if high > 0:
-                subject = (f"mandatory scheme{'s' if len(forced) > 1 else ''} {_names(forced)}"
-                           if forced and len(forced) == len(who) else f"the smallest workable plan ({_names(who)})")
-                sentences.append(
-                    f"{subject} need{'s' if len(who) == 1 and forced else ''} {fmt(activity[j])} of {lim.metric} "
-                    f"in {year}; the {lid} limit is {lim.sense} {fmt(row_upper[j])}")
-            else:
-                sentences.append(
-                    f"at most {fmt(activity[j])} of {lim.metric} can be reached in {year} together with the other "
-                    f"rules; the {lid} limit asks for {lim.sense} {fmt(row_lower[j])}")
-        elif name in ("c_target_recurrent", "c_target_in_year"):
-            tid, year = index
-            t = targets[tid]
-            basis = "recurrent" if t.basis == "recurrent" else "in-year"
-            sentences.append(
-                f"hard target {tid} needs {fmt(row_lower[j])} of {basis} net saving in {year}; at most "
-                f"{fmt(activity[j])} can be achieved together with the other rules")
-        elif name == "c_fair_share":
-            rule = next(r for r in instance.fair_shares if r.id == index)
-            who = rule.org if rule.org is not None else f"sector {rule.sector}"
-            sentences.append(
-                f"fair share {index}: {who} cannot get {rule.min_share:.0%} of {rule.metric} while keeping the "
-                f"other rules (short by {fmt(-activity[j])})")
-        elif name == "c_quality_floor":
-            domain, year = index
-            sentences.append(
-                f"the {domain} quality floor in {year} is {fmt(row_lower[j])}; the plan cannot keep the "
-                f"portfolio's {domain} score above {fmt(activity[j])} while keeping the other rules "
-                f"(schemes counted: {_names(drivers(j))})")
-        elif name == "c_cvar_max":
-            o = instance.objective
-            sentences.append(
-                f"the CVaR at alpha {o.alpha:g} of the shortfall cannot be brought below {fmt(activity[j])} "
-                f"over the {o.draws:,} scenarios together with the other rules; cvar_max is {fmt(row_upper[j])}")
-        elif name == "c_chance_count":
-            o = instance.objective
-            met = o.draws - activity[j]
-            sentences.append(
-                f"target {o.chance_target} can be met in at most {met:,.0f} of the {o.draws:,} scenarios "
-                f"({met / o.draws:.1%}) together with the other rules; chance_probability asks for "
-                f"{o.chance_probability:.1%}")
-    return sentences or ["no plan keeps every rule, and no single rule could be named"]
+            subject = (f" (mandatory scheme{'s' if len(forced) > 1 else ''} {_names(forced)})"
+                       if forced and len(forced) == len(who) else "")
+            return (f"at least {fmt(bound)} of {lim.metric} is needed in {year} together with the other rules"
+                    f"{subject}; the {lid} limit is {lim.sense} {fmt(row_upper[j])}{proof}")
+        return (f"at most {fmt(bound)} of {lim.metric} can be reached in {year} together with the other rules; "
+                f"the {lid} limit asks for {lim.sense} {fmt(row_lower[j])}{proof}")
+    if name in ("c_target_recurrent", "c_target_in_year"):
+        tid, year = index
+        basis = "recurrent" if targets[tid].basis == "recurrent" else "in-year"
+        return (f"hard target {tid} needs {fmt(row_lower[j])} of {basis} net saving in {year}; at most "
+                f"{fmt(bound)} can be achieved together with the other rules{proof}")
+    if name == "c_quality_floor":
+        domain, year = index
+        counted = f" (schemes counted: {_names(drivers(probe.x))})" if probe.x is not None else ""
+        return (f"the {domain} quality floor in {year} is {fmt(row_lower[j])}; the portfolio's {domain} score "
+                f"can be at most {fmt(bound)} together with the other rules{counted}{proof}")
+    if name == "c_fair_share":
+        rule = next(r for r in instance.fair_shares if r.id == index)
+        who = rule.org if rule.org is not None else f"sector {rule.sector}"
+        return (f"fair share {index}: {who} cannot get {rule.min_share:.0%} of {rule.metric} together with the "
+                f"other rules (short by at least {fmt(-bound)}){proof}")
+    o = instance.objective
+    if name == "c_cvar_max":
+        return (f"the CVaR at alpha {o.alpha:g} of the shortfall cannot be brought below {fmt(bound)} over the "
+                f"{o.draws:,} scenarios together with the other rules; cvar_max is {fmt(row_upper[j])}{proof}")
+    met = o.draws - math.ceil(bound - 1e-6)
+    return (f"target {o.chance_target} can be met in at most {met:,} of the {o.draws:,} scenarios "
+            f"({met / o.draws:.1%}) together with the other rules; chance_probability asks for "
+            f"{o.chance_probability:.1%}{proof}")
+
+
+def _rule_words(name: str, index, instance: Instance) -> str:
+    if name == "c_mandatory":
+        return f"mandatory scheme {index}"
+    if name == "c_limit":
+        return f"limit {index[0]} in {index[1]}"
+    if name in ("c_target_recurrent", "c_target_in_year"):
+        return f"hard target {index[0]} in {index[1]}"
+    if name == "c_quality_floor":
+        return f"the {index[0]} quality floor in {index[1]}"
+    if name == "c_fair_share":
+        return f"fair share {index}"
+    return "cvar_max" if name == "c_cvar_max" else f"the chance rule on {instance.objective.chance_target}"
