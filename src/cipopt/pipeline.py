@@ -35,8 +35,8 @@ from cipopt.solve.variant import Bounds, row_index, variant_bounds
 
 OBJECTIVE_REL_TOL = 1e-6
 FINISH_SECONDS_PER_START = 4e-6  # checking a plan and writing its tables, per allowed start (measured: docs/performance.md)
-FINISH_SECONDS_MIN = 0.5
-SOLVE_SECONDS_MIN = 0.5  # with less than this left, HiGHS is not started: the first plan is returned
+FINISH_SECONDS_MIN = 0.2
+SOLVE_SECONDS_MIN = 0.1  # with less than this left, HiGHS is not started: the first plan is returned
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class SolveOptions:
     seed: int = 0  # HiGHS random_seed: the same inputs, options and seed give the same plan
     first_plan: bool = False  # run the first-plan heuristic before HiGHS (solve/heuristic.py)
     deadline: float | None = None  # time.perf_counter() by which the whole command should be done
+    started: float | None = None  # time.perf_counter() when the command began (for first_plan.ready_seconds)
 
     def resolve(self, instance: Instance) -> tuple[float | None, float, int | None]:
         s = instance.solver
@@ -216,6 +217,8 @@ class Planner:
         elif options.first_plan and in_place_base:
             found = first_plan(self.form, self.pair_columns, self.coef.pair_scheme, deadline=self._left(options, 0.0))
             heuristic_info = {"objective": _json_number(found.objective), "seconds": round(found.seconds, 4),
+                              "ready_seconds": None if options.started is None
+                              else round(time.perf_counter() - options.started, 4),
                               "note": found.reason or None}
             if found.chosen is not None:
                 self.session.set_start(self.pair_columns, found.chosen)

@@ -71,7 +71,7 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
         inst = load(instance)
         given = load_plan(start, inst) if start else None
     options = SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose,
-                           first_plan=not no_first_plan)
+                           first_plan=not no_first_plan, started=began)
     limit = options.resolve(inst)[0]
     if limit is not None:
         options = dataclasses.replace(options, deadline=began + limit)
