@@ -98,8 +98,8 @@ class _Greedy:
 
     def fits(self, rows: np.ndarray, new: np.ndarray, old: np.ndarray) -> bool:
         """No row above its upper bound, and no hard row pushed further below its lower bound."""
-        hi, lo = self.hard_hi[rows], self.hard_lo[rows]
-        return bool(np.all((new <= hi) | (new <= old)) and np.all((new >= lo) | (new >= old)))
+        worse = ((new > self.hard_hi[rows]) & (new > old)) | ((new < self.hard_lo[rows]) & (new < old))
+        return not worse.any()
 
     def gain(self, rows: np.ndarray, old: np.ndarray, new: np.ndarray, value: float) -> float:
         """The change in the objective: the start's own value plus the shortfall it makes up."""
@@ -342,8 +342,9 @@ def first_plan(form, pair_columns: np.ndarray, pair_scheme: np.ndarray, *,
     g = _Greedy(rows, pair_scheme, deadline)
     g.cover()  # the greedy itself runs whatever the deadline: a plan in hand is the point
     g.fill(stop_at_deadline=False)
-    g.move_starts()
     until = time.perf_counter() + improve_seconds
+    g.deadline = until if deadline is None else min(deadline, until)  # the improvement is bounded
+    g.move_starts()
     for _ in range(4):  # exchanges until they stop paying or the time for them is spent
         before = g.objective()
         g.make_room(limit_seconds=max(0.0, until - time.perf_counter()))
