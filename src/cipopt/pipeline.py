@@ -83,6 +83,7 @@ class SolveOutcome:
     plan_source: str | None = None  # "solver", "first-plan heuristic" or "start" (docs/performance.md)
     first_plan: dict[str, Any] | None = None  # the heuristic's objective, seconds and note, when it ran
     start: dict[str, Any] | None = None  # the given start plan: schemes, rules broken
+    solver_abandoned: bool = False  # HiGHS would not stop and still runs in its thread (end the process fast)
 
     @property
     def selected(self) -> list[str]:
@@ -252,12 +253,16 @@ class Planner:
                 outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
             outcome.messages.append(f"HiGHS found no better plan in time: the plan is the {source}'s")
             outcome.plan_source, outcome.first_plan, outcome.start = source, heuristic_info, start_info
+            outcome.solver_abandoned = raw is not None and raw.abandoned
+            if outcome.solver_abandoned:
+                outcome.messages.append("HiGHS did not stop when cancelled; its plan, if any, is lost")
             return self._finish(outcome, self.ctx, plan_from_starts(self.coef, x_fallback))
         outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
                                 mip_gap=raw.mip_gap)
         outcome.messages += notes
         outcome.first_plan, outcome.start = heuristic_info, start_info
+        outcome.solver_abandoned = raw.abandoned
         if raw.stopped_by_watchdog:
             outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
         if raw.status == SolveStatus.INFEASIBLE and extra_rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,10 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
         click.echo(f"wrote {excel}")
     if not no_store:
         record_run(outcome, instance, store)
+    if outcome.solver_abandoned:  # HiGHS still runs in its thread: end now, not at its pace
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(outcome.status.exit_code)
     sys.exit(outcome.status.exit_code)
 
 
