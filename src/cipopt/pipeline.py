@@ -34,9 +34,10 @@ from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, row_index, variant_bounds
 
 OBJECTIVE_REL_TOL = 1e-6
-FINISH_SECONDS_PER_START = 4e-6  # checking a plan and writing its tables, per allowed start (measured: docs/performance.md)
+FINISH_SECONDS_PER_START = 2e-5  # checking a plan and writing its tables, per allowed start (docs/performance.md)
 FINISH_SECONDS_MIN = 0.2
 SOLVE_SECONDS_MIN = 0.1  # with less than this left, HiGHS is not started: the first plan is returned
+DEADLINE_GRACE = 0.5  # under a whole-command deadline, the watchdog cancels HiGHS this soon past its limit
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,8 @@ class Planner:
             added = self.session.add_rows(extra_rows(target)) if extra_rows else np.zeros(0, dtype=np.int32)
             try:
                 raw = self.session.solve(time_limit=max(highs_limit, 0.01) if highs_limit is not None else None,
-                                         mip_gap=mip_gap, threads=threads, seed=options.seed)
+                                         mip_gap=mip_gap, threads=threads, seed=options.seed,
+                                         **({} if deadline is None else {"grace": DEADLINE_GRACE}))
             finally:
                 if not self.session.abandoned:
                     self.session.delete_rows(added)

@@ -323,7 +323,8 @@ class HighsSession:
         self.set_costs(costs, new.col_cost[costs])
 
     def solve(self, *, time_limit: float | None, mip_gap: float, threads: int | None = None,
-              seed: int = 0) -> RawSolution:
+              seed: int = 0, grace: float = WATCHDOG_GRACE) -> RawSolution:
+        """Solve; `grace` seconds past `time_limit` the watchdog cancels, STOP_GRACE later it abandons."""
         h = self.highs
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         h.setOptionValue("random_seed", int(seed))
@@ -341,7 +342,7 @@ class HighsSession:
                 done, _ = h.wait(0.05)
                 if done:
                     break
-                overrun = time.perf_counter() - started - (time_limit or 0.0) - WATCHDOG_GRACE
+                overrun = time.perf_counter() - started - (time_limit or 0.0) - grace
                 if time_limit and overrun > 0:
                     watchdog_fired.set()
                     h.cancelSolve()
