@@ -204,3 +204,18 @@ def test_the_heuristic_plan_is_returned_with_its_gap_when_highs_has_none():
         assert close(outcome.objective, found.objective)
     assert outcome.dual_bound is not None and outcome.dual_bound >= outcome.objective
     assert close(outcome.mip_gap, (outcome.dual_bound - outcome.objective) / abs(outcome.objective))
+
+
+def test_an_approved_plan_from_the_run_history_is_a_start(tmp_path):
+    holby = ROOT / "instances" / "holby"
+    store = tmp_path / "runs.sqlite"
+    runner = CliRunner()
+    first = runner.invoke(main, ["solve", str(holby), "--store", str(store)], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    shown = runner.invoke(main, ["runs", "show", "1", "--store", str(store), "-o", str(tmp_path / "run1")],
+                          catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    result = run("solve", holby, "--start", tmp_path / "run1" / "plan.csv", "--out", tmp_path / "again")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["start"]["accepted"] is True and summary["plan_source"] == "start"
