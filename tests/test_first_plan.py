@@ -219,3 +219,13 @@ def test_an_approved_plan_from_the_run_history_is_a_start(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "again" / "summary.json").read_text())
     assert summary["start"]["accepted"] is True and summary["plan_source"] == "start"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(instances(max_schemes=5, max_years=3))
+def test_the_heuristic_bound_is_never_below_the_brute_force_optimum(instance):
+    _, found, _ = heuristic_plan(instance, random=True)
+    assume(found.bound is not None)
+    best, _ = brute_force(instance)
+    if best is not None:
+        assert found.bound >= best - 1e-6 * max(1.0, abs(best))

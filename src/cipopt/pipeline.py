@@ -206,6 +206,7 @@ class Planner:
         self._loaded = target
         in_place_base = target is self._base_bounds and not extra_rows
         fallback: tuple[str, np.ndarray, float] | None = None  # (source, starts, objective) if HiGHS finds nothing
+        weak_bound = None  # the heuristic's bound with every rule dropped, when HiGHS reports none
         notes: list[str] = []
         start_info = heuristic_info = None
         if start is not None:
@@ -225,6 +226,7 @@ class Planner:
             if found.chosen is not None:
                 self.session.set_start(self.pair_columns, found.chosen)
                 fallback = ("first-plan heuristic", found.chosen, found.objective)
+                weak_bound = found.bound
             else:
                 notes.append(found.reason)
         highs_limit = time_limit
@@ -247,10 +249,14 @@ class Planner:
         if raw is None or (fallback is not None and (
                 raw.x is None or not raw.status.has_plan or raw.objective < fallback[2] - 1e-9 * max(1.0, abs(fallback[2])))):
             source, x_fallback, value = fallback
+            bound = None if raw is None else raw.best_bound
             outcome = self._outcome(instance, SolveStatus.FEASIBLE, options=opts,
                                     solve_seconds=0.0 if raw is None else raw.seconds,
-                                    solver_objective=value, dual_bound=None if raw is None else raw.best_bound)
+                                    solver_objective=value, dual_bound=bound if bound is not None else weak_bound)
             outcome.messages += notes
+            if bound is None and weak_bound is not None:
+                outcome.messages.append("HiGHS reported no bound: the gap is to the plan value with every rule "
+                                        "dropped (each scheme at its best start), a weak bound")
             if raw is not None and raw.stopped_by_watchdog:
                 outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
             outcome.messages.append(f"HiGHS found no better plan in time: the plan is the {source}'s")

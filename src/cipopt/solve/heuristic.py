@@ -32,6 +32,7 @@ class FirstPlan:
     objective: float | None  # the model's objective at the plan (shortfalls at their least)
     seconds: float
     reason: str = ""  # why there is no plan, in words
+    bound: float | None = None  # a bound no plan can beat: each scheme at its best start, every rule dropped
 
 
 class _Rows:
@@ -360,8 +361,12 @@ def first_plan(form, pair_columns: np.ndarray, pair_scheme: np.ndarray, *,
         return FirstPlan(None, None, time.perf_counter() - started,
                          f"the first-plan heuristic found no plan keeping {_row_name(form, int(np.flatnonzero(g.act > g.hard_hi)[0]))}")
     offset = float(form.offset)
+    # with every row dropped, each scheme at its best start (or none); shortfalls only cost
+    best = np.zeros(int(pair_scheme.max(initial=-1)) + 1)
+    np.maximum.at(best, pair_scheme, rows.value)
+    bound = rows.sense * (float(best.sum()) + rows.sense * offset)
     return FirstPlan(g.x.astype(float), rows.sense * (g.objective() + rows.sense * offset),
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, bound=bound)
 
 
 def _column_sums(a: sp.csc_array, f) -> np.ndarray:
