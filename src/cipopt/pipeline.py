@@ -229,8 +229,20 @@ class Planner:
                 weak_bound = found.bound
             else:
                 notes.append(found.reason)
+        finished = None  # the fallback plan checked and tabled ahead, under a deadline
+        reserve = self._finish_reserve()
+        if fallback is not None and options.deadline is not None:
+            # check and table the plan in hand now: if HiGHS finds nothing better it is returned at
+            # once, and what this took sizes the reserve kept for a better plan from HiGHS
+            began = time.perf_counter()
+            finished = self._finish(self._outcome(instance, SolveStatus.FEASIBLE, options=opts,
+                                                  solver_objective=fallback[2]),
+                                    self.ctx, plan_from_starts(self.coef, fallback[1]))
+            reserve = max(FINISH_SECONDS_MIN, 1.5 * (time.perf_counter() - began) + 0.2)
+            if finished.status != SolveStatus.FEASIBLE:  # the checker rejected it: never returned
+                finished, fallback = None, None
         highs_limit = time_limit
-        deadline = self._left(options, self._finish_reserve())
+        deadline = self._left(options, reserve)
         if deadline is not None:
             left = deadline - time.perf_counter()
             highs_limit = left if highs_limit is None else min(highs_limit, left)
@@ -250,9 +262,9 @@ class Planner:
                 raw.x is None or not raw.status.has_plan or raw.objective < fallback[2] - 1e-9 * max(1.0, abs(fallback[2])))):
             source, x_fallback, value = fallback
             bound = None if raw is None else raw.best_bound
-            outcome = self._outcome(instance, SolveStatus.FEASIBLE, options=opts,
-                                    solve_seconds=0.0 if raw is None else raw.seconds,
-                                    solver_objective=value, dual_bound=bound if bound is not None else weak_bound)
+            outcome = finished or self._outcome(instance, SolveStatus.FEASIBLE, options=opts, solver_objective=value)
+            outcome.solve_seconds = 0.0 if raw is None else raw.seconds
+            outcome.dual_bound = bound if bound is not None else weak_bound
             outcome.messages += notes
             if bound is None and weak_bound is not None:
                 outcome.messages.append("HiGHS reported no bound: the gap is to the plan value with every rule "
@@ -264,7 +276,11 @@ class Planner:
             outcome.solver_abandoned = raw is not None and raw.abandoned
             if outcome.solver_abandoned:
                 outcome.messages.append("HiGHS did not stop when cancelled; its plan, if any, is lost")
-            return self._finish(outcome, self.ctx, plan_from_starts(self.coef, x_fallback))
+            if finished is None:
+                return self._finish(outcome, self.ctx, plan_from_starts(self.coef, x_fallback))
+            if outcome.dual_bound is not None:
+                outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
+            return outcome
         outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
                                 mip_gap=raw.mip_gap)

@@ -348,6 +348,8 @@ class HighsSession:
                     h.cancelSolve()
                 if time_limit and overrun > STOP_GRACE:  # HiGHS is not polling: leave its (daemon) thread
                     self.abandoned = True
+                    with contextlib.suppress(OSError, AttributeError, TypeError):  # Linux: a thread is a task
+                        os.setpriority(os.PRIO_PROCESS, thread.native_id, 19)  # let the check and write run first
                     return RawSolution(SolveStatus.TIME_LIMIT_NO_SOLUTION, "not stopped when cancelled",
                                        None, None, None, None, time.perf_counter() - started, True,
                                        abandoned=True)
