@@ -85,6 +85,8 @@ class _Greedy:
         self.act = np.zeros(rows.a.shape[0])
         self.x = np.zeros(rows.a.shape[1], dtype=bool)
         self.pair_scheme = pair_scheme
+        self.scheme_of = pair_scheme.tolist()
+        self.taken = [0] * (int(pair_scheme.max(initial=-1)) + 1)  # chosen starts per scheme
         self.deadline = deadline
         lo, hi = rows.lower, rows.upper
         self.hard_lo = np.where(rows.hard & np.isfinite(lo) & (lo > -1e30), lo - rows.tol, -np.inf)
@@ -123,6 +125,7 @@ class _Greedy:
                 return False
         self.act[rows] = new
         self.x[p] = on
+        self.taken[self.scheme_of[p]] += 1 if on else -1
         return True
 
     def deficit(self) -> np.ndarray:
@@ -182,9 +185,12 @@ class _Greedy:
         use = self.resource_use(candidates)
         idx = np.flatnonzero(candidates)
         order = idx[np.argsort(-(worth[idx] / (1.0 + use[idx])), kind="stable")]
+        taken, scheme_of = self.taken, self.scheme_of
         for k, p in enumerate(order.tolist()):
             if stop_at_deadline and k % 1024 == 0 and self.out_of_time():
                 return
+            if taken[scheme_of[p]]:
+                continue  # the scheme has its start: start-once (or mandatory) allows no other
             self.toggle(p, True, need_gain=True)
 
     def move_starts(self) -> None:
@@ -228,6 +234,7 @@ class _Greedy:
             rows, vals = self.column(p)
             self.act[rows] = self.act[rows] + vals if on else self.act[rows] - vals
             self.x[p] = on
+            self.taken[self.scheme_of[p]] += 1 if on else -1
             value += self.r.value[p] if on else -self.r.value[p]
         self._done = steps
         after = self.act[touched]
@@ -241,6 +248,7 @@ class _Greedy:
             rows, vals = self.column(p)
             self.act[rows] = self.act[rows] - vals if on else self.act[rows] + vals
             self.x[p] = not on
+            self.taken[self.scheme_of[p]] += -1 if on else 1
 
     def best_start(self, scheme: int) -> tuple[int, float] | None:
         """The scheme's allowed start that fits and pays most now, with its gain."""
