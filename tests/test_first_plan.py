@@ -184,7 +184,12 @@ def test_a_time_limit_holds_for_the_whole_command_on_a_hard_instance(tmp_path):
     assert summary["mip_gap"] > 0 and summary["dual_bound"] >= summary["objective"]
     assert summary["plan_source"] in ("solver", "first-plan heuristic")
     assert summary["first_plan"]["objective"] <= summary["objective"] + 1e-6
-    assert elapsed < 3 + 10 + 20  # the stated margin (10 s) and generous room for a loaded machine
+    # Python's start-up and imports, timed alike, so that a loaded machine does not fail the test
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import cipopt.cli, cipopt.pipeline, cipopt.report.text"], check=True,
+                   timeout=120)
+    startup = time.perf_counter() - began
+    assert elapsed - startup < 3 + 10 + 10  # the stated margin (10 s) and generous room besides
     assert summary["build_seconds"] + summary["handoff_seconds"] + summary["solve_seconds"] < 3 + 5
 
 

@@ -8,6 +8,7 @@ a plan the checker rejects is never reported as a solution (status `error` with 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -251,6 +252,10 @@ class Planner:
             notes.append(f"no time was left for HiGHS within the time limit of {time_limit:g} s")
         else:
             added = self.session.add_rows(extra_rows(target)) if extra_rows else np.zeros(0, dtype=np.int32)
+            hasher = None
+            if options.deadline is not None:  # the summary's hash (seconds at 50,000 schemes) while HiGHS works
+                hasher = threading.Thread(target=instance.sha256, daemon=True)
+                hasher.start()
             try:
                 raw = self.session.solve(time_limit=max(highs_limit, 0.01) if highs_limit is not None else None,
                                          mip_gap=mip_gap, threads=threads, seed=options.seed,
@@ -258,6 +263,8 @@ class Planner:
             finally:
                 if not self.session.abandoned:
                     self.session.delete_rows(added)
+                if hasher is not None:
+                    hasher.join()
         if raw is None or (fallback is not None and (
                 raw.x is None or not raw.status.has_plan or raw.objective < fallback[2] - 1e-9 * max(1.0, abs(fallback[2])))):
             source, x_fallback, value = fallback
