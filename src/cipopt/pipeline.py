@@ -29,7 +29,7 @@ from cipopt.results import (
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.diagnose import diagnose
-from cipopt.solve.heuristic import FirstPlan, first_plan
+from cipopt.solve.heuristic import first_plan
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, row_index, variant_bounds

@@ -195,8 +195,6 @@ class _Greedy:
 
     def move_starts(self) -> None:
         """Improve: move each chosen scheme to another allowed start year, or drop it, when that pays."""
-        order = np.argsort(self.pair_scheme, kind="stable")
-        bounds = np.searchsorted(self.pair_scheme[order], np.arange(int(self.pair_scheme.max(initial=-1)) + 2))
         for k, p in enumerate(np.flatnonzero(self.x).tolist()):
             if k % 512 == 0 and self.out_of_time():
                 return
@@ -205,7 +203,7 @@ class _Greedy:
             if not self.toggle(p, False, need_gain=False):
                 continue
             best, best_gain = p, before
-            for q in order[bounds[s]:bounds[s + 1]].tolist():
+            for q in self.starts_of(s):
                 if q == p:
                     continue
                 rows, vals = self.column(q)
