@@ -45,9 +45,9 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
     the limits.
 
     The time limit is the whole command's (reading, building, solving, checking, writing): it
-    returns within it plus a few seconds (docs/performance.md), with the best plan found by then.
-    A first plan from a greedy heuristic is HiGHS's start, and the answer if HiGHS finds nothing
-    better; summary.json's plan_source says where the plan came from.
+    returns within it plus a small margin (goal 10 s, docs/performance.md), with the best plan found
+    by then. A first plan from a greedy heuristic is HiGHS's start, and the answer if HiGHS finds
+    nothing better; summary.json's plan_source says where the plan came from.
 
     \b
     Example:
