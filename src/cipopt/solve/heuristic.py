@@ -91,6 +91,12 @@ class _Greedy:
         lo, hi = rows.lower, rows.upper
         self.hard_lo = np.where(rows.hard & np.isfinite(lo) & (lo > -1e30), lo - rows.tol, -np.inf)
         self.hard_hi = np.where(np.isfinite(hi) & (hi < 1e30), hi + rows.tol, np.inf)
+        # rows that only say "at most one of these" (start once, excludes): a choice, not a resource
+        csr = sp.csr_array(rows.a)
+        counts = np.diff(csr.indptr)
+        unit = np.bincount(np.repeat(np.arange(len(counts)), counts), weights=(np.abs(csr.data) == 1.0),
+                           minlength=len(counts))
+        self.choice = (counts > 0) & (unit == counts) & (hi <= 1.0)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() > self.deadline
@@ -144,8 +150,7 @@ class _Greedy:
         pos = self.a.copy()
         pos.data = np.maximum(pos.data, 0.0)
         demand = pos @ candidates.astype(float)
-        # a row that only says "one of these" (start once, excludes) is not a resource
-        binding = finite & (demand > slack) & (slack > 0)
+        binding = finite & (demand > slack) & (slack > 0) & ~self.choice
         weight = np.zeros(len(hi))
         weight[binding] = 1.0 / np.maximum(slack[binding], 1e-9)
         return pos.T @ weight
