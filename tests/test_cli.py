@@ -148,10 +148,32 @@ def test_time_limit_without_a_plan_exits_4_and_writes_no_plan(tmp_path, monkeypa
     raw = RawSolution(SolveStatus.TIME_LIMIT_NO_SOLUTION, "Time limit reached", None, None, None, None, 1.0)
     monkeypatch.setattr(HighsSession, "solve", fake_solve(raw))
     out = tmp_path / "out"
-    result = run("solve", TINY, "--out", out)
+    result = run("solve", TINY, "--out", out, "--no-first-plan")  # else the first plan is the answer
     assert result.exit_code == 4
     assert "before finding any plan" in result.output
     assert not (out / "plan.csv").exists()
+
+
+def test_when_highs_finds_no_plan_the_first_plan_is_returned_checked(tmp_path, monkeypatch):
+    from cipopt.check import check_plan
+    from cipopt.io.load import load_instance
+    from cipopt.io.plan import read_plan
+    from cipopt.schema.problems import ProblemLog
+
+    raw = RawSolution(SolveStatus.TIME_LIMIT_NO_SOLUTION, "Time limit reached", None, None, None, None, 1.0,
+                      best_bound=500.0)
+    monkeypatch.setattr(HighsSession, "solve", fake_solve(raw))
+    out = tmp_path / "out"
+    result = run("solve", TINY, "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "feasible" and summary["plan_source"] == "first-plan heuristic"
+    assert "the plan is the first-plan heuristic's" in result.output
+    instance = load_instance(TINY)
+    report = check_plan(instance, read_plan(out / "plan.csv", instance, ProblemLog()))
+    assert report.ok and abs(report.objective - summary["objective"]) < 1e-6
+    assert summary["dual_bound"] == 500.0
+    assert abs(summary["mip_gap"] - (500.0 - report.objective) / report.objective) < 1e-9
 
 
 @pytest.mark.parametrize("failure, code, words", [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,12 +30,17 @@ from cipopt.results import (
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.diagnose import diagnose
+from cipopt.solve.heuristic import first_plan
 from cipopt.solve.probe import Probe, probe_rows
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, row_index, variant_bounds
 
 OBJECTIVE_REL_TOL = 1e-6
+FINISH_SECONDS_PER_START = 2e-5  # checking a plan and writing its tables, per allowed start (docs/performance.md)
+FINISH_SECONDS_MIN = 0.2
+SOLVE_SECONDS_MIN = 0.1  # with less than this left, HiGHS is not started: the first plan is returned
+DEADLINE_GRACE = 0.5  # under a whole-command deadline, the watchdog cancels HiGHS this soon past its limit
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class SolveOptions:
     threads: int | None = None
     verbose: bool = False
     seed: int = 0  # HiGHS random_seed: the same inputs, options and seed give the same plan
+    first_plan: bool = False  # run the first-plan heuristic before HiGHS (solve/heuristic.py)
+    deadline: float | None = None  # time.perf_counter() by which the whole command should be done
+    started: float | None = None  # time.perf_counter() when the command began (for first_plan.ready_seconds)
 
     def resolve(self, instance: Instance) -> tuple[float | None, float, int | None]:
         """The options in force; threads capped at the machine's cores (more only slow HiGHS down,
@@ -81,6 +90,10 @@ class SolveOutcome:
     options: dict[str, Any] = field(default_factory=dict)
     plan_frame: pd.DataFrame | None = None
     years: pd.DataFrame | None = None
+    plan_source: str | None = None  # "solver", "first-plan heuristic" or "start" (docs/performance.md)
+    first_plan: dict[str, Any] | None = None  # the heuristic's objective, seconds and note, when it ran
+    start: dict[str, Any] | None = None  # the given start plan: schemes, rules broken
+    solver_abandoned: bool = False  # HiGHS would not stop and still runs in its thread (end the process fast)
 
     @property
     def selected(self) -> list[str]:
@@ -113,6 +126,9 @@ class SolveOutcome:
             "solver_version": self.solver_version,
             "solver_options": self.options,
             "checker": None if self.check is None else ("accepted" if self.check.ok else "rejected"),
+            "plan_source": self.plan_source,
+            "first_plan": self.first_plan,
+            "start": self.start,
             "risk_figures": {} if self.check is None else dict(self.check.risk_figures),  # docs/risk.md
             "messages": list(self.messages),
             "cipopt_version": __version__,
@@ -171,12 +187,15 @@ class Planner:
 
     def solve(self, options: SolveOptions = SolveOptions(), *, variant: Instance | None = None,
               start: Plan | None = None, extra_rows: Callable[["Bounds"], list] | None = None,
-              tables: bool = True, checked: bool = True) -> SolveOutcome:
+              tables: bool = True, checked: bool = True, given_start: Plan | None = None) -> SolveOutcome:
         """Solve the instance, or a variant of it (see `cipopt.solve.variant`), reusing the model.
 
         A variant that changes only bounds, costs, windows or mandatory flags is solved in place;
         any other variant is built afresh (once: later calls with the same variant reuse it).
-        `start` is a plan HiGHS is given as a first incumbent. `extra_rows`, given the loaded
+        `start` is a plan HiGHS is given as a first incumbent (an analysis's own, allowed starts only);
+        `given_start` is the user's (solve --start): checked, reported, and returned if HiGHS finds
+        nothing better. With `options.first_plan` and no start, the first-plan heuristic
+        (solve/heuristic.py) gives HiGHS its start. `extra_rows`, given the loaded
         bounds and costs, returns rows (lower, upper, columns, values) added for this solve only
         (cuts: an objective floor, no-good cuts); they need the in-place path.
 
@@ -202,16 +221,95 @@ class Planner:
             return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts, messages=list(target.infeasible))
         self.session.apply(target, self._loaded)
         self._loaded = target
+        in_place_base = target is self._base_bounds and not extra_rows
+        fallback: tuple[str, np.ndarray, float] | None = None  # (source, starts, objective) if HiGHS finds nothing
+        weak_bound = None  # the heuristic's bound with every rule dropped, when HiGHS reports none
+        notes: list[str] = []
+        start_info = heuristic_info = None
         if start is not None:
             self.session.set_start(self.pair_columns, starts_from_plan(self.coef, start))
-        added = self.session.add_rows(extra_rows(target)) if extra_rows else np.zeros(0, dtype=np.int32)
-        try:
-            raw = self.session.solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=options.seed)
-        finally:
-            self.session.delete_rows(added)
+        elif given_start is not None:
+            x_start, start_info, start_notes = self._start(instance, given_start)
+            notes += start_notes
+            self.session.set_start(self.pair_columns, x_start)
+            if in_place_base and start_info["accepted"]:
+                fallback = ("start", x_start, objective_parts(self.ctx, x_start).objective)
+        elif options.first_plan and in_place_base:
+            found = first_plan(self.form, self.pair_columns, self.coef.pair_scheme, deadline=self._left(options, 0.0))
+            heuristic_info = {"objective": _json_number(found.objective), "seconds": round(found.seconds, 4),
+                              "ready_seconds": None if options.started is None
+                              else round(time.perf_counter() - options.started, 4),
+                              "note": found.reason or None}
+            if found.chosen is not None:
+                self.session.set_start(self.pair_columns, found.chosen)
+                fallback = ("first-plan heuristic", found.chosen, found.objective)
+                weak_bound = found.bound
+            else:
+                notes.append(found.reason)
+        finished = None  # the fallback plan checked and tabled ahead, under a deadline
+        reserve = self._finish_reserve()
+        if fallback is not None and options.deadline is not None:
+            # check and table the plan in hand now: if HiGHS finds nothing better it is returned at
+            # once, and what this took sizes the reserve kept for a better plan from HiGHS
+            began = time.perf_counter()
+            finished = self._finish(self._outcome(instance, SolveStatus.FEASIBLE, options=opts,
+                                                  solver_objective=fallback[2]),
+                                    self.ctx, plan_from_starts(self.coef, fallback[1]))
+            reserve = max(FINISH_SECONDS_MIN, 1.5 * (time.perf_counter() - began) + 0.2)
+            if finished.status != SolveStatus.FEASIBLE:  # the checker rejected it: never returned
+                finished, fallback = None, None
+        highs_limit = time_limit
+        deadline = self._left(options, reserve)
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            highs_limit = left if highs_limit is None else min(highs_limit, left)
+        if highs_limit is not None and highs_limit < SOLVE_SECONDS_MIN and fallback is not None:
+            raw = None  # no time left for HiGHS: the plan in hand is the answer
+            notes.append(f"no time was left for HiGHS within the time limit of {time_limit:g} s")
+        else:
+            added = self.session.add_rows(extra_rows(target)) if extra_rows else np.zeros(0, dtype=np.int32)
+            hasher = None
+            if options.deadline is not None:  # the summary's hash (seconds at 50,000 schemes) while HiGHS works
+                hasher = threading.Thread(target=instance.sha256, daemon=True)
+                hasher.start()
+            try:
+                raw = self.session.solve(time_limit=max(highs_limit, 0.01) if highs_limit is not None else None,
+                                         mip_gap=mip_gap, threads=threads, seed=options.seed,
+                                         **({} if deadline is None else {"grace": DEADLINE_GRACE}))
+            finally:
+                if not self.session.abandoned:
+                    self.session.delete_rows(added)
+                if hasher is not None:
+                    hasher.join()
+        if raw is None or (fallback is not None and (
+                raw.x is None or not raw.status.has_plan or raw.objective < fallback[2] - 1e-9 * max(1.0, abs(fallback[2])))):
+            source, x_fallback, value = fallback
+            bound = None if raw is None else raw.best_bound
+            outcome = finished or self._outcome(instance, SolveStatus.FEASIBLE, options=opts, solver_objective=value)
+            outcome.solve_seconds = 0.0 if raw is None else raw.seconds
+            outcome.dual_bound = bound if bound is not None else weak_bound
+            outcome.messages += notes
+            if bound is None and weak_bound is not None:
+                outcome.messages.append("HiGHS reported no bound: the gap is to the plan value with every rule "
+                                        "dropped (each scheme at its best start), a weak bound")
+            if raw is not None and raw.stopped_by_watchdog:
+                outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
+            outcome.messages.append(f"HiGHS found no better plan in time: the plan is the {source}'s")
+            outcome.plan_source, outcome.first_plan, outcome.start = source, heuristic_info, start_info
+            outcome.solver_abandoned = raw is not None and raw.abandoned
+            if outcome.solver_abandoned:
+                outcome.messages.append("HiGHS did not stop when cancelled; its plan, if any, is lost")
+            if finished is None:
+                return self._finish(outcome, self.ctx, plan_from_starts(self.coef, x_fallback))
+            if outcome.dual_bound is not None:
+                outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
+            return outcome
         outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
                                 mip_gap=raw.mip_gap)
+        outcome.messages += notes
+        outcome.first_plan, outcome.start = heuristic_info, start_info
+        outcome.solver_abandoned = raw.abandoned
         if raw.stopped_by_watchdog:
             outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
         if raw.status == SolveStatus.INFEASIBLE and extra_rows:
@@ -229,6 +327,9 @@ class Planner:
         present = self.pair_columns >= 0
         chosen[present] = raw.x[self.pair_columns[present]]
         chosen[target.forced_pairs] = 1.0
+        outcome.plan_source = "solver"
+        if fallback is not None and np.array_equal(chosen > 0.5, fallback[1] > 0.5):
+            outcome.plan_source = fallback[0]  # HiGHS kept the start it was given
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
         return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen), **finish)
 
@@ -246,6 +347,43 @@ class Planner:
         time_limit, _, threads = options.resolve(self.instance)
         return probe_rows(self.session.highs, self._by_row, rows, sense, objective_floor=objective_floor,
                           time_limit=time_limit, threads=threads, shift_from=shift_from)
+
+    def _left(self, options: SolveOptions, reserve: float) -> float | None:
+        """The time.perf_counter() by which a stage must end to leave `reserve` seconds before the deadline."""
+        return None if options.deadline is None else options.deadline - reserve
+
+    def _finish_reserve(self) -> float:
+        """Seconds kept after HiGHS for checking the plan and writing its tables and files."""
+        return max(FINISH_SECONDS_MIN, FINISH_SECONDS_PER_START * self.coef.n_pairs)
+
+    def _start(self, instance: Instance, start: Plan) -> tuple[np.ndarray, dict[str, Any], list[str]]:
+        """A given plan as a MIP start: checked like any plan; a plan breaking rules is still
+        handed to HiGHS (it repairs what it can), and what it breaks is reported."""
+        x = np.zeros(self.coef.n_pairs)
+        pairs = self.coef.pairs_of_scheme
+        outside = []
+        for sid, year in start.items():
+            s = self.coef.scheme_index.get(sid)
+            if year is None or s is None:
+                continue
+            match = [p for p in pairs[s] if self.coef.years[self.coef.pair_start[p]] == year]
+            if match:
+                x[match[0]] = 1.0
+            else:
+                outside.append(f"{sid} ({year})")
+        report = check_plan(instance, {sid: y for sid, y in start.items() if sid in self.coef.scheme_index})
+        info = {"schemes": int(sum(1 for y in start.values() if y is not None)),
+                "accepted": bool(report.ok and not outside), "rules_broken": len(report.violations)}
+        notes = []
+        if not info["accepted"]:
+            notes.append(f"the start plan breaks {len(report.violations)} rule(s); HiGHS was given it as a "
+                         "start all the same:")
+            notes += [f"  {v.message}" for v in report.violations[:10]]
+            if len(report.violations) > 10:
+                notes.append(f"  ... and {len(report.violations) - 10} more (cipopt check shows them all)")
+            if outside:
+                notes.append(f"  starts no model column allows, left out of the start: {', '.join(outside[:10])}")
+        return x, info, notes
 
     def evaluate(self, plan: Plan) -> SolveOutcome:
         """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).
@@ -331,11 +469,12 @@ def _close(a: float, b: float, rel: float = OBJECTIVE_REL_TOL) -> bool:
     return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
 
 
-def solve_instance(instance: Instance, options: SolveOptions = SolveOptions()) -> SolveOutcome:
+def solve_instance(instance: Instance, options: SolveOptions = SolveOptions(), *,
+                   start: Plan | None = None) -> SolveOutcome:
     """Build, solve and check one instance.
 
     One build and one solve: no cyclic garbage collection in between (see cipopt.bulk), since
     with the model alive every collection walks its millions of objects and frees nothing.
     """
     with no_cyclic_gc():
-        return Planner(instance, verbose=options.verbose).solve(options)
+        return Planner(instance, verbose=options.verbose).solve(options, given_start=start)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,6 +21,11 @@ from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_
 @click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides instance.yaml solver.time_limit.")
 @click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
+@click.option("--start", "start", type=click.Path(dir_okay=False),
+              help="Warm-start from this plan (a plan.csv, e.g. a run's from cipopt runs show); checked and "
+                   "reported, handed to HiGHS even if it breaks rules.")
+@click.option("--no-first-plan", is_flag=True,
+              help="Skip the first-plan heuristic that gives HiGHS a start (docs/formulation.md).")
 @click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
 @click.option("--excel", "excel", type=click.Path(dir_okay=False),
               help="Also write the plan, targets, years, summary and reasons as a formatted workbook (.xlsx).")
@@ -26,7 +34,8 @@ from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_
 @click.option("--no-store", is_flag=True, help="Do not record the run in the run history.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @guarded
-def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store, no_store, quiet):
+def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, verbose, excel, store, no_store,
+          quiet):
     """Choose the best plan for INSTANCE (a folder in instance format v1, or an .xlsx workbook).
 
     Prints the status, objective, gap, the schemes selected and the savings against each
@@ -35,11 +44,18 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
     --no-store. Exit codes: 0 optimal or feasible, 2 bad input, 3 infeasible, 4 no plan within
     the limits.
 
+    The time limit is the whole command's (reading, building, solving, checking, writing): it
+    returns within it plus a small margin (goal 10 s, docs/performance.md), with the best plan found
+    by then. A first plan from a greedy heuristic is HiGHS's start, and the answer if HiGHS finds
+    nothing better; summary.json's plan_source says where the plan came from.
+
     \b
     Example:
       cipopt solve instances/holby --out out/holby --time-limit 30 --gap 0.001
+      cipopt solve instances/holby --start out/holby/plan.csv --out out/holby2
       cipopt solve plan.xlsx --excel results.xlsx
     """
+    began = time.perf_counter()
     from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
     from cipopt.pipeline import SolveOptions, solve_instance
     from cipopt.report.progress import Steps
@@ -54,9 +70,14 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
     steps = Steps(quiet or verbose)
     with steps.step(f"reading {instance}"):
         inst = load(instance)
-    options = SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose)
-    with steps.step("building and solving the model", limit=options.resolve(inst)[0]):
-        outcome = solve_instance(inst, options)
+        given = load_plan(start, inst) if start else None
+    options = SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads, verbose=verbose,
+                           first_plan=not no_first_plan, started=began)
+    limit = options.resolve(inst)[0]
+    if limit is not None:
+        options = dataclasses.replace(options, deadline=began + limit)
+    with steps.step("building and solving the model", limit=limit):
+        outcome = solve_instance(inst, options, start=given)
     for line in solve_summary(outcome):
         click.echo(line)
     if out:
@@ -71,6 +92,10 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
         click.echo(f"wrote {excel}")
     if not no_store:
         record_run(outcome, instance, store)
+    if outcome.solver_abandoned:  # HiGHS still runs in its thread: end now, not at its pace
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(outcome.status.exit_code)
     sys.exit(outcome.status.exit_code)
 
 

@@ -47,6 +47,8 @@ def solve_summary(outcome) -> list[str]:
     timing = f"build {outcome.build_seconds + outcome.handoff_seconds:.2f} s, solve {outcome.solve_seconds:.2f} s"
     if outcome.check is not None:
         timing += ", independent check: " + ("every rule holds" if outcome.check.ok else "REJECTED")
+    if getattr(outcome, "plan_source", None):
+        timing += f", plan from: {outcome.plan_source}"
     lines.append(timing)
     if outcome.plan is None or outcome.plan_frame is None:
         return lines

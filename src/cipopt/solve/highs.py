@@ -31,6 +31,7 @@ from cipopt.solve.status import SolveStatus, map_status
 
 INF = highspy.kHighsInf
 WATCHDOG_GRACE = 2.0  # seconds past the time limit before the watchdog cancels the solve
+STOP_GRACE = 3.0  # seconds a cancelled solve gets to stop before it is abandoned (HiGHS not polling)
 
 
 HIGHS_VERSION = f"{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}.{highspy.HIGHS_VERSION_PATCH}"
@@ -252,6 +253,8 @@ class RawSolution:
     x: np.ndarray | None
     seconds: float
     stopped_by_watchdog: bool = False
+    best_bound: float | None = None  # HiGHS's best bound, even with no plan of its own
+    abandoned: bool = False  # HiGHS did not stop when cancelled; its thread was left to finish
 
 
 class HighsSession:
@@ -262,6 +265,7 @@ class HighsSession:
         self.highs = new_highs(verbose)
         self.highs.HandleUserInterrupt = True  # lets cancelSolve stop simplex, IPM and MIP
         self._threads_set = False
+        self.abandoned = False  # a solve that would not stop is still running: no more use of HiGHS
         a = form.matrix
         status = self.highs.passModel(
             a.shape[1], a.shape[0], a.nnz, 1,  # 1 = column-wise
@@ -316,7 +320,8 @@ class HighsSession:
         self.set_costs(costs, new.col_cost[costs])
 
     def solve(self, *, time_limit: float | None, mip_gap: float, threads: int | None = None,
-              seed: int = 0) -> RawSolution:
+              seed: int = 0, grace: float = WATCHDOG_GRACE) -> RawSolution:
+        """Solve; `grace` seconds past `time_limit` the watchdog cancels, STOP_GRACE later it abandons."""
         h = self.highs
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         h.setOptionValue("random_seed", int(seed))
@@ -324,6 +329,8 @@ class HighsSession:
         if threads and not self._threads_set:
             h.setOptionValue("threads", int(threads))
             self._threads_set = True
+        if self.abandoned:
+            raise RuntimeError("HiGHS is still running an abandoned solve")
         started = time.perf_counter()
         watchdog_fired = threading.Event()
         thread = h.startSolve()
@@ -332,16 +339,25 @@ class HighsSession:
                 done, _ = h.wait(0.05)
                 if done:
                     break
-                if time_limit and time.perf_counter() - started > time_limit + WATCHDOG_GRACE:
+                overrun = time.perf_counter() - started - (time_limit or 0.0) - grace
+                if time_limit and overrun > 0:
                     watchdog_fired.set()
                     h.cancelSolve()
+                if time_limit and overrun > STOP_GRACE:  # HiGHS is not polling: leave its (daemon) thread
+                    self.abandoned = True
+                    with contextlib.suppress(OSError, AttributeError, TypeError):  # Linux: a thread is a task
+                        os.setpriority(os.PRIO_PROCESS, thread.native_id, 19)  # let the check and write run first
+                    return RawSolution(SolveStatus.TIME_LIMIT_NO_SOLUTION, "not stopped when cancelled",
+                                       None, None, None, None, time.perf_counter() - started, True,
+                                       abandoned=True)
         except KeyboardInterrupt:
             h.cancelSolve()
             while not h.wait(0.05)[0]:
                 pass
             raise SolveInterrupted() from None
         finally:
-            thread.join(timeout=5)
+            if not self.abandoned:
+                thread.join(timeout=5)
         seconds = time.perf_counter() - started
         return self._read_solution(seconds, watchdog_fired.is_set())
 
@@ -370,8 +386,11 @@ class HighsSession:
             gap = _finite(getattr(info, "mip_gap", None))
             if status == SolveStatus.OPTIMAL and (gap is None or not self.form.integrality.any()):
                 gap, dual = 0.0, objective
+        best = None if empty else _finite(getattr(info, "mip_dual_bound", None))
+        if best is None and status == SolveStatus.OPTIMAL:
+            best = objective
         return RawSolution(status, h.modelStatusToString(model_status), objective, dual, gap, x,
-                           seconds, watchdog)
+                           seconds, watchdog, best_bound=best)
 
 
 def _finite(value) -> float | None:
