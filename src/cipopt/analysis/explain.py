@@ -29,7 +29,9 @@ from cipopt.schema.instance import Instance
 
 TIGHT_REL = 1e-6
 STEP_SHARE = 0.10
-Progress = Callable[[str], None]
+Progress = Callable[[int, int, str], None]
+"""progress(done, total, label): the sweep protocol of cipopt.analysis.sweep, labels prefixed with
+the phase ('schemes: ...', 'rules: ...'), each phase counted from 0 to its own number of re-solves."""
 
 
 class NothingToExplain(Exception):
@@ -88,9 +90,11 @@ def _describe_rules(rules: Iterable[tuple[str, int]]) -> str:
 
 
 def _resolve(planner: Planner, tasks: list[VariantTask], labels: list[str], progress: Progress | None,
-             sweep: Sweep) -> list[SolveOutcome]:
-    """The re-solves, as one sweep (here, or on a Dask cluster), in order."""
-    step = (lambda done, total, label: progress(label) if done < total else None) if progress else None
+             sweep: Sweep, phase: str) -> list[SolveOutcome]:
+    """The re-solves, as one sweep (here, or on a Dask cluster), in order; progress counts the
+    re-solves actually made (not the schemes or rules that need none)."""
+    step = (lambda done, total, label: progress(done, total, phase if done >= total else f"{phase}: {label}")) \
+        if progress else None
     results = run_sweep(planner_setup, planner.instance, solve_variant, tasks, sweep=sweep, state=planner,
                         progress=step, labels=labels)
     return [r.outcome for r in results]
@@ -121,7 +125,7 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
             pending.append((row, s, start))
             tasks.append(VariantTask(variant, options, warm))
         rows.append(row)
-    outcomes = _resolve(planner, tasks, [s.id for _, s, _ in pending], progress, sweep)
+    outcomes = _resolve(planner, tasks, [s.id for _, s, _ in pending], progress, sweep, "schemes")
     for (row, s, start), out in zip(pending, outcomes):
         if out.status in ("infeasible",):
             what = "running it" if start is None else "leaving it out"
@@ -208,7 +212,7 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
             pending.append((row, kind, rule_id, step))
             tasks.append(VariantTask(_eased(inst, kind, rule_id, year, step), options, reference.plan))
             labels.append(f"{r.measure} {year}")
-    for (row, kind, rule_id, step), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep)):
+    for (row, kind, rule_id, step), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep, "rules")):
         if out.objective is None:
             row["method"] = f"re-solve with the bound eased by {fmt(step)} ended {out.status}"
             for other in floor_rows.get(rule_id, []) if kind == "quality" else []:

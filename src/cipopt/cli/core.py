@@ -13,7 +13,7 @@ from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text,
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; overrides instance.yaml solver.time_limit.")
 @click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
@@ -24,7 +24,7 @@ from cipopt.io.write import OutputExists, check_output_dir, csv_text, json_text,
 @click.option("--store", "store", type=click.Path(dir_okay=False),
               help="Record the run in this history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")
 @click.option("--no-store", is_flag=True, help="Do not record the run in the run history.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store, no_store, quiet):
     """Choose the best plan for INSTANCE (a folder in instance format v1, or an .xlsx workbook).
@@ -77,10 +77,11 @@ def solve(instance, out, force, time_limit, gap, threads, verbose, excel, store,
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.argument("plan", type=click.Path())
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def check(instance, plan, out, force):
+def check(instance, plan, out, force, quiet):
     """Check PLAN (a plan.csv from cipopt, a spreadsheet or by hand) against every rule of INSTANCE.
 
     Prints every broken rule in words and the plan's objective and yearly figures.
@@ -91,12 +92,16 @@ def check(instance, plan, out, force):
       cipopt check instances/holby out/holby/plan.csv
     """
     from cipopt.check import check_plan
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force)
-    inst = load(instance)
-    chosen = load_plan(plan, inst)
-    report = check_plan(inst, chosen)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+        chosen = load_plan(plan, inst)
+    with steps.step("checking the plan"):
+        report = check_plan(inst, chosen)
     for line in report.lines():
         click.echo(line)
     if out:
@@ -111,10 +116,11 @@ def check(instance, plan, out, force):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def validate(instance, out, force):
+def validate(instance, out, force, quiet):
     """Check INSTANCE without solving: every problem at once, then a summary when it is sound.
 
     Exit codes: 0 sound (warnings may be printed), 2 problems found.
@@ -124,10 +130,12 @@ def validate(instance, out, force):
       cipopt validate instances/holby
     """
     from cipopt.report.instance import instance_summary
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force)
-    inst = load(instance)
+    with Steps(quiet).step(f"reading and checking {instance}"):
+        inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
     for line in lines:
         click.echo(line)
@@ -138,10 +146,12 @@ def validate(instance, out, force):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--lp", "lp", type=click.Path(dir_okay=False), required=True, help="Write the model in LP format here.")
+@click.option("--lp", "--out", "-o", "lp", type=click.Path(dir_okay=False), required=True,
+              help="Write the model in LP format here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def build(instance, lp, force):
+def build(instance, lp, force, quiet):
     """Build the model for INSTANCE without solving and write it as an LP file anyone can read.
 
     Constraint names are those of docs/formulation.md.
@@ -153,14 +163,18 @@ def build(instance, lp, force):
     import tempfile
 
     from cipopt.model.build import build_model
+    from cipopt.report.progress import Steps
 
     if Path(lp).exists() and not force:
         raise OutputExists(f"{lp}: already exists; pass --force to overwrite it")
-    inst = load(instance)
-    built = build_model(inst)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+    with steps.step("building the model"):
+        built = build_model(inst)
     for note in built.notes.infeasibilities:
         click.echo(f"note: {note.message}", err=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with steps.step("writing the LP file"), tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "model.lp"
         built.model.write(str(scratch), io_options={"symbolic_solver_labels": True})
         write_file(lp, scratch.read_text(), force=force)
