@@ -117,8 +117,9 @@ def template(out, force):
 @click.option("--out", "-o", "out", type=click.Path(), required=True,
               help="An .xlsx file (the workbook form) or a folder (the folder form).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def convert(instance, out, force):
+def convert(instance, out, force, quiet):
     """Convert INSTANCE between its forms: a folder to one workbook, or a workbook to a folder.
 
     The instance is read and checked in full, then written with every value explicit; reading the
@@ -131,17 +132,21 @@ def convert(instance, out, force):
     """
     from cipopt.io.excel import instance_workbook
     from cipopt.io.export import instance_folder_files
+    from cipopt.report.progress import Steps
 
     to_workbook = Path(out).suffix.lower() == ".xlsx"
     if to_workbook:
         _refuse_existing_file(out, force)
     else:
         check_output_dir(out, force)
-    inst = load(instance)
-    if to_workbook:
-        write_file(out, instance_workbook(inst), force=force)
-    else:
-        write_folder(out, instance_folder_files(inst), force=force)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+    with steps.step(f"writing {out}"):
+        if to_workbook:
+            write_file(out, instance_workbook(inst), force=force)
+        else:
+            write_folder(out, instance_folder_files(inst), force=force)
     click.echo(f"wrote {out} (instance sha256 {inst.sha256()[:12]})")
 
 
@@ -152,19 +157,30 @@ def convert(instance, out, force):
 @click.argument("solution_dir", type=click.Path())
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), required=True, help="The .html file to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--unit", "scale", type=click.Choice(["k", "m"]), default="k", show_default=True,
+              help="Money in £k (thousands) or £m (millions), when the instance's money unit is pounds.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def report(instance, solution_dir, out, force, quiet):
-    """Write one self-contained HTML report of the plan in SOLUTION_DIR (from cipopt solve --out).
+def report(instance, solution_dir, out, force, scale, quiet):
+    """Write one self-contained HTML board paper of the plan in SOLUTION_DIR (from cipopt solve
+    --out), or of a fund panel's ranking (from cipopt rank --out).
 
-    Savings against each target by category, the timeline of scheme starts, quality per domain
-    against its floor, the use of each limit, shortfalls, the risk view (when SOLUTION_DIR holds
-    simulation.csv) and every scheme in or out with the reason. It opens offline and prints.
+    A plan's paper leads with an executive summary in words (the recommendation, what it achieves
+    against each target by year, the bottom line, the main risks, what was left out and why), then
+    the plan, savings against each target, quality (the QIA table with sign-offs, harms flagged),
+    delivery risk (when SOLUTION_DIR holds simulation.csv from cipopt simulate), the use of limits,
+    alternatives and sensitivity (alternatives.csv, importance.csv), and every scheme in or out
+    with the reason. A ranking's paper shows entry budgets, value for money and core indices.
+    It opens offline and prints on A4.
 
     \b
     Example:
       cipopt solve instances/holby --out out/holby
-      cipopt report instances/holby out/holby -o holby-report.html
+      cipopt simulate instances/holby out/holby/plan.csv --out out/holby-risk
+      cp out/holby-risk/simulation.csv out/holby/
+      cipopt report instances/holby out/holby -o holby-report.html --unit m
+      cipopt rank instances/fund --out out/fund-rank
+      cipopt report instances/fund out/fund-rank -o fund-panel.html
     """
     from cipopt.report.html import read_solution, render_report
     from cipopt.report.progress import Steps
@@ -180,7 +196,7 @@ def report(instance, solution_dir, out, force, quiet):
 
         with printing_warnings(log):
             data = read_solution(inst, solution_dir, log)
-        page = render_report(data)
+        page = render_report(data, scale=scale)
     write_file(out, page, force=force)
     click.echo(f"wrote {out}")
 
