@@ -418,9 +418,10 @@ def delivery_risk_section(data: ReportInputs, units: Units) -> str:
             cells = [fy(y)]
             for c in shown:
                 v = r[c]
-                if c == prob and isinstance(v, (int, float)) and not pd.isna(v):
+                number = isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                if c == prob and number and not pd.isna(v):
                     cells.append(f"{v:.0%}")
-                elif isinstance(v, (int, float)) and not pd.isna(v):
+                elif number and not pd.isna(v):
                     cells.append(units.number(float(v)))
                 else:
                     cells.append("" if pd.isna(v) else str(v))

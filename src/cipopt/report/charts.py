@@ -278,7 +278,7 @@ def hbar_chart(rows: list[tuple[str, float, str]], *, axis: str, tick: Callable[
 
     step = (ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
     parts = [f'<svg class="chart hbar" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="{esc(label)}"><text class="axis" x="{width - right}" y="12" text-anchor="end">{esc(axis)}</text>']
+             f'aria-label="{esc(label)}"><text class="axis" x="{label_w - 8}" y="{top - 10}" text-anchor="end">{esc(axis)}</text>']
     for t in ticks:
         parts.append(f'<line class="grid" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top - 6}" y2="{height - 4}" stroke="{GRID}"/>')
         parts.append(f'<text x="{x(t):.1f}" y="{top - 10}" text-anchor="middle" class="tick">{esc(tick(t, step))}</text>')

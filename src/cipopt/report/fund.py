@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from cipopt.report.charts import BAD, GOOD, WARN, hbar_chart
+from cipopt.report.charts import BAD, GOOD, WARN, esc, hbar_chart
 from cipopt.report.html import legend, org_name, scheme_names, table
 from cipopt.report.inputs import ReportInputs
 from cipopt.report.units import Units, listing, plain, words
@@ -53,14 +53,17 @@ def fund_sections(data: ReportInputs, units: Units) -> list[str]:
                      "The best portfolios are not nested: some bids funded at a smaller budget drop out at a larger "
                      "one (see the entry budgets).")
     classes = []
+    meaning = {"core": "in the best portfolio under every weighting sampled",
+               "borderline": "in under some weightings", "exterior": "in under none"}
     for kind in ("core", "borderline", "exterior"):
         ids = summary.get(kind)
         if isinstance(ids, list) and ids:
-            classes.append(f"{len(ids):,} {kind} ({listing([names.get(b, b) for b in ids], 5)})")
-    if classes:
-        lines.append("Under the disputed criteria weights the bids are " + "; ".join(classes) + ".")
+            classes.append(f"{len(ids):,} {kind} ({meaning[kind]}): {listing([names.get(b, b) for b in ids], 5)}.")
     summary_html = ('<section id="summary"><h2>Executive summary</h2><p class="recommendation">'
-                    + " ".join(lines) + "</p></section>")
+                    + esc(" ".join(lines[:2])) + "</p><p>" + esc(" ".join(lines[2:])) + "</p>"
+                    + ("<h3>Under the disputed criteria weights</h3><ul>"
+                       + "".join(f"<li>{esc(c)}</li>" for c in classes) + "</ul>" if classes else "")
+                    + "</section>")
 
     rows = []
     for r in bids.itertuples():

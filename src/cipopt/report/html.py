@@ -463,6 +463,7 @@ table.compact{width:auto;min-width:50%%}
 td.bad{color:%(bad)s;font-weight:600}td.warn{color:%(warn)s;font-weight:600}
 td.in{color:%(good)s;font-weight:700}td.out{color:%(muted)s}
 tr.flag td{background:#fdecea}
+table.ranking,table.qia{font-size:11.5px}table.ranking th,table.qia th{white-space:normal}
 .ok{color:%(good)s;font-weight:600}
 footer{margin-top:30px;color:%(muted)s;font-size:11.5px;border-top:1px solid %(grid)s;padding-top:8px;overflow-wrap:anywhere}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
