@@ -15,14 +15,17 @@ from cipopt.report.progress import ProgressLine
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"
 FUND = Path(__file__).resolve().parents[1] / "instances" / "fund"
-# commands that read an instance or a run history and write results: each shows progress for its
-# slow steps, so each takes --quiet (-q), and each writes its results with -o/--out
+# commands that write results: each shows progress for its slow steps, so each takes --quiet (-q),
+# and each writes its results with -o/--out (template's one output is its argument: nothing else)
 WITH_OUTPUT = ["solve", "check", "validate", "build", "convert", "report", "explain", "whatif", "frontier",
-               "alternatives", "rank", "simulate"]
+               "alternatives", "rank", "simulate", "schema", "runs list", "runs show", "runs diff"]
 
 
 def _command(name: str) -> click.Command:
-    return main.commands[name]
+    command = main
+    for part in name.split():
+        command = command.commands[part]
+    return command
 
 
 def _flags(command: click.Command) -> set[str]:
@@ -33,7 +36,7 @@ def _flags(command: click.Command) -> set[str]:
 def test_every_command_with_output_takes_out_o_and_quiet(name):
     flags = _flags(_command(name))
     assert {"-o", "--out", "--quiet", "-q"} <= flags, name
-    help_text = CliRunner().invoke(main, [name, "--help"]).output
+    help_text = CliRunner().invoke(main, [*name.split(), "--help"]).output
     assert "Example" in help_text and "--quiet" in help_text
 
 

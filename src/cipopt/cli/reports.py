@@ -252,9 +252,10 @@ def _objective(value) -> str:
 @click.option("--all", "everything", is_flag=True, help="Every run (no --limit).")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the list as CSV here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_list(store, instance, status, limit, everything, out, force):
+def runs_list(store, instance, status, limit, everything, out, force, quiet):
     """List recorded runs, newest first: id, time (UTC), status, objective, schemes, instance.
 
     \b
@@ -263,9 +264,11 @@ def runs_list(store, instance, status, limit, everything, out, force):
     """
     import pandas as pd
 
+    from cipopt.report.progress import Steps
+
     if out:
         _refuse_existing_file(out, force)
-    with _open_store(store) as db:
+    with Steps(quiet).step("reading the run history"), _open_store(store) as db:
         found = db.runs(instance=instance, status=status, limit=None if everything else limit)
     rows = [[str(r.id), _when(r.created_at), r.status, _objective(r.objective), str(r.selected),
              r.instance_sha256[:12], _clip(r.instance_name, 48), r.note or ""] for r in found]
@@ -304,9 +307,10 @@ def reproduce_command(run, folder: str) -> str:
 @click.option("--instance-out", type=click.Path(),
               help="Write the run's instance here, exactly as solved: a folder, or an .xlsx workbook.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_show(run_id, store, out, instance_out, force):
+def runs_show(run_id, store, out, instance_out, force, quiet):
     """Show run RUN_ID: its summary and plan; write its solution and its instance to re-create it.
 
     \b
@@ -316,16 +320,18 @@ def runs_show(run_id, store, out, instance_out, force):
     """
     from cipopt.io.excel import instance_workbook
     from cipopt.io.export import instance_folder_files
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force)
+    steps = Steps(quiet)
     to_workbook = bool(instance_out) and Path(instance_out).suffix.lower() == ".xlsx"
     if instance_out:
         if to_workbook:
             _refuse_existing_file(instance_out, force)
         else:
             check_output_dir(instance_out, force)
-    with _open_store(store) as db:
+    with steps.step("reading the run history"), _open_store(store) as db:
         run = db.run(run_id)
         inst = db.instance(run_id) if (instance_out or out) else None
     gap = f"   gap: {run.mip_gap:.4%}" if run.mip_gap is not None else ""
@@ -353,10 +359,11 @@ def runs_show(run_id, store, out, instance_out, force):
         write_folder(out, files, force=force)
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if instance_out:
-        if to_workbook:
-            write_file(instance_out, instance_workbook(inst), force=force)
-        else:
-            write_folder(instance_out, instance_folder_files(inst), force=force)
+        with steps.step(f"writing {instance_out}"):
+            if to_workbook:
+                write_file(instance_out, instance_workbook(inst), force=force)
+            else:
+                write_folder(instance_out, instance_folder_files(inst), force=force)
         click.echo(f"wrote the instance (sha256 {inst.sha256()[:12]}) to {instance_out}")
         click.echo(f"to re-create the plan: {reproduce_command(run, instance_out)}")
 
@@ -367,9 +374,10 @@ def runs_show(run_id, store, out, instance_out, force):
 @_store_option
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the differences as JSON here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_diff(run_a, run_b, store, out, force):
+def runs_diff(run_a, run_b, store, out, force, quiet):
     """What changed from run RUN_A to run RUN_B: schemes in, out and moved; status, objective, options.
 
     \b
@@ -378,9 +386,11 @@ def runs_diff(run_a, run_b, store, out, force):
     """
     from cipopt.store import diff_runs
 
+    from cipopt.report.progress import Steps
+
     if out:
         _refuse_existing_file(out, force)
-    with _open_store(store) as db:
+    with Steps(quiet).step("reading the run history"), _open_store(store) as db:
         a, b = db.run(run_a), db.run(run_b)
     d = diff_runs(a, b)
     click.echo(f"run {a.id} -> run {b.id}")
@@ -434,8 +444,9 @@ def runs_note(run_id, text, store):
 @main.command()
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Write the schema here instead of printing it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def schema(out, force):
+def schema(out, force, quiet):
     """Print the JSON Schema of an instance (instance format v1), from cipopt's pydantic models.
 
     For front ends that build instances: the schema of the whole instance as one JSON document,
@@ -445,7 +456,10 @@ def schema(out, force):
     Example:
       cipopt schema -o instance.schema.json
     """
-    text = json.dumps(instance_json_schema(), indent=2) + "\n"
+    from cipopt.report.progress import Steps
+
+    with Steps(quiet).step("generating the schema"):
+        text = json.dumps(instance_json_schema(), indent=2) + "\n"
     if out:
         _refuse_existing_file(out, force)
         write_file(out, text, force=force)

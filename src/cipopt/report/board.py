@@ -8,7 +8,6 @@ recomputes each with the independent checker.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +15,7 @@ import pandas as pd
 
 from cipopt.report.charts import band_chart, esc
 from cipopt.report.html import (
-    OBJECTIVE_NAMES, by_year, legend, org_name, rows_of, rule_rows, scheme_names, table, target_title,
+    OBJECTIVE_NAMES, by_year, in_words, legend, org_name, rule_rows, scheme_names, table, target_title,
 )
 from cipopt.report.inputs import ReportInputs
 from cipopt.report.units import Units, fy, listing, plain, words
@@ -194,7 +193,7 @@ def executive_summary(data: ReportInputs, units: Units) -> str:
     f = facts(data)
     names = scheme_names(inst)
     parts = ['<section id="summary"><h2>Executive summary</h2>']
-    messages = [*data.summary.get("messages", []), *data.notes]
+    messages = [in_words(str(m), inst) for m in [*data.summary.get("messages", []), *data.notes]]
     if data.plan is None:
         status = {"infeasible": "no plan keeps every rule", "time_limit_no_solution":
                   "no plan was found within the time limit"}.get(f.status, f"the solve ended: {f.status}")

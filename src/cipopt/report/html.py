@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipopt.report.charts import ACCENT, BAD, GOOD, GRID, INK, MUTED, WARN, Mark, bar_chart, band_chart, esc, \
+from cipopt.report.charts import ACCENT, BAD, GOOD, GRID, INK, MUTED, WARN, Mark, bar_chart, esc, \
     savings_chart, timeline_chart
 from cipopt.report.inputs import ReportInputs, read_solution
 from cipopt.report.reasons import plan_reasons
