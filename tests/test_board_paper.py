@@ -156,11 +156,21 @@ def test_main_risks_name_the_harms_and_the_scheme_in_only_by_qia_approval(holby)
     assert flagged == set(harmed["name"])
     row = next(text_of(r[1]) for r in rows if text_of(r[1]).startswith(name))
     assert "in the plan only because its QIA was approved" in row and "approved (medical and nursing" in row
-    # every scheme with a harm in any domain is in the table, selected or not
+    # every scheme with a harm in any domain is in the table, selected or not, with its sign-off
     all_scores = raw[domains].apply(pd.to_numeric, errors="coerce").fillna(0)
     listed = {text_of(r[1]) for r in rows}
     for sname in raw[(all_scores < 0).any(axis=1)]["name"]:
         assert any(r.startswith(sname) for r in listed), sname
+    all_risk = pd.to_numeric(raw["qia_risk"])
+    for i, r in raw.iterrows():
+        row = next((x for x in listed if x.startswith(r["name"] + " ")), None)
+        if row is None:
+            continue
+        needs = all_scores.loc[i, "safety"] < 0 or all_scores.loc[i, "effectiveness"] < 0 or all_risk[i] > 12
+        sign = "approved (medical and nursing directors)" if str(r["qia_approved"]).lower() == "true" else \
+            "not approved: barred" if needs else "not needed"
+        assert sign in row, (row, sign)
+        assert ("barred whatever the sign-off" in row) == (all_risk[i] > 15), row
 
 
 def test_limits_fully_used_and_left_out_schemes_match_the_checker(holby):

@@ -330,7 +330,15 @@ def quality_section(data: ReportInputs, units: Units, charts: str) -> str:
             flags.append("in the plan only because its QIA was approved")
         if harms:
             flags.append("harm to " + listing([words(d) for d in harms]) + (" (selected)" if selected else ""))
-        sign = "approved (medical and nursing directors)" if s.qia_approved else "not approved"
+        q = inst.quality
+        needs = any(s.domain_score(d) < m for d, m in q.scheme_min.items()) or \
+            (q.max_risk is not None and s.qia_risk > q.max_risk)
+        if s.qia_approved:
+            sign = "approved (medical and nursing directors)"
+        else:
+            sign = "not approved: barred" if needs else "not needed"
+        if q.hard_max_risk is not None and s.qia_risk > q.hard_max_risk:
+            flags.append(f"barred whatever the sign-off (risk above {plain(q.hard_max_risk, 0)})")
         cells = [esc(s.name or words(s.id)), f"starts {fy(plan[s.id])}" if selected else "no"]
         cells += [esc(plain(s.domain_score(d), 0 if float(s.domain_score(d)).is_integer() else 1)) for d in domains]
         cells += [esc(plain(s.qia_risk, 0)), esc(sign), esc("; ".join(flags))]
@@ -429,7 +437,8 @@ def delivery_risk_section(data: ReportInputs, units: Units) -> str:
                              f"{words(c).replace('p10', 'P10').replace('p50', 'P50').replace('p90', 'P90')} "
                              f"({units.symbol})") for c in shown]]
         parts.append(f'<div class="figure"><h3>{esc(name)}</h3>{chart}'
-                     + legend([("P10 to P90", "#9ecae1")], [("median", "#1f4e79", False), ("required", "#1d2733", True)])
+                     + legend([("P10 to P90", "#9ecae1"), ("mean (dots)", "#ef8c00")],
+                              [("median", "#1f4e79", False), ("required", "#1d2733", True)])
                      + table(header, rows, set(range(1, len(shown) + 1)), "compact") + "</div>")
     parts.append("</section>")
     return "".join(parts)
