@@ -119,7 +119,16 @@ def test_simulate_shows_progress_and_is_quiet_on_request(tmp_path):
     assert (tmp_path / "sim" / "simulation.csv").exists()
 
 
-def test_explain_on_two_workers_counts_the_same_and_ends_at_each_total(tmp_path):
+@pytest.fixture(scope="module")
+def two_workers():
+    """One local cluster of 2 workers for the tests below (explain --workers 2 finds it open)."""
+    from cipopt.analysis.sweep import Sweep, cluster
+
+    with cluster(Sweep(workers=2)):
+        yield Sweep(workers=2)
+
+
+def test_explain_on_two_workers_counts_the_same_and_ends_at_each_total(two_workers, tmp_path):
     here = CliRunner().invoke(main, ["explain", str(TINY), "-q"])
     there = CliRunner().invoke(main, ["explain", str(TINY), "--workers", "2"])
     assert there.exit_code == 0, there.output
@@ -157,3 +166,20 @@ def test_rank_shows_bid_ids_in_full(tmp_path):
     assert long_id in result.stdout
     ranked = [ln for ln in result.stdout.splitlines() if long_id in ln]
     assert ranked and all(len(ln.split()) >= 5 for ln in ranked)
+
+
+def test_a_dask_sweep_counts_finished_tasks_and_names_one_under_way(two_workers):
+    from cipopt.analysis.sweep import run_sweep
+
+    seen = []
+    labels = [f"task {i}" for i in range(40)]
+    # builtins as setup and work (abs(0) -> 0, max(0, task) -> task): the workers import nothing
+    results = run_sweep(abs, 0, max, list(range(40)), sweep=two_workers,
+                        progress=lambda d, t, label: seen.append((d, t, label)), labels=labels)
+    assert results == list(range(40))
+    assert seen[0] == (0, 40, "task 0") and seen[-1] == (40, 40, "done")
+    done = [d for d, _, _ in seen]
+    assert done == sorted(done) and all(t == 40 for _, t, _ in seen)
+    for d, _, label in seen[:-1]:
+        # the first task, in order, not yet finished: at most `done` tasks precede it
+        assert labels.index(label) <= d
