@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from cipopt.check import check_plan
 from cipopt.cli import main
 from cipopt.io.load import load_instance
+from cipopt.report.html import target_label
 from cipopt.report.units import Units, fy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +209,7 @@ def test_delivery_risk_shows_p_meet_per_target_and_year_from_the_simulation(holb
         assert cells[1:] == [f"{mine[y]:.0%}" for y in inst.years]
         low_year = int(mine.idxmin())
         risks = text_of(page.split("<h3>The main risks</h3>")[1].split("</ul>")[0])
-        assert f"the chance of meeting {t.id.replace('-', ' ')} is lowest in {fy(low_year)}, at {mine.min():.0%}" in risks
+        assert f"the chance of meeting {target_label(inst, t)} is lowest in {fy(low_year)}, at {mine.min():.0%}" in risks
 
 
 def test_a_board_reads_no_ids_snake_case_none_or_bare_thousands(holby):
@@ -373,3 +374,28 @@ def test_the_paper_lays_out_in_order_and_prints_on_a4(holby, tmp_path, kind):
     assert (6 <= pages <= 20) if kind == "plan" else (2 <= pages <= 6), pages
     width, height = _png_size(shot.read_bytes())
     assert (width, height) == (1000, 1400) and shot.stat().st_size > 40_000
+
+
+def test_a_systems_targets_are_named_with_their_organisation_and_the_checkers_shortfalls(tmp_path):
+    system = ROOT / "instances" / "system"
+    run("solve", system, "-o", tmp_path / "s", "--no-store", "-q")
+    run("report", system, tmp_path / "s", "-o", tmp_path / "r.html", "-q")
+    page = (tmp_path / "r.html").read_text()
+    inst = load_instance(system)
+    plan = pd.read_csv(tmp_path / "s" / "plan.csv")
+    starts = {r.scheme: (int(r.start_year) if r.selected else None) for r in plan.itertuples()}
+    years = check_plan(inst, starts).years
+    units = Units.of(inst.money_unit, "k")
+    items = [text_of(i) for i in re.findall(r"<li>(.*?)</li>", page.split("<h3>Against each target</h3>")[1]
+                                            .split("</ul>")[0])]
+    assert len(items) == len(inst.targets)
+    orgs = {o.id: o.name for o in inst.organisations}
+    for t, sentence in zip(inst.targets, items):
+        assert sentence.startswith(target_label(inst, t) + ":")
+        assert (orgs[t.org] if t.org else "the whole system") in sentence
+        rows = years[(years.measure == f"target:{t.id}") & years.bound.notna()]
+        for r in rows.itertuples():
+            if r.shortfall > 1e-6:
+                assert f"{units.money(r.shortfall)} in {fy(r.year)}" in sentence
+            else:
+                assert fy(r.year) in sentence.split("short by")[0]

@@ -15,7 +15,8 @@ import pandas as pd
 
 from cipopt.report.charts import band_chart, esc
 from cipopt.report.html import (
-    OBJECTIVE_NAMES, by_year, in_words, legend, org_name, rule_rows, scheme_names, table, target_title,
+    OBJECTIVE_NAMES, by_year, in_words, legend, org_name, rule_rows, scheme_names, table, target_label,
+    target_title,
 )
 from cipopt.report.inputs import ReportInputs
 from cipopt.report.units import Units, fy, listing, plain, words
@@ -229,7 +230,7 @@ def executive_summary(data: ReportInputs, units: Units) -> str:
                     cells.append((f"{units.number(a)} (short {units.number(s)})", "bad"))
                 else:
                     cells.append(f"{units.number(a)} (met)")
-            rows.append([words(tf.target.id).capitalize(), *cells])
+            rows.append([target_label(inst, tf.target), *cells])
         parts.append(table([f"achieved ({units.symbol})", *[fy(y) for y in years_list]], rows,
                            set(range(1, len(years_list) + 1)), "compact targets-by-year"))
     else:
@@ -260,7 +261,7 @@ def executive_summary(data: ReportInputs, units: Units) -> str:
     worst = [(tf, y, s) for tf in f.targets for y, s in zip(inst.years, tf.shortfall) if s > 1e-6]
     if worst:
         tf, y, s = max(worst, key=lambda w: w[2])
-        risks.append(f"The largest gap is {units.money(s)} against {words(tf.target.id)} in {fy(y)}.")
+        risks.append(f"The largest gap is {units.money(s)} against {target_label(inst, tf.target)} in {fy(y)}.")
     if f.harms:
         risks.append(f"{len(f.harms):,} selected scheme{'s' if len(f.harms) != 1 else ''} harm a quality domain: "
                      f"{listing([names[s] for s in f.harms], NAMES_SHOWN)} (flagged in the quality table).")
@@ -274,8 +275,10 @@ def executive_summary(data: ReportInputs, units: Units) -> str:
         for tid, y, p in f.probability:
             if tid not in by_target or p < by_target[tid][1]:
                 by_target[tid] = (y, p)
+        targets = {t.id: t for t in inst.targets}
         for tid, (y, p) in by_target.items():
-            risks.append(f"Delivery risk: the chance of meeting {words(tid)} is lowest in {fy(y)}, at {p:.0%} "
+            name = target_label(inst, targets[tid]) if tid in targets else words(tid)
+            risks.append(f"Delivery risk: the chance of meeting {name} is lowest in {fy(y)}, at {p:.0%} "
                          "(from the delivery simulation).")
     else:
         risks.append("Delivery risk has not been simulated for this plan (cipopt simulate adds it).")
@@ -394,14 +397,14 @@ def delivery_risk_section(data: ReportInputs, units: Units) -> str:
                     cells.append("-")
                 else:
                     cells.append((f"{p:.0%}", "bad" if p < 0.5 else "warn" if p < 0.8 else ""))
-            rows.append([target_title(t) if t is not None else words(key[0]), *cells])
+            rows.append([target_label(inst, t) if t is not None else words(key[0]), *cells])
         parts.append("<h3>Probability of meeting each target</h3>"
                      + table(["target", *[fy(y) for y in years_list]], rows, set(range(1, len(years_list) + 1)),
                              "compact pmeet"))
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         target = targets.get(str(key[0])) if key else None
-        name = target_title(target) if target is not None else (" / ".join(words(k) for k in key) or "plan")
+        name = target_label(inst, target) if target is not None else (" / ".join(words(k) for k in key) or "plan")
         group = group.copy()
         group["_y"] = pd.to_numeric(group[columns["year"]], errors="coerce")
 

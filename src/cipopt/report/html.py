@@ -169,13 +169,22 @@ def org_name(inst: Instance, org: str | None) -> str:
 
 
 def target_title(t) -> str:
-    name = words(t.id)
+    """A target in words, its basis after it: "Control total (in-year)". An id that starts with its
+    organisation's id (`cgh-control-total`) drops it: the organisation is named beside it."""
+    ident = str(t.id)
+    if t.org and ident.lower().startswith(str(t.org).lower()) and ident[len(t.org):len(t.org) + 1] in ("-", "_"):
+        ident = ident[len(t.org) + 1:]
+    name = words(ident)
     name = name[:1].upper() + name[1:]
-    if t.basis == "recurrent":
-        kind = "recurrent" if "underlying" in name.lower() else "recurrent, the underlying position"
-    else:
-        kind = "in-year" if "control total" in name.lower() else "in-year, the control total"
-    return f"{name} ({kind})"
+    return f"{name} ({'recurrent' if t.basis == 'recurrent' else 'in-year'})"
+
+
+def target_label(inst: Instance, t) -> str:
+    """A target named so it cannot be mistaken for another: its title, and in a system its
+    organisation ("Control total (in-year), Melchester District General Hospital NHS Trust")."""
+    if len(inst.organisations) > 1:
+        return f"{target_title(t)}, {org_name(inst, t.org)}"
+    return target_title(t)
 
 
 def scheme_names(inst: Instance) -> dict[str, str]:
