@@ -98,6 +98,12 @@ def test_each_target_sentence_states_the_checkers_shortfall_each_year(holby, sca
         for y in met:
             assert fy(y) in sentence.split("short by")[0]
         assert sentence.count(" in 20") == len(short) + (1 if met else 0)
+    shorts = years[years.measure.str.startswith("target:") & (years.shortfall > 1e-6)]
+    worst = shorts.loc[shorts.shortfall.idxmax()]
+    target = next(t for t in inst.targets if f"target:{t.id}" == worst.measure)
+    risks = text_of(page.split("<h3>The main risks</h3>")[1].split("</ul>")[0])
+    assert (f"The largest gap is {units.money(worst.shortfall)} against {target_label(inst, target)} in "
+            f"{fy(worst.year)}.") in risks
 
 
 def test_bottom_line_shows_the_npv_apart_from_the_objective_it_never_calls_npv(holby):
