@@ -164,7 +164,7 @@ def test_frontier_command_writes_the_curve(tmp_path):
     result = CliRunner().invoke(main, ["frontier", str(TINY), "--vary", "capital", "--points", "3",
                                        "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "frontier [1/3]" in result.stderr
+    assert "frontier [0/3 done]" in result.stderr
     table = pd.read_csv(out / "frontier.csv")
     assert len(table) == 3 and list(table.columns[:4]) == ["point", "factor", "status", "objective"]
     assert {"bound:2025", "use:2025", "slack", "entering", "leaving", "recurrent_net_saving:2027"} <= set(table.columns)

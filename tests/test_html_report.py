@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from cipopt.cli import main
 from cipopt.io.load import load_instance
-from cipopt.report.html import category_contributions
+from cipopt.report.html import category_contributions, target_parts, target_title
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
@@ -48,15 +48,18 @@ def test_report_is_self_contained_with_every_section(holby):
     # nothing is fetched: no URL of any kind, no script, stylesheet link, image or font file
     assert not re.search(r"https?:|//[a-z]|\burl\(|<script|<link|<img|<iframe|@import", page, re.I)
     assert not re.search(r"\b(?:src|href)=", page, re.I)
-    for section in ("headline", "targets", "timeline", "quality", "limits", "shortfalls", "schemes"):
+    for section in ("summary", "targets", "timeline", "quality", "limits", "shortfalls", "schemes"):
         assert f'<section id="{section}">' in page
+    order = [page.index(f'<section id="{s}">') for s in ("summary", "timeline", "targets", "quality", "limits",
+                                                          "schemes")]
+    assert order == sorted(order)  # a board paper's order: the summary first, the detail last
     assert '<section id="risk">' not in page  # no simulation.csv in the folder
     inst = load_instance(HOLBY)
     # one stacked chart per target, one per quality domain and limit, and the timeline
     assert page.count('<svg class="chart"') == len(inst.targets) + len(inst.quality.domains) + len(inst.limits)
     assert page.count('<svg class="chart timeline"') == 1
-    for t in inst.targets:
-        assert f"<h3>{t.id} <span" in page
+    for t in inst.targets:  # named in words, not by id
+        assert f"<h3>{target_title(t)}</h3>" in page
     # the schemes table lists every scheme once, in or out, with its reason
     schemes = page[page.index('<section id="schemes">'):]
     assert schemes.count("<tr>") == len(inst.schemes) + 1

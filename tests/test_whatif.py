@@ -146,7 +146,7 @@ def test_whatif_command_writes_the_comparison_and_reports_infeasible_scenarios(t
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["whatif", str(tiny), "--all", "--out", str(out), "--gap", "0"])
     assert result.exit_code == 0, result.output
-    assert "what-if [1/4] base" in result.stderr  # progress, one line per solve
+    assert "what-if [0/4 done] base" in result.stderr  # progress, one line per solve
     assert "skill-mix is barred by the QIA rules" in result.stderr
     table = pd.read_csv(out / "whatif.csv")
     assert list(table["scenario"]) == ["base", "capital-halved", "no-epr", "skill-mix-forced"]

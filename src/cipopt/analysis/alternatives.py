@@ -79,8 +79,10 @@ def _objective_floor(planner: Planner, bounds, floor: float):
 def find_alternatives(
     planner: Planner, options: SolveOptions = SolveOptions(), *, count: int = 3, within: float = 0.02,
     min_difference: int = 1, variant: Instance | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Alternatives:
+    """progress(done, total, label): the searches for alternatives (at most count - 1), then the
+    re-solves without each non-mandatory scheme of the best plan, each phase counted to its end."""
     if count < 1 or min_difference < 1 or within < 0:
         raise ValueError("count and min_difference must be at least 1 and within at least 0")
     best = planner.solve(options, variant=variant)
@@ -88,9 +90,10 @@ def find_alternatives(
         raise NoOptimum(best)
     floor = best.objective - within * abs(best.objective)
     plans = [best]
+    searches = count - 1
     while len(plans) < count:
         if progress:
-            progress(f"alternative {len(plans) + 1}")
+            progress(len(plans) - 1, searches, f"alternatives: plan {len(plans) + 1}")
         found = list(plans)
         if not len(_no_good_cut(planner, best.plan, min_difference)[2]):
             break  # no decision is open to the solver: the optimum is the only plan
@@ -103,6 +106,8 @@ def find_alternatives(
         if not out.status.has_plan:
             break
         plans.append(out)
+    if progress and searches:
+        progress(searches, searches, "alternatives")  # the search ends, perhaps early: no plan is left
     importance = _importance(planner, options, plans, variant or planner.instance, progress)
     return Alternatives(plans, count, within, min_difference, *_tables(plans), importance)
 
@@ -137,6 +142,9 @@ def _importance(planner: Planner, options: SolveOptions, plans: list[SolveOutcom
                 progress) -> pd.DataFrame:
     best = plans[0]
     rows = []
+    by_id = {s.id: s for s in instance.schemes}
+    total = sum(1 for sid in best.selected if not by_id[sid].mandatory)
+    done = 0
     for sid in best.selected:
         scheme = next(s for s in instance.schemes if s.id == sid)
         in_all = all(p.plan.get(sid) is not None for p in plans)
@@ -146,12 +154,15 @@ def _importance(planner: Planner, options: SolveOptions, plans: list[SolveOutcom
             row["status_when_excluded"] = "mandatory"
         else:
             if progress:
-                progress(f"importance of {sid}")
+                progress(done, total, f"importance: without {sid}")
+            done += 1
             out = planner.solve(options, variant=forced(instance, sid, selected=False), start={**best.plan, sid: None})
             row["status_when_excluded"] = out.status.value
             if out.objective is not None:
                 row["loss_when_excluded"] = best.objective - out.objective
         rows.append(row)
+    if progress and total:
+        progress(total, total, "importance")
     frame = pd.DataFrame(rows, columns=["scheme", "name", "start_year", "mandatory", "loss_when_excluded",
                                         "status_when_excluded", "in_every_alternative"])
     if frame.empty:

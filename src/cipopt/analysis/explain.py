@@ -30,7 +30,9 @@ from cipopt.schema.instance import Instance
 TIGHT_REL = 1e-6
 EVERY_YEAR = "all"  # the `year` of a rule eased by one amount in every year it names
 FLOOR_REL = 1e-6  # a better plan: an objective above the reference's by this share (at least 1e-6)
-Progress = Callable[[str], None]
+Progress = Callable[[int, int, str], None]
+"""progress(done, total, label): the sweep protocol of cipopt.analysis.sweep, labels prefixed with
+the phase ('schemes: ...', 'breakpoints: ...', 'rules: ...'), each phase counted from 0 to its own total."""
 
 
 class NothingToExplain(Exception):
@@ -119,9 +121,10 @@ def _describe_uses(used: list[tuple[str, int, float]]) -> str:
 
 
 def _resolve(planner: Planner, tasks: list[VariantTask], labels: list[str], progress: Progress | None,
-             sweep: Sweep) -> list[SolveOutcome]:
+             sweep: Sweep, phase: str) -> list[SolveOutcome]:
     """The re-solves, as one sweep (here, or on a Dask cluster), in order."""
-    step = (lambda done, total, label: progress(label) if done < total else None) if progress else None
+    step = (lambda done, total, label: progress(done, total, phase if done >= total else f"{phase}: {label}")) \
+        if progress else None
     results = run_sweep(planner_setup, planner.instance, solve_variant, tasks, sweep=sweep, state=planner,
                         progress=step, labels=labels)
     return [r.outcome for r in results]
@@ -152,7 +155,7 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
             pending.append((row, s, start))
             tasks.append(VariantTask(variant, options, warm))
         rows.append(row)
-    outcomes = _resolve(planner, tasks, [s.id for _, s, _ in pending], progress, sweep)
+    outcomes = _resolve(planner, tasks, [s.id for _, s, _ in pending], progress, sweep, "schemes")
     matrices = rule_matrices(planner)
     for (row, s, start), out in zip(pending, outcomes):
         if out.status in ("infeasible",):
@@ -251,7 +254,9 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
     floor = z0 + FLOOR_REL * max(1.0, abs(z0))
     rows, pending, tasks, labels = [], [], [], []
     by_floor: dict[str, list[dict]] = {}  # quality floor -> its rows (one floor for all years: one search)
+    searched = _Searches(progress, len(rules) + len(_multi_year_rules(inst)))
     for r in rules.itertuples():
+        searched.next(f"{r.measure} {int(r.year)}")
         kind, rule_id = r.measure.split(":", 1)
         year = int(r.year)
         row = {"rule": r.measure, "kind": kind, "year": year, "org": r.org, "value": r.value, "sense": r.sense,
@@ -278,8 +283,6 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         if not found:
             row.update(gain=0.0, marginal_value=0.0, method="no scheme counts in it: easing it changes nothing")
             continue
-        if progress:
-            progress(f"breakpoint of {r.measure} {year}")
         probe = planner.probe(found, sense, objective_floor=floor, options=options)
         if probe.status == "infeasible":
             row.update(gain=0.0, marginal_value=0.0,
@@ -298,8 +301,9 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         pending.append((row, kind, rule_id))
         tasks.append(VariantTask(_with_bound(inst, kind, rule_id, year, eased), options, reference.plan))
         labels.append(f"{r.measure} {year}")
-    rows += _every_year(planner, reference, options, floor, tight, pending, tasks, labels, progress)
-    for (row, kind, rule_id), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep)):
+    rows += _every_year(planner, reference, options, floor, tight, pending, tasks, labels, searched)
+    searched.close()
+    for (row, kind, rule_id), out in zip(pending, _resolve(planner, tasks, labels, progress, sweep, "rules")):
         if row["year"] == EVERY_YEAR:
             if out.objective is None:
                 row["method"] = f"the re-solve with every year eased by {fmt(row['step'])} ended {out.status}"
@@ -334,17 +338,14 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
 
 def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions, floor: float,
                 tight: set[tuple[str, int]], pending: list, tasks: list, labels: list,
-                progress: Progress | None) -> list[dict]:
+                searched: "_Searches") -> list[dict]:
     """Rows for each limit and hard target of several years eased by one amount in every year:
     a rule that binds in many years may be worth nothing eased in one year alone."""
     inst = reference.instance
-    rules = [("limit", lim.id, lim.sense, lim.org, lim.values) for lim in inst.limits if lim.sense != "=="]
-    rules += [("target", t.id, ">=", t.org, t.values) for t in inst.targets if t.hard]
     out = []
-    for kind, rule_id, sense, org, values in rules:
-        if len(values) < 2:
-            continue
+    for kind, rule_id, sense, org, values in _multi_year_rules(inst):
         measure = f"{kind}:{rule_id}"
+        searched.next(f"{measure} in every year")
         found = []  # (row, bound) of the years it names that have a row
         for y in sorted(values):
             rows_y, _ = _rows_of(planner, kind, rule_id, int(y))
@@ -356,8 +357,6 @@ def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions
         if not found:
             row.update(gain=0.0, marginal_value=0.0, method="no scheme counts in it: easing it changes nothing")
             continue
-        if progress:
-            progress(f"breakpoint of {measure} in every year")
         probe = planner.probe([j for j, _ in found], sense, objective_floor=floor, options=options,
                               shift_from=[b for _, b in found])
         if probe.status == "infeasible":
@@ -374,6 +373,29 @@ def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions
             tasks.append(VariantTask(_shifted(inst, kind, rule_id, eased), options, reference.plan))
             labels.append(f"{measure} every year")
     return out
+
+
+def _multi_year_rules(inst: Instance) -> list[tuple]:
+    """The limits (not ==) and hard targets naming several years: each is also eased in every year at once."""
+    rules = [("limit", lim.id, lim.sense, lim.org, lim.values) for lim in inst.limits if lim.sense != "=="]
+    rules += [("target", t.id, ">=", t.org, t.values) for t in inst.targets if t.hard]
+    return [r for r in rules if len(r[4]) >= 2]
+
+
+class _Searches:
+    """Counts the breakpoint searches (one per rule and year, one per rule eased in every year) for progress."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def next(self, label: str) -> None:
+        if self.progress:
+            self.progress(min(self.done, self.total), self.total, f"breakpoints: {label}")
+        self.done += 1
+
+    def close(self) -> None:
+        if self.progress:
+            self.progress(self.total, self.total, "breakpoints")
 
 
 def explain(planner: Planner, options: SolveOptions = SolveOptions(), *, plan: Plan | None = None,

@@ -578,7 +578,10 @@ class RankResult:
         out.append("")
         bids = self.bids()
         per, scale = ("score/£m", 1000.0) if unit == "GBP thousand" else ("score/unit", 1.0)
-        header = f"{'rank':>4}  {'bid':<24} {'org':<12} {'score':>6} {'fund cost':>10} {per:>9} " \
+        # columns as wide as their longest entry: a bid id or organisation is never cut short
+        bid_w = max([3, *(len(str(b)) for b in bids["bid"])])
+        org_w = max([3, *(len(str(o)) for o in bids["org"])])
+        header = f"{'rank':>4}  {'bid':<{bid_w}} {'org':<{org_w}} {'score':>6} {'fund cost':>10} {per:>9} " \
                  f"{'greedy':>6} {'entry budget':>13} {'stays':>5}  {'core':>5} {'class':<10}"
         out.append(header)
         for r in bids.itertuples():
@@ -589,7 +592,7 @@ class RankResult:
             core = "" if r.core_index is None or pd.isna(r.core_index) else f"{r.core_index:.2f}"
             grank = "" if r.greedy_rank is None or pd.isna(r.greedy_rank) else f"{int(r.greedy_rank)}"
             cost = "-" if r.fund_cost is None or pd.isna(r.fund_cost) else money(r.fund_cost)
-            out.append(f"{r.rank:>4}  {r.bid[:24]:<24} {str(r.org)[:12]:<12} {r.score:>6.1f} {cost:>10} {vfm:>9} "
+            out.append(f"{r.rank:>4}  {r.bid:<{bid_w}} {str(r.org):<{org_w}} {r.score:>6.1f} {cost:>10} {vfm:>9} "
                        f"{grank:>6} {entry:>13} {stays:>5}  {core:>5} {(r.core_class or ''):<10}")
         out.append("")
         out.append("optimal, greedy, loss: weighted score less shortfall penalties (a score, not money); "

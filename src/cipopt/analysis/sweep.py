@@ -38,7 +38,8 @@ R = TypeVar("R")
 
 Progress = Callable[[int, int, str], None]
 """progress(done, total, label): called before each task and once at the end (done == total).
-On a cluster it is called as chunks of tasks complete, with the label of the last one done."""
+On a cluster it is called as chunks of tasks complete: done counts the finished tasks and the
+label names the first task, in order, not yet finished (one under way)."""
 
 CHUNKS_PER_WORKER = 4
 """Chunks per worker thread: few enough to keep scheduling cheap, enough to balance the load."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import click
 
 from cipopt.cli.base import Finite, GAP, SEED, TIME_LIMIT, exit_without_plan, guarded, load, main
-from cipopt.cli.explain import counted
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 
 
@@ -17,13 +16,13 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
               help="Percent: each plan's objective is within this of the optimum.")
 @click.option("--min-difference", "min_difference", type=click.IntRange(min=1), default=1, show_default=True,
               help="Schemes decided differently (in/out or start year) from every earlier plan.")
-@click.option("--out", "out", type=click.Path(file_okay=False),
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
               help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve.")
 @click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every solve.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed, quiet):
     """Find up to COUNT plans for INSTANCE, best first, each within WITHIN percent of the optimum
@@ -46,7 +45,7 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
     try:
         result = find_alternatives(Planner(inst), SolveOptions(time_limit=time_limit, mip_gap=gap, seed=seed),
                                    count=count, within=within / 100.0, min_difference=min_difference,
-                                   progress=counted(line, count + len(inst.schemes)))
+                                   progress=line)
     except NoOptimum as exc:
         line.close()
         exit_without_plan("no plan to start from", exc.outcome)

@@ -16,7 +16,7 @@ from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides instance.yaml solver.time_limit.")
 @click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
@@ -32,7 +32,7 @@ from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_
 @click.option("--store", "store", type=click.Path(dir_okay=False),
               help="Record the run in this history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")
 @click.option("--no-store", is_flag=True, help="Do not record the run in the run history.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, verbose, excel, store, no_store,
           quiet):
@@ -102,10 +102,11 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.argument("plan", type=click.Path())
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def check(instance, plan, out, force):
+def check(instance, plan, out, force, quiet):
     """Check PLAN (a plan.csv from cipopt, a spreadsheet or by hand) against every rule of INSTANCE.
 
     Prints every broken rule in words and the plan's objective and yearly figures.
@@ -116,12 +117,16 @@ def check(instance, plan, out, force):
       cipopt check instances/holby out/holby/plan.csv
     """
     from cipopt.check import check_plan
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force, "check")
-    inst = load(instance)
-    chosen = load_plan(plan, inst)
-    report = check_plan(inst, chosen)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+        chosen = load_plan(plan, inst)
+    with steps.step("checking the plan"):
+        report = check_plan(inst, chosen)
     for line in report.lines():
         click.echo(line)
     if out:
@@ -137,10 +142,11 @@ def check(instance, plan, out, force):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def validate(instance, out, force):
+def validate(instance, out, force, quiet):
     """Check INSTANCE without solving: every problem at once, then a summary when it is sound.
 
     Exit codes: 0 sound (warnings may be printed), 2 problems found.
@@ -150,10 +156,12 @@ def validate(instance, out, force):
       cipopt validate instances/holby
     """
     from cipopt.report.instance import instance_summary
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force, "validate")
-    inst = load(instance)
+    with Steps(quiet).step(f"reading and checking {instance}"):
+        inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
     for line in lines:
         click.echo(line)
@@ -165,10 +173,12 @@ def validate(instance, out, force):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--lp", "lp", type=click.Path(dir_okay=False), required=True, help="Write the model in LP format here.")
+@click.option("--lp", "--out", "-o", "lp", type=click.Path(dir_okay=False), required=True,
+              help="Write the model in LP format here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def build(instance, lp, force):
+def build(instance, lp, force, quiet):
     """Build the model for INSTANCE without solving and write it as an LP file anyone can read.
 
     Constraint names are those of docs/formulation.md.
@@ -180,13 +190,17 @@ def build(instance, lp, force):
     import tempfile
 
     from cipopt.model.build import build_model, write_lp
+    from cipopt.report.progress import Steps
 
     check_file_out(lp, force)
-    inst = load(instance)
-    built = build_model(inst)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+    with steps.step("building the model"):
+        built = build_model(inst)
     for note in built.notes.infeasibilities:
         click.echo(f"note: {note.message}", err=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with steps.step("writing the LP file"), tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "model.lp"
         write_lp(built.model, str(scratch))
         write_file(lp, scratch.read_text(), force=force)

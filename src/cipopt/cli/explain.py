@@ -11,24 +11,14 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import ProblemLog
 
 
-def counted(line, total: int):
-    """Adapt a `ProgressLine` (done, total, label) to the analyses' one-label callbacks."""
-    count = {"n": 0}
-
-    def report(what: str) -> None:
-        line(min(count["n"], total - 1), total, what)
-        count["n"] += 1
-    return report
-
-
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.option("--plan", "plan", type=click.Path(dir_okay=False), help="Explain this plan.csv instead of the optimal plan.")
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, explain_summary.json here.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, explain_summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
 @click.option("--time-limit", type=TIME_LIMIT, help="Seconds per re-solve; overrides instance.yaml.")
 @click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
-@click.option("--quiet", is_flag=True, help="No progress line.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @sweep_options
 def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
@@ -59,14 +49,11 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
         with printing_warnings(ProblemLog()) as log:
             given = read_plan(Path(plan), inst, log)
     planner = Planner(inst)
-    rules = sum(len(t.values) for t in inst.targets) + sum(len(lim.values) for lim in inst.limits) \
-        + len(inst.quality.portfolio_min)
-    total = len(inst.schemes) + 2 * rules  # per rule: the search for its breakpoint, the re-solve there
     reference_note = "the given plan" if given else "the optimal plan"
     line = ProgressLine(quiet, "explain")
     try:
         result = run_explain(planner, SolveOptions(time_limit=time_limit, mip_gap=gap), plan=given,
-                             progress=counted(line, total), sweep=sweep)
+                             progress=line, sweep=sweep)
     except NothingToExplain as exc:
         line.close()
         exit_without_plan("nothing to explain", exc.outcome)

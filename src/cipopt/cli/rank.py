@@ -20,10 +20,10 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
               help="Weight vectors sampled for the core index (0: no robust view).")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the weight sampling.")
 @click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
-@click.option("--out", "out", type=click.Path(file_okay=False),
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
               help="Write bids.csv, budget_levels.csv, portfolios.csv, weight_samples.csv and summary.json here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @sweep_options
 def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sweep):

@@ -113,8 +113,9 @@ def template(out, force):
 @click.option("--out", "-o", "out", type=click.Path(), required=True,
               help="An .xlsx file (the workbook form) or a folder (the folder form).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def convert(instance, out, force):
+def convert(instance, out, force, quiet):
     """Convert INSTANCE between its forms: a folder to one workbook, or a workbook to a folder.
 
     The instance is read and checked in full, then written with every value explicit; reading the
@@ -127,17 +128,21 @@ def convert(instance, out, force):
     """
     from cipopt.io.excel import instance_workbook
     from cipopt.io.export import instance_folder_files
+    from cipopt.report.progress import Steps
 
     to_workbook = Path(out).suffix.lower() == ".xlsx"
     if to_workbook:
         _refuse_existing_file(out, force)
     else:
         check_output_dir(out, force, "instance")
-    inst = load(instance)
-    if to_workbook:
-        write_file(out, instance_workbook(inst), force=force)
-    else:
-        write_folder(out, instance_folder_files(inst), force=force, kind="instance")
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
+    with steps.step(f"writing {out}"):
+        if to_workbook:
+            write_file(out, instance_workbook(inst), force=force)
+        else:
+            write_folder(out, instance_folder_files(inst), force=force, kind="instance")
     click.echo(f"wrote {out} (instance sha256 {inst.sha256()[:12]})")
 
 
@@ -148,19 +153,30 @@ def convert(instance, out, force):
 @click.argument("solution_dir", type=click.Path())
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), required=True, help="The .html file to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--unit", "scale", type=click.Choice(["k", "m"]), default="k", show_default=True,
+              help="Money in £k (thousands) or £m (millions), when the instance's money unit is pounds.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def report(instance, solution_dir, out, force, quiet):
-    """Write one self-contained HTML report of the plan in SOLUTION_DIR (from cipopt solve --out).
+def report(instance, solution_dir, out, force, scale, quiet):
+    """Write one self-contained HTML board paper of the plan in SOLUTION_DIR (from cipopt solve
+    --out), or of a fund panel's ranking (from cipopt rank --out).
 
-    Savings against each target by category, the timeline of scheme starts, quality per domain
-    against its floor, the use of each limit, shortfalls, the risk view (when SOLUTION_DIR holds
-    simulation.csv) and every scheme in or out with the reason. It opens offline and prints.
+    A plan's paper leads with an executive summary in words (the recommendation, what it achieves
+    against each target by year, the bottom line, the main risks, what was left out and why), then
+    the plan, savings against each target, quality (the QIA table with sign-offs, harms flagged),
+    delivery risk (when SOLUTION_DIR holds simulation.csv from cipopt simulate), the use of limits,
+    alternatives and sensitivity (alternatives.csv, importance.csv), and every scheme in or out
+    with the reason. A ranking's paper shows entry budgets, value for money and core indices.
+    It opens offline and prints on A4.
 
     \b
     Example:
       cipopt solve instances/holby --out out/holby
-      cipopt report instances/holby out/holby -o holby-report.html
+      cipopt simulate instances/holby out/holby/plan.csv --out out/holby-risk
+      cp out/holby-risk/simulation.csv out/holby/
+      cipopt report instances/holby out/holby -o holby-report.html --unit m
+      cipopt rank instances/fund --out out/fund-rank
+      cipopt report instances/fund out/fund-rank -o fund-panel.html
     """
     from cipopt.report.html import read_solution, render_report
     from cipopt.report.progress import Steps
@@ -182,7 +198,7 @@ def report(instance, solution_dir, out, force, quiet):
 
         with printing_warnings(log):
             data = read_solution(inst, solution_dir, log)
-        page = render_report(data)
+        page = render_report(data, scale=scale)
     write_file(out, page, force=force)
     click.echo(f"wrote {out}")
 
@@ -238,9 +254,10 @@ def _objective(value) -> str:
 @click.option("--all", "everything", is_flag=True, help="Every run (no --limit).")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the list as CSV here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_list(store, instance, status, limit, everything, out, force):
+def runs_list(store, instance, status, limit, everything, out, force, quiet):
     """List recorded runs, newest first: id, time (UTC), status, objective, schemes, instance.
 
     \b
@@ -249,9 +266,11 @@ def runs_list(store, instance, status, limit, everything, out, force):
     """
     import pandas as pd
 
+    from cipopt.report.progress import Steps
+
     if out:
         _refuse_existing_file(out, force)
-    with _open_store(store) as db:
+    with Steps(quiet).step("reading the run history"), _open_store(store) as db:
         found = db.runs(instance=instance, status=status, limit=None if everything else limit)
     rows = [[str(r.id), _when(r.created_at), r.status, _objective(r.objective), str(r.selected),
              r.instance_sha256[:12], _clip(r.instance_name, 48), r.note or ""] for r in found]
@@ -290,9 +309,10 @@ def reproduce_command(run, folder: str) -> str:
 @click.option("--instance-out", type=click.Path(),
               help="Write the run's instance here, exactly as solved: a folder, or an .xlsx workbook.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_show(run_id, store, out, instance_out, force):
+def runs_show(run_id, store, out, instance_out, force, quiet):
     """Show run RUN_ID: its summary and plan; write its solution and its instance to re-create it.
 
     \b
@@ -302,16 +322,18 @@ def runs_show(run_id, store, out, instance_out, force):
     """
     from cipopt.io.excel import instance_workbook
     from cipopt.io.export import instance_folder_files
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force, "solve")
+    steps = Steps(quiet)
     to_workbook = bool(instance_out) and Path(instance_out).suffix.lower() == ".xlsx"
     if instance_out:
         if to_workbook:
             _refuse_existing_file(instance_out, force)
         else:
             check_output_dir(instance_out, force, "instance")
-    with _open_store(store) as db:
+    with steps.step("reading the run history"), _open_store(store) as db:
         run = db.run(run_id)
         inst = db.instance(run_id) if (instance_out or out) else None
     gap = f"   gap: {run.mip_gap:.4%}" if run.mip_gap is not None else ""
@@ -339,10 +361,11 @@ def runs_show(run_id, store, out, instance_out, force):
         write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if instance_out:
-        if to_workbook:
-            write_file(instance_out, instance_workbook(inst), force=force)
-        else:
-            write_folder(instance_out, instance_folder_files(inst), force=force, kind="instance")
+        with steps.step(f"writing {instance_out}"):
+            if to_workbook:
+                write_file(instance_out, instance_workbook(inst), force=force)
+            else:
+                write_folder(instance_out, instance_folder_files(inst), force=force, kind="instance")
         click.echo(f"wrote the instance (sha256 {inst.sha256()[:12]}) to {instance_out}")
         click.echo(f"to re-create the plan: {reproduce_command(run, instance_out)}")
 
@@ -353,9 +376,10 @@ def runs_show(run_id, store, out, instance_out, force):
 @_store_option
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the differences as JSON here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_diff(run_a, run_b, store, out, force):
+def runs_diff(run_a, run_b, store, out, force, quiet):
     """What changed from run RUN_A to run RUN_B: schemes in, out and moved; status, objective, options.
 
     \b
@@ -364,9 +388,11 @@ def runs_diff(run_a, run_b, store, out, force):
     """
     from cipopt.store import diff_runs
 
+    from cipopt.report.progress import Steps
+
     if out:
         _refuse_existing_file(out, force)
-    with _open_store(store) as db:
+    with Steps(quiet).step("reading the run history"), _open_store(store) as db:
         a, b = db.run(run_a), db.run(run_b)
     d = diff_runs(a, b)
     click.echo(f"run {a.id} -> run {b.id}")
@@ -420,8 +446,9 @@ def runs_note(run_id, text, store):
 @main.command()
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Write the schema here instead of printing it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def schema(out, force):
+def schema(out, force, quiet):
     """Print the JSON Schema of an instance (instance format v1), from cipopt's pydantic models.
 
     For front ends that build instances: the schema of the whole instance as one JSON document,
@@ -431,7 +458,10 @@ def schema(out, force):
     Example:
       cipopt schema -o instance.schema.json
     """
-    text = json.dumps(instance_json_schema(), indent=2) + "\n"
+    from cipopt.report.progress import Steps
+
+    with Steps(quiet).step("generating the schema"):
+        text = json.dumps(instance_json_schema(), indent=2) + "\n"
     if out:
         _refuse_existing_file(out, force)
         write_file(out, text, force=force)

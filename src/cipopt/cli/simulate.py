@@ -19,14 +19,15 @@ from cipopt.report.text import money
 @click.option("--seed", type=SEED, default=None,
               help="Seed of the draws (default: instance.yaml objective.seed, 0 unless set); the same seed "
                    "gives the same numbers.")
-@click.option("--out", "out", type=click.Path(file_okay=False),
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
               help="Write simulation.csv (per target and year), simulation_savings.csv (per year and "
                    "organisation) and simulation_summary.json here: a folder of its own, or the --out "
                    "folder of cipopt solve (its other files are kept), for the report's risk view.")
 @click.option("--force", is_flag=True, help="Write into an existing --out folder, replacing an earlier simulation there.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @sweep_options
-def simulate(instance, plan, draws, seed, out, force, sweep):
+def simulate(instance, plan, draws, seed, out, force, quiet, sweep):
     """Simulate how PLAN (a plan.csv) may deliver, under the schemes' delivery risk.
 
     Each draw decides for every scheme whether it delivers at all (confidence), by how much
@@ -44,12 +45,18 @@ def simulate(instance, plan, draws, seed, out, force, sweep):
       cipopt simulate instances/holby out/holby/plan.csv --draws 100000 --seed 7 --out out/holby --force
     """
     from cipopt.analysis.simulate import simulate_plan
+    from cipopt.report.progress import ProgressLine, Steps
 
     if out:
         check_output_dir(out, force, "simulate")
-    inst = load(instance)
-    chosen = load_plan(plan, inst, within_years=True)
-    result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep)
+    with Steps(quiet).step(f"reading {instance}"):
+        inst = load(instance)
+        chosen = load_plan(plan, inst, within_years=True)
+    line = ProgressLine(quiet, "simulate")
+    try:
+        result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep, progress=line)
+    finally:
+        line.close()
     for message in result.summary["checker_messages"]:
         click.echo(f"warning: the plan breaks a rule: {message}", err=True)
     for line in _lines(result):

@@ -65,8 +65,14 @@ class Steps:
 
 
 class ProgressLine:
-    """Progress of a run of many solves on stderr: a rich progress bar when rich is installed and
-    stderr is a terminal, otherwise one plain line per solve; nothing with --quiet."""
+    """Progress of a run of many solves on stderr: a rich progress bar when stderr is a terminal,
+    otherwise one plain line per call; nothing with --quiet.
+
+    It takes the sweep protocol `(done, total, label)`: `done` tasks have finished and `label` is
+    one under way (on a Dask cluster tasks finish out of order, so the count is of finished tasks,
+    never of the task named). A call with done == total ends a phase: the plain line says so, so
+    a log shows every count reach its total. A new total starts a new phase (explain's schemes,
+    then its rules)."""
 
     def __init__(self, quiet: bool, what: str, console=None):
         self.quiet, self.what = quiet, what
@@ -74,17 +80,8 @@ class ProgressLine:
         self._task = None
         if quiet:
             return
-        try:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-        except ImportError:
-            return
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
         console = console or Console(stderr=True)
         if console.is_terminal:
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -101,7 +98,10 @@ class ProgressLine:
                              refresh=True)
             return
         if done < total:
-            click.echo(f"{self.what} [{done + 1}/{total}] {label} ...", err=True)
+            click.echo(f"{self.what} [{done}/{total} done] {label} ...", err=True)
+        else:
+            finished = "" if label == "done" else f" {label}"
+            click.echo(f"{self.what} [{total}/{total} done]{finished}", err=True)
 
     def close(self) -> None:
         if self._bar is not None and self._task is not None:
