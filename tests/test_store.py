@@ -482,3 +482,22 @@ def test_processes_recording_into_postgresql_at_the_same_moment_lose_nothing(pos
         assert conn.execute(sa.text("SELECT COUNT(*) FROM runs")).scalar() == PARALLEL * 10
         assert conn.execute(sa.text("SELECT COUNT(DISTINCT run_id) FROM run_plan")).scalar() == PARALLEL * 10
         assert conn.execute(sa.text("SELECT COUNT(*) FROM instances")).scalar() == 1
+
+
+def test_the_store_is_off_the_import_path_of_commands_that_do_not_record(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from cipopt.cli import main\n"
+        f"assert CliRunner().invoke(main, ['validate', {str(TINY)!r}]).exit_code == 0\n"
+        "print(sorted(m for m in ('cipopt.store', 'sqlalchemy', 'psycopg') if m in sys.modules))\n"
+        "import cipopt.store\n"  # importing it connects to nothing and creates nothing
+    )
+    env = {"PATH": "", "HOME": str(tmp_path), "CIPOPT_STORE": str(tmp_path / "runs.sqlite")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert list(tmp_path.iterdir()) == []
