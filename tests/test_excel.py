@@ -420,6 +420,9 @@ def test_money_is_in_accounting_format_with_its_unit_and_years_read_2025_26_ever
         assert labels and all(re.fullmatch(r"\d{4}/\d{2}", str(v)) for v in labels), title
     holby = load_instance(HOLBY)
     assert {r[0] for r in _rows(wb["years"])[1:]} == {_fy(y) for y in holby.years}
+    for title in ("plan", "reasons"):  # in or out, said the same way on both sheets
+        rows = _rows(wb[title])
+        assert {r[rows[0].index("selected")] for r in rows[1:]} == {"yes", "no"}
 
     # targets: header years with the unit; every figure the years.csv one, in accounting format
     ws = wb["targets"]

@@ -1117,6 +1117,8 @@ def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
     if reasons is not None:
         frame = reasons.copy()
         frame["start_year"] = [year_label(y) for y in frame["start_year"].astype(object)]
+        if "selected" in frame:
+            frame["selected"] = ["yes" if s else "no" for s in frame["selected"]]  # as on the plan sheet
         _write_frame(w, "reasons", frame, print_title=inst.name)
         w.widths(w.book["reasons"], {4: 90})
     return w.bytes()
