@@ -308,8 +308,9 @@ def test_a_sqlalchemy_url_and_a_plain_path_name_the_same_history(tmp_path, monke
     assert [r.id for r in Store(path).runs()] == [3, 2, 1]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    bad = run("runs", "list", "--store", "nosuchdb://x/y")
-    assert bad.exit_code == 2 and bad.output.count("\n") == 1
+    bad = run("runs", "list", "--store", "mysql://pmo:secret@db/cipopt")
+    assert bad.exit_code == 2
+    assert bad.output == "error: mysql://pmo:***@db/cipopt: a run history is kept in SQLite or PostgreSQL, not mysql\n"
 
 
 # -- many processes at once -----------------------------------------------------------------------

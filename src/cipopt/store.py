@@ -215,6 +215,9 @@ _BUSY_SECONDS = 30
 def _engine(target: str | Path | sa.URL) -> sa.Engine:
     """An engine for a history; SQLite in WAL mode with write transactions that lock when they begin."""
     url = target if isinstance(target, sa.URL) else store_url(target)
+    if url.get_backend_name() not in _ID_COLUMN:
+        raise StoreError(f"{describe(url)}: a run history is kept in SQLite or PostgreSQL, "
+                         f"not {url.get_backend_name()}")
     if url.get_backend_name() != "sqlite":
         try:
             return sa.create_engine(url, pool_pre_ping=True)
