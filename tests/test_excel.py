@@ -3,17 +3,23 @@ template, the results workbook of `cipopt solve --excel`, and `cipopt schema`.""
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import re
 import shutil
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
 from cipopt.cli import main
-from cipopt.io.excel import instance_workbook, load_workbook_instance, template_workbook
+from cipopt.io.excel import (
+    ACCOUNTING_FORMAT, NUMBER_FORMAT, instance_workbook, load_workbook_instance, template_workbook,
+)
 from cipopt.io.export import instance_folder_files
 from cipopt.io.load import load_instance
 from cipopt.schema.instance import CATEGORIES
@@ -339,14 +345,14 @@ def test_a_filled_template_solves_to_a_results_workbook(tmp_path):
     plan = list(wb["plan"].iter_rows(values_only=True))
     assert plan[0][:3] == ("scheme", "selected", "start_year")
     starts = {row[0]: row[2] for row in plan[1:]}
-    assert starts == {"cap": 2025, "small": 2026, "risky": None}
+    assert starts == {"cap": "2025/26", "small": "2026/27", "risky": None}  # years as on every sheet
     reasons = {row[0]: row[3] for row in wb["reasons"].iter_rows(min_row=2, values_only=True)}
     assert reasons["risky"].startswith("ineligible under the QIA rules: QIA risk 16 exceeds the maximum 12")
     assert reasons["cap"] == "selected, starting in 2025/26"
     targets = list(wb["targets"].iter_rows(values_only=True))
-    assert targets[0] == ("target", "org", "line", "2025/26", "2026/27", "2027/28")
+    assert targets[0] == ("target", "org", "line", "2025/26 (£000)", "2026/27 (£000)", "2027/28 (£000)")
     assert targets[2][:3] == ("underlying", "all", "required") and targets[2][3:] == (100, 200, 300)
-    assert wb["targets"].cell(2, 4).number_format.startswith("#,##0")
+    assert wb["targets"].cell(2, 4).number_format == ACCOUNTING_FORMAT
     assert wb["years"].freeze_panes == "A2"
 
     again = run("solve", book, "--excel", results, "--no-store")
@@ -365,6 +371,200 @@ def test_results_workbook_of_an_infeasible_solve_has_the_summary(tmp_path):
     wb = openpyxl.load_workbook(results)
     assert wb.sheetnames == ["summary", "reasons"]
     assert wb["summary"]["B4"].value == "infeasible"
+
+
+# -- the results workbook a finance team keeps ---------------------------------------------------
+
+def _fy(year) -> str:
+    return f"{int(year)}/{(int(year) + 1) % 100:02d}"
+
+
+@pytest.fixture(scope="module")
+def holby_results(tmp_path_factory):
+    """Holby solved once, with its CSV outputs (the reference) and its results workbook."""
+    tmp = tmp_path_factory.mktemp("results")
+    book = tmp / "holby.xlsx"
+    result = run("solve", HOLBY, "--out", tmp / "out", "--excel", book, "--no-store")
+    assert result.exit_code == 0, result.output
+    years = pd.read_csv(tmp / "out" / "years.csv")
+    summary = json.loads((tmp / "out" / "summary.json").read_text())
+    return book, years, summary
+
+
+def _rows(ws):
+    return list(ws.iter_rows(values_only=True))
+
+
+def test_every_results_sheet_is_a_table_under_a_frozen_header_and_prints_on_a4(holby_results):
+    book, _, _ = holby_results
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames == ["summary", "plan", "targets", "years", "reasons"]
+    for ws in wb:
+        (table,) = ws.tables.values()
+        header_row = 3 if ws.title == "summary" else 1
+        last_row = max(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value is not None)
+        last_col = max(c for c in range(1, ws.max_column + 1) if ws.cell(header_row, c).value is not None)
+        assert table.ref == f"A{header_row}:{openpyxl.utils.get_column_letter(last_col)}{last_row}", ws.title
+        headers = [ws.cell(header_row, c).value for c in range(1, last_col + 1)]
+        assert all(isinstance(h, str) for h in headers) and len(set(headers)) == len(headers)  # Excel's rule
+        assert ws.freeze_panes == f"A{header_row + 1}"
+        assert ws.print_title_rows == f"${header_row}:${header_row}"
+        assert int(ws.page_setup.paperSize) == 9  # A4
+        assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.oddFooter.right.text == "page &P of &N"
+        assert ws.auto_filter.ref is None  # the table's own filter, not a second one
+
+
+def test_money_is_in_accounting_format_with_its_unit_and_years_read_2025_26_everywhere(holby_results):
+    book, years, _ = holby_results
+    wb = openpyxl.load_workbook(book)
+    # the plan, reasons and years sheets label years as the targets sheet does
+    for title, column in (("plan", "start_year"), ("reasons", "start_year"), ("years", "year")):
+        rows = _rows(wb[title])
+        index = rows[0].index(column)
+        labels = {r[index] for r in rows[1:]} - {None}
+        assert labels and all(re.fullmatch(r"\d{4}/\d{2}", str(v)) for v in labels), title
+    holby = load_instance(HOLBY)
+    assert {r[0] for r in _rows(wb["years"])[1:]} == {_fy(y) for y in holby.years}
+    for title in ("plan", "reasons"):  # in or out, said the same way on both sheets
+        rows = _rows(wb[title])
+        assert {r[rows[0].index("selected")] for r in rows[1:]} == {"yes", "no"}
+
+    # targets: header years with the unit; every figure the years.csv one, in accounting format
+    ws = wb["targets"]
+    rows = _rows(ws)
+    assert rows[0][3:] == tuple(f"{_fy(y)} (£000)" for y in holby.years)
+    targets = years[years["measure"].str.startswith("target:")]
+    for r, row in enumerate(rows[1:], start=2):
+        target, org, line = row[:3]
+        for c, y in enumerate(holby.years, start=4):
+            ref = targets[(targets["measure"] == f"target:{target}") & (targets["org"] == org) & (targets["year"] == y)]
+            column = {"achieved": "value", "required": "bound", "shortfall": "shortfall"}[line]
+            assert ws.cell(r, c).value == pytest.approx(float(ref[column].iloc[0]))
+            assert ws.cell(r, c).number_format == ACCOUNTING_FORMAT
+
+    # years: each row's unit, recomputed from the measure; money in the accounting format
+    ws = wb["years"]
+    rows = _rows(ws)
+    header = rows[0]
+    assert header == ("year", "org", "measure", "unit", "value", "sense", "bound", "shortfall")
+    money = {"saving", "nonrecurrent_saving", "one_off_cost", "capital_cost", "running_cost",
+             "double_running_cost", "recurrent_net_saving", "in_year_net_saving"}
+    money_limits = {lim.id for lim in holby.limits if lim.metric in money}
+    assert money_limits and money_limits != {lim.id for lim in holby.limits}  # both kinds are tested
+    assert len(rows) - 1 == len(years)
+    for r, (row, ref) in enumerate(zip(rows[1:], years.itertuples()), start=2):
+        assert (row[0], row[1], row[2]) == (_fy(ref.year), ref.org, ref.measure)
+        kind, _, name = ref.measure.partition(":")
+        is_money = ref.measure in money or kind == "target" or (kind == "limit" and name in money_limits)
+        expected_unit = "£000" if is_money else "QIA score" if kind == "quality" else \
+            next((lim.metric for lim in holby.limits if lim.id == name), None) if kind == "limit" else ref.measure
+        assert row[3] == expected_unit, ref.measure
+        assert row[4] == pytest.approx(ref.value)
+        assert ws.cell(r, 5).number_format == (ACCOUNTING_FORMAT if is_money else NUMBER_FORMAT)
+
+
+def test_the_objective_is_never_labelled_net_present_value(holby_results):
+    book, _, summary = holby_results
+    wb = openpyxl.load_workbook(book)
+    items = {row[0]: row[1] for row in _rows(wb["summary"])[3:] if row[0]}
+    assert items["objective (£000)"] == pytest.approx(summary["objective"])
+    assert items["money unit"] == "GBP thousand (£000)"
+    assert items["years"] == "2025/26 to 2029/30"
+    for key, words in (("net_present_value", "net present value"), ("shortfall_penalty", "shortfall penalty")):
+        labelled = [label for label in items if words in str(label)]
+        if key in summary:  # the figures of issue 14, each under its own name
+            assert labelled == [f"{words} (£000)"] and items[labelled[0]] == pytest.approx(summary[key])
+        else:
+            assert labelled == []
+
+
+def test_each_target_has_a_native_chart_of_savings_against_the_requirement(holby_results):
+    book, years, _ = holby_results
+    wb = openpyxl.load_workbook(book)
+    ws = wb["targets"]
+    rows = _rows(ws)
+    holby = load_instance(HOLBY)
+    charts = ws._charts
+    assert len(charts) == len(holby.targets) == (len(rows) - 1) // 3
+
+    def cells(formula: str) -> list:
+        sheet, _, area = formula.partition("!")
+        assert sheet.strip("'") == "targets"
+        return [c.value for row in ws[area.replace("$", "")] for c in row]
+
+    for chart, target in zip(charts, holby.targets):
+        assert chart.title.tx.rich.p[0].r[0].t.startswith(f"{target.id} (")
+        assert chart.y_axis.title.tx.rich.p[0].r[0].t == "£000"
+        bars, lines = chart.series, [s for c in chart._charts[1:] for s in c.series]
+        assert [s.tx.v for s in bars] == ["achieved"] and [s.tx.v for s in lines] == ["required"]
+        assert cells(bars[0].cat.numRef.f if bars[0].cat.numRef else bars[0].cat.strRef.f) == \
+            [f"{_fy(y)} (£000)" for y in holby.years]
+        ref = years[years["measure"] == f"target:{target.id}"].sort_values("year")
+        assert cells(bars[0].val.numRef.f) == pytest.approx(list(ref["value"]))
+        assert cells(lines[0].val.numRef.f) == pytest.approx(list(ref["bound"]))
+
+
+def test_a_money_unit_in_millions_is_written_so():
+    from cipopt.io.excel import money_label
+
+    assert money_label("GBP thousand") == "£000"
+    assert money_label("GBP  Million") == "£m"
+    assert money_label("EUR thousand") == "EUR thousand"  # what cipopt cannot name is shown as given
+
+
+def test_libreoffice_opens_the_results_workbook_and_prints_it_to_pdf(holby_results, tmp_path):
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui (.ci/run does)")
+    book, years, _ = holby_results
+    profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
+
+    def convert(to: str) -> None:
+        done = subprocess.run([soffice, "--headless", profile, "--convert-to", to, "--outdir", str(tmp_path), str(book)],
+                              capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr
+
+    convert("pdf")
+    pdf = (tmp_path / "holby.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 5  # every sheet printed
+    # the targets sheet as LibreOffice shows it: thousands separators, a dash for zero, brackets
+    # for negatives (cells saved "as shown": CSV filter token 9; token 12 -1 writes every sheet)
+    convert("csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1")
+    shown = pd.read_csv(tmp_path / "holby-targets.csv", dtype=str, keep_default_na=False)
+    holby = load_instance(HOLBY)
+    targets = years[years["measure"].str.startswith("target:")]
+    for row in shown.itertuples(index=False):
+        target, org, line = row[:3]
+        for y, text in zip(holby.years, row[3:]):
+            ref = targets[(targets["measure"] == f"target:{target}") & (targets["year"] == y)]
+            value = float(ref[{"achieved": "value", "required": "bound", "shortfall": "shortfall"}[line]].iloc[0])
+            shown_whole = math.floor(abs(value) + 0.5)  # spreadsheets round halves away from zero
+            expected = "-" if value == 0 else f"({shown_whole:,})" if value < 0 else f"{shown_whole:,}"
+            assert text.strip() == expected, (target, line, y)
+    assert "(1,414)" not in shown.to_string() and "1,414" in shown.to_string()  # the 2025/26 gap reads true
+    quality = pd.read_csv(tmp_path / "holby-years.csv", dtype=str, keep_default_na=False)
+    negative = years[years["value"] < 0]
+    assert len(negative)  # Holby reduces nursing WTE: a negative figure to show in brackets
+    for ref in negative.itertuples():
+        (text,) = quality[(quality["year"] == _fy(ref.year)) & (quality["org"] == ref.org)
+                          & (quality["measure"] == ref.measure)]["value"]
+        assert text.strip().startswith("(") and text.strip().endswith(")")
+
+
+def test_the_instance_workbook_prints_on_a4_and_shows_its_years_as_2025_26(tmp_path):
+    wb = openpyxl.load_workbook(io.BytesIO(instance_workbook(load_instance(TINY))))
+    for ws in wb:
+        if ws.title == "README":
+            continue
+        assert int(ws.page_setup.paperSize) == 9  # A4 and ws.sheet_properties.pageSetUpPr.fitToPage
+    ctx = wb["context"]
+    years = [c for row in ctx.iter_rows() for c in row if isinstance(c.value, int) and 2000 < c.value < 2100
+             and c.font.bold]
+    assert years and all(c.number_format == f'0"/{(c.value + 1) % 100:02d}"' for c in years)
 
 
 # -- the JSON Schema ----------------------------------------------------------------------------

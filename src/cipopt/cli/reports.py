@@ -68,17 +68,19 @@ def write_excel_results(path: str, outcome, force: bool) -> None:
 
 def record_run(outcome, source: str, store_path: str | None) -> int | None:
     """Record a solve in the run history; a failure warns in one line and loses nothing else."""
-    from cipopt.store import Store, default_store_path
+    from cipopt.store import Store, default_store, describe, store_url
 
-    target = Path(store_path) if store_path else default_store_path()
+    target = str(store_path) if store_path else default_store()
+    where = target
     try:
+        where = describe(store_url(target))
         with Store(target) as db:
             run_id = db.record(outcome, source=str(Path(source).resolve()))
     except Exception as exc:  # noqa: BLE001 - the solve's own outputs are already written
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        click.echo(f"warning: the run was not recorded in the run history {target}: {reason}", err=True)
+        click.echo(f"warning: the run was not recorded in the run history {where}: {reason}", err=True)
         return None
-    click.echo(f"recorded as run {run_id} in {target} (cipopt runs show {run_id})")
+    click.echo(f"recorded as run {run_id} in {where} (cipopt runs show {run_id})")
     return run_id
 
 
@@ -206,19 +208,32 @@ def report(instance, solution_dir, out, force, scale, quiet):
 # -- the run history ----------------------------------------------------------------------------
 
 def _store_option(command):
-    return click.option("--store", "store", type=click.Path(dir_okay=False),
-                        help="The run history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")(command)
+    return click.option("--store", "store", metavar="URL|PATH",
+                        help="The run history: a SQLAlchemy URL (sqlite:///runs.sqlite, "
+                             "postgresql+psycopg://user@host/db) or a SQLite file (default $CIPOPT_STORE, "
+                             "else ~/.cipopt/runs.sqlite).")(command)
 
 
-def _open_store(path):
-    from cipopt.store import Store, default_store_path
+def _open_store(target):
+    """An existing run history; looking never creates a SQLite file."""
+    from cipopt.store import Store, StoreError, default_store, sqlite_file, store_url
 
-    target = Path(path) if path else default_store_path()
-    if not target.exists():
-        from cipopt.store import StoreError
+    url = store_url(str(target) if target else default_store())
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise StoreError(f"{path}: no run history yet (cipopt solve records every run there)")
+    return Store(url)
 
-        raise StoreError(f"{target}: no run history yet (cipopt solve records every run there)")
-    return Store(target)
+
+def _run_id(value: str, name: str = "RUN_ID") -> int:
+    """A run id as typed: a whole number from 1 (a huge one is refused here, not by the database)."""
+    from cipopt.store import MAX_RUN_ID
+
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RUN_ID:
+        raise BadArguments(f"{name} {text!r}: run ids are whole numbers from 1 to {MAX_RUN_ID}; "
+                           f"see cipopt runs list")
+    return int(text)
 
 
 @main.group()
@@ -252,17 +267,20 @@ def _objective(value) -> str:
 @click.option("--status", type=click.Choice(["optimal", "feasible", "infeasible", "time_limit_no_solution", "error"]))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
 @click.option("--all", "everything", is_flag=True, help="Every run (no --limit).")
+@click.option("--approved", is_flag=True, help="Only runs whose plan someone approved (cipopt runs approve).")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the list as CSV here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
 @_store_errors
-def runs_list(store, instance, status, limit, everything, out, force, quiet):
-    """List recorded runs, newest first: id, time (UTC), status, objective, schemes, instance.
+def runs_list(store, instance, status, limit, everything, approved, out, force, quiet):
+    """List recorded runs, newest first: id, time (UTC), status, objective, schemes, instance,
+    who approved the plan, note.
 
     \b
     Example:
       cipopt runs list --instance holby --status optimal
+      cipopt runs list --approved --store postgresql+psycopg://pmo@db.trust.nhs.uk/cipopt
     """
     import pandas as pd
 
@@ -271,12 +289,14 @@ def runs_list(store, instance, status, limit, everything, out, force, quiet):
     if out:
         _refuse_existing_file(out, force)
     with Steps(quiet).step("reading the run history"), _open_store(store) as db:
-        found = db.runs(instance=instance, status=status, limit=None if everything else limit)
+        found = db.runs(instance=instance, status=status, limit=None if everything else limit, approved=approved)
     rows = [[str(r.id), _when(r.created_at), r.status, _objective(r.objective), str(r.selected),
-             r.instance_sha256[:12], _clip(r.instance_name, 48), r.note or ""] for r in found]
-    header = ["id", "time (UTC)", "status", "objective", "selected", "instance", "name", "note"]
+             r.instance_sha256[:12], _clip(r.instance_name, 48), ", ".join(a.approved_by for a in r.approvals),
+             r.note or ""] for r in found]
+    header = ["id", "time (UTC)", "status", "objective", "selected", "instance", "name", "approved by", "note"]
     if not rows:
-        click.echo("no runs recorded" + (" that match" if instance or status else ""))
+        click.echo(("no approved runs recorded" if approved else "no runs recorded")
+                   + (" that match" if instance or status else ""))
     else:
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
@@ -284,7 +304,13 @@ def runs_list(store, instance, status, limit, everything, out, force, quiet):
     if out:
         frame = pd.DataFrame([{"id": r.id, "created_at": r.created_at, "status": r.status, "objective": r.objective,
                                "mip_gap": r.mip_gap, "selected": r.selected, "instance_sha256": r.instance_sha256,
-                               "instance_name": r.instance_name, "source": r.source, "note": r.note} for r in found])
+                               "instance_name": r.instance_name, "source": r.source,
+                               "approved_by": "; ".join(a.approved_by for a in r.approvals) or None,
+                               "approved_at": "; ".join(a.approved_at for a in r.approvals) or None,
+                               "note": r.note} for r in found],
+                             columns=["id", "created_at", "status", "objective", "mip_gap", "selected",
+                                      "instance_sha256", "instance_name", "source", "approved_by", "approved_at",
+                                      "note"])
         write_file(out, csv_text(frame), force=force)
         click.echo(f"wrote {out}")
 
@@ -302,7 +328,7 @@ def reproduce_command(run, folder: str) -> str:
 
 
 @runs.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id")
 @_store_option
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False),
               help="Write the run's solution folder here (plan.csv, years.csv, summary.json).")
@@ -324,6 +350,7 @@ def runs_show(run_id, store, out, instance_out, force, quiet):
     from cipopt.io.export import instance_folder_files
     from cipopt.report.progress import Steps
 
+    run_id = _run_id(run_id)
     if out:
         check_output_dir(out, force, "solve")
     steps = Steps(quiet)
@@ -343,6 +370,8 @@ def runs_show(run_id, store, out, instance_out, force, quiet):
                + (f", from {run.source}" if run.source else ""))
     options = ", ".join(f"{k}={v}" for k, v in run.options.items())
     click.echo(f"solver: {run.solver} {run.solver_version}; options: {options}; cipopt {run.cipopt_version}")
+    for approval in run.approvals:
+        click.echo(f"approved by {approval.approved_by} at {_when(approval.approved_at)} UTC")
     if run.note:
         click.echo(f"note: {run.note}")
     for message in run.summary.get("messages", []):
@@ -371,8 +400,8 @@ def runs_show(run_id, store, out, instance_out, force, quiet):
 
 
 @runs.command("diff")
-@click.argument("run_a", type=int)
-@click.argument("run_b", type=int)
+@click.argument("run_a")
+@click.argument("run_b")
 @_store_option
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the differences as JSON here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
@@ -390,6 +419,7 @@ def runs_diff(run_a, run_b, store, out, force, quiet):
 
     from cipopt.report.progress import Steps
 
+    run_a, run_b = _run_id(run_a, "RUN_A"), _run_id(run_b, "RUN_B")
     if out:
         _refuse_existing_file(out, force)
     with Steps(quiet).step("reading the run history"), _open_store(store) as db:
@@ -423,7 +453,7 @@ def runs_diff(run_a, run_b, store, out, force, quiet):
 
 
 @runs.command("note")
-@click.argument("run_id", type=int)
+@click.argument("run_id")
 @click.argument("text")
 @_store_option
 @guarded
@@ -436,9 +466,37 @@ def runs_note(run_id, text, store):
       cipopt runs note 12 "approved by the board, 12 March 2026"
       cipopt runs list --instance holby
     """
+    run_id = _run_id(run_id)
     with _open_store(store) as db:
         db.set_note(run_id, text)
     click.echo(f"run {run_id}: " + (f"note set: {text}" if text else "note removed"))
+
+
+@runs.command("approve")
+@click.argument("run_id")
+@click.option("--by", "by", required=True, help="Who approved the plan (a name or a role), recorded with the time.")
+@_store_option
+@guarded
+@_store_errors
+def runs_approve(run_id, by, store):
+    """Record that BY approved the plan of run RUN_ID; a plan may carry several approvals.
+
+    Approved runs are listed by `cipopt runs list --approved`; `cipopt runs show` names who
+    approved and when. Only a run with a plan can be approved.
+
+    \b
+    Example:
+      cipopt runs approve 12 --by "Director of Finance"
+      cipopt runs list --approved
+    """
+    run_id = _run_id(run_id)
+    with _open_store(store) as db:
+        approval, new = db.approve(run_id, by)
+    if new:
+        click.echo(f"run {run_id}: approved by {approval.approved_by} at {_when(approval.approved_at)} UTC")
+    else:
+        click.echo(f"run {run_id}: already approved by {approval.approved_by} at "
+                   f"{_when(approval.approved_at)} UTC (kept)")
 
 
 # -- the JSON Schema --------------------------------------------------------------------------
