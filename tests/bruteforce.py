@@ -202,6 +202,44 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
             if mode == "net_present_value":
                 value -= total("capital_cost", None, year, False)
             objective += discount(year) * value
+
+    # docs/finance.md: control totals as a surplus, incentive funds with a cliff
+    fin = instance.finance
+    if fin is not None:
+        def surplus_before_incentive(org, year):
+            base = 0.0
+            for position in fin.organisations:
+                if org is None or position.org == org:
+                    dn = position.do_nothing.get(year)
+                    if dn is not None:
+                        base += dn.income - dn.pay - dn.non_pay - dn.capital_charges
+            return base + in_year(org, year)
+
+        def met(rule_id, year):
+            for target in instance.targets:
+                if target.id == rule_id:
+                    if year not in target.values:
+                        return True
+                    got = recurrent(target.org, year) if target.basis == "recurrent" else in_year(target.org, year)
+                    return got >= target.values[year] - TOL * (1 + abs(target.values[year]))
+            ct = next(c for c in fin.control_totals if c.id == rule_id)
+            if year not in ct.values:
+                return True
+            return surplus_before_incentive(ct.org, year) >= ct.values[year] - TOL * (1 + abs(ct.values[year]))
+
+        for ct in fin.control_totals:
+            for year, value in ct.values.items():
+                short = max(0.0, value - surplus_before_incentive(ct.org, year))
+                if ct.hard:
+                    if short > TOL * (1 + abs(value)):
+                        broken.add("control_total")
+                else:
+                    penalty += ct.shortfall_penalty * discount(year) * short
+        if mode != "weighted_score":
+            for fund in fin.incentive_funds:
+                for year, amount in fund.values.items():
+                    if all(met(c, year) for c in fund.conditions):
+                        objective += discount(year) * amount
     return broken, objective - penalty
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import ModelContext
+from cipopt.model.finance import finance_rows, finance_value
 from cipopt.model.objective import start_values
 from cipopt.model.risk import risk_penalty
 from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
@@ -59,7 +60,7 @@ def objective_value(ctx: ModelContext, x: np.ndarray) -> float:
         t.shortfall_penalty * ctx.coef.discount[ctx.coef.year_index(y)] * short
         for t, y, _, short in target_shortfalls(ctx, x) if not t.hard
     )
-    return float(start_values(ctx) @ x) - penalty - risk_penalty(ctx, x)
+    return float(start_values(ctx) @ x) - penalty - risk_penalty(ctx, x) + finance_value(ctx, x)
 
 
 def plan_table(ctx: ModelContext, plan: Plan) -> pd.DataFrame:
@@ -110,5 +111,7 @@ def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
             value, bound = float(use[coef.year_index(y)]), lim.values[y]
             broken = {"<=": value - bound, ">=": bound - value, "==": abs(value - bound)}[lim.sense]
             add(y, lim.org, f"limit:{lim.id}", value, lim.sense, bound, max(0.0, broken))
+    for row in finance_rows(ctx, x, scopes):  # docs/finance.md: the bottom line
+        add(*row)
     frame = pd.DataFrame.from_records(records, columns=YEARS_COLUMNS)
     return frame.sort_values(["year", "org"], kind="stable", ignore_index=True)

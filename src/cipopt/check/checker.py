@@ -14,6 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
+from cipopt.check.finance import check_finance
 from cipopt.check.figures import NOT_SELECTED, PlanFigures, metric_name
 from cipopt.check.report import CheckReport, Violation, fmt, name_schemes
 from cipopt.check.risk import check_risk
@@ -50,11 +51,15 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     violations += quality_violations
     violations += check_fair_shares(instance, fig)
     objective, penalty = plan_objective(instance, fig, shortfalls)
+    finance_rows, finance_violations, incentives, finance_penalty = check_finance(instance, fig, tolerance)
+    violations += finance_violations  # docs/finance.md
+    objective += incentives - finance_penalty
+    penalty += finance_penalty
     risk_violations, risk_figures = check_risk(instance, fig, starts)  # docs/risk.md
     violations += risk_violations
     if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
         objective -= instance.objective.cvar_penalty * risk_figures["risk_cvar"]
-    years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows)
+    years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows + finance_rows)
     notes = []
     if instance.objective.mode == "weighted_score":
         unweighted = [c.id for c in instance.criteria if c.weight is None]

@@ -24,6 +24,8 @@ atomic `write_file`.
 
 from __future__ import annotations
 
+import json
+
 import dataclasses
 import datetime as dt
 import io
@@ -840,6 +842,9 @@ def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in context.items():
         if key in ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups"):
+            continue
+        if key == "finance":  # docs/finance.md: nested lists of mappings, kept as one JSON (= YAML) cell
+            flat[key] = json.dumps(value, separators=(", ", ": "))
             continue
         if key == "quality":
             for name, v in value.items():

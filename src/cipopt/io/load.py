@@ -27,6 +27,7 @@ from cipopt.io.text import (
     bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
     read_csv_table, read_text,
 )
+from cipopt.schema.finance import ControlTotal, DoNothingYear, Finance, IncentiveFund, OrgFinance
 from cipopt.schema.instance import (
     Criterion, FairShare, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup,
     Scheme, Score, Share, SolverOptions, Target,
@@ -98,8 +99,10 @@ _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
     "organisations": (Organisation, True), "targets": (Target, True), "limits": (Limit, True),
     "quality": (Quality, False), "objective": (Objective, False),
     "solver": (SolverOptions, False), "criteria": (Criterion, True), "fair_shares": (FairShare, True),
-    "risk_groups": (RiskGroup, True),
+    "risk_groups": (RiskGroup, True), "finance": (Finance, False),
 }
+# The parts of `finance` (docs/finance.md), each list item's unknown keys warned like the rest.
+_FINANCE_LISTS = {"organisations": OrgFinance, "control_totals": ControlTotal, "incentive_funds": IncentiveFund}
 _LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
 _TABLE_FIELDS = set(TABLES)
 _KNOWN_FILES = {CONTEXT_FILE} | {f"{name}.csv" for name in TABLES}
@@ -392,6 +395,10 @@ def _strip_unknown_keys(
             continue
         if value is None:  # `key:` with nothing after it: the key's default, as an empty cell
             continue
+        if model is Instance and key == "finance" and isinstance(value, str):  # a workbook's one cell
+            ok, value = load_yaml(value, f"{label} finance", log)
+            if not ok:
+                continue
         if model is Instance and key in _CONTEXT_NESTED:
             nested, is_list = _CONTEXT_NESTED[key]
             if is_list and isinstance(value, list):
@@ -401,6 +408,11 @@ def _strip_unknown_keys(
                 ]
             elif not is_list:
                 value = _strip_unknown_keys(nested, value, key_path, label, log)
+        if model is Finance and key in _FINANCE_LISTS and isinstance(value, list):
+            value = [_strip_unknown_keys(_FINANCE_LISTS[key], item, f"{key_path}[{i}]", label, log)
+                     for i, item in enumerate(value)]
+        if model is OrgFinance and key == "do_nothing" and isinstance(value, dict):
+            value = {y: _strip_unknown_keys(DoNothingYear, v, f"{key_path}.{y}", label, log) for y, v in value.items()}
         out[key] = value
     return out
 

@@ -1,0 +1,97 @@
+"""The bottom line recomputed by the checker (docs/finance.md), from the instance alone.
+
+Its own reading of the finance extension: the do-nothing I&E summed from `finance.organisations`,
+each control total as do-nothing surplus + in-year net saving, each incentive fund received in a
+year only if every condition naming the year is met (within the checker's tolerance), the
+surplus after incentives, and cash as opening cash + cumulative (surplus - capital spend).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cipopt.check.figures import PlanFigures
+from cipopt.check.report import Violation, fmt
+
+ALL = "all"
+LINES = ("income", "pay", "non_pay", "capital_charges")
+
+
+def _position(instance, org: str | None) -> dict[str, np.ndarray]:
+    """Per do-nothing line (and `surplus`), per plan year, for an organisation or all of them."""
+    col = {int(y): i for i, y in enumerate(instance.years)}
+    out = {line: np.zeros(len(instance.years)) for line in LINES}
+    for p in instance.finance.organisations:
+        if org is None or p.org == org:
+            for y, year in p.do_nothing.items():
+                for line in LINES:
+                    out[line][col[int(y)]] += getattr(year, line)
+    out["surplus"] = out["income"] - out["pay"] - out["non_pay"] - out["capital_charges"]
+    return out
+
+
+def _bounds(instance, values: dict) -> np.ndarray:
+    return np.array([values.get(y, np.nan) for y in instance.years], dtype=float)
+
+
+def _condition(instance, fig: PlanFigures, rule_id: str):
+    """(achieved, required, magnitude) per year of a target or control total (NaN: no requirement)."""
+    for t in instance.targets:
+        if t.id == rule_id:
+            return fig.net_saving_total(t.basis, t.org), _bounds(instance, t.values), fig.magnitude(t.basis, t.org)
+    ct = next(c for c in instance.finance.control_totals if c.id == rule_id)
+    achieved = _position(instance, ct.org)["surplus"] + fig.net_saving_total("in_year", ct.org)
+    return achieved, _bounds(instance, ct.values), fig.magnitude("in_year", ct.org)
+
+
+def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Violation], float, float]:
+    """(years rows, violations, discounted incentives received, discounted control-total penalty)."""
+    if instance.finance is None:
+        return [], [], 0.0, 0.0
+    fin = instance.finance
+    h = fig.horizon
+    d = (1.0 + instance.discount_rate) ** -(fig.years - fig.years[0]).astype(float)
+    nan = np.full(h, np.nan)
+    rows, out = [], []
+    received: dict[str, np.ndarray] = {}
+    for f in fin.incentive_funds:
+        amount = np.nan_to_num(_bounds(instance, f.values))
+        ok = np.ones(h, dtype=bool)
+        for c in f.conditions:
+            achieved, required, magnitude = _condition(instance, fig, c)
+            miss = required - achieved
+            ok &= np.isnan(required) | (miss <= tolerance(required, magnitude))
+        received[f.id] = np.where(ok, amount, 0.0)
+        rows.append((f.org, f"incentive:{f.id}", received[f.id], _bounds(instance, f.values),
+                     _bounds(instance, f.values) - received[f.id]))
+    penalty = 0.0
+    for ct in fin.control_totals:
+        achieved, required, magnitude = _condition(instance, fig, ct.id)
+        short = np.where(np.isnan(required), np.nan, np.maximum(0.0, required - achieved))
+        rows.append((ct.org or ALL, f"control_total:{ct.id}", achieved, required, short))
+        if not ct.hard:
+            penalty += ct.shortfall_penalty * float(d @ np.nan_to_num(short))
+            continue
+        who = f"{ct.org}'s" if ct.org else "the system's"
+        for y in np.flatnonzero(short > tolerance(required, magnitude)):
+            out.append(Violation(
+                "control_total", int(fig.years[y]), (), float(short[y]),
+                f"control_total {ct.id} in {fig.years[y]}: {who} surplus {fmt(achieved[y])} misses the hard "
+                f"control total {fmt(required[y])} by {fmt(short[y])}"))
+    orgs = [None] + (list(instance.org_ids) if len(instance.organisations) > 1 else [])
+    for org in orgs:
+        label = org or ALL
+        position = _position(instance, org)
+        incentive = sum((r for f in fin.incentive_funds if org is None or f.org == org
+                         for r in [received[f.id]]), np.zeros(h))
+        surplus = position["surplus"] + fig.net_saving_total("in_year", org) + incentive
+        opening = sum(p.opening_cash for p in fin.organisations if org is None or p.org == org)
+        cash = opening + np.cumsum(surplus - fig.total("capital_cost", org))
+        for line in (*LINES, "surplus"):
+            rows.append((label, f"do_nothing:{line}", position[line], nan, nan))
+        rows.append((label, "incentive_received", incentive, nan, nan))
+        rows.append((label, "surplus", surplus, nan, nan))
+        rows.append((label, "cash", cash, nan, nan))
+    money = instance.objective.mode != "weighted_score"
+    incentives = float(sum(d @ r for r in received.values())) if money else 0.0
+    return rows, out, incentives, penalty

@@ -1,0 +1,204 @@
+"""The bottom line (docs/finance.md): control totals stated as an I&E surplus, and incentive funds
+with a cliff, received in full in a year whose conditions are all met and lost in full otherwise.
+
+A control total is an in-year row shifted by the do-nothing surplus; an incentive fund is one
+binary per (fund, year) that may be 1 only if every condition row holds (big-M from the data).
+The same module gives the results' finance figures, so the model and years.csv cannot disagree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+
+from cipopt.model.context import (
+    BuildNotes, Infeasibility, ModelContext, add_rows, extend_objective, fmt, row_is_empty, stack_rows,
+)
+
+DO_NOTHING_LINES = ("income", "pay", "non_pay", "capital_charges", "surplus")
+MET_ABS_TOL, MET_REL_TOL = 1e-6, 1e-9  # a condition counts as met within the checker's tolerance
+
+
+def do_nothing(ctx: ModelContext, line: str, org: str | None) -> np.ndarray:
+    """(T,) a do-nothing I&E line for an organisation (None: every organisation's summed)."""
+    out = np.zeros(ctx.coef.n_years)
+    fin = ctx.instance.finance
+    for position in (fin.organisations if fin else ()):
+        if org is not None and position.org != org:
+            continue
+        for y, year in position.do_nothing.items():
+            out[ctx.year_of[int(y)]] += getattr(year, line)
+    return out
+
+
+def opening_cash(ctx: ModelContext, org: str | None) -> float:
+    fin = ctx.instance.finance
+    return float(sum(p.opening_cash for p in (fin.organisations if fin else ()) if org is None or p.org == org))
+
+
+def conditions(ctx: ModelContext) -> dict[str, tuple[sp.csr_array, dict[int, float]]]:
+    """Every rule an incentive fund may name: id -> ((T x P) achieved, {year: required})."""
+    out = {}
+    for t in ctx.instance.targets:
+        out[t.id] = (ctx.coef.target_matrix(t.basis, t.org, ctx.expected), dict(t.values))
+    fin = ctx.instance.finance
+    for ct in (fin.control_totals if fin else ()):
+        surplus = do_nothing(ctx, "surplus", ct.org)
+        required = {int(y): v - surplus[ctx.year_of[int(y)]] for y, v in ct.values.items()}
+        out[ct.id] = (ctx.coef.in_year_net_saving(ct.org, ctx.expected), required)
+    return out
+
+
+def _lowest(matrix: sp.csr_array, yi: int, pair_scheme: np.ndarray, n_schemes: int) -> float:
+    """The least a row can be: each scheme's most negative start (a scheme starts at most once)."""
+    row = matrix[[yi]].tocoo()
+    worst = np.zeros(n_schemes)
+    np.minimum.at(worst, pair_scheme[row.col], row.data)
+    return float(worst.sum())
+
+
+def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
+    fin = ctx.instance.finance
+    if fin is None:
+        return
+    coef, year_of = ctx.coef, ctx.year_of
+    rules = conditions(ctx)
+
+    # control totals: in-year net saving (+ shortfall when soft) >= required surplus - do-nothing surplus
+    soft = [(ct.id, int(y)) for ct in fin.control_totals if not ct.hard for y in sorted(ct.values)]
+    m.CONTROL_YEARS_SOFT = pyo.Set(dimen=2, ordered=True, initialize=soft)
+    m.v_control_shortfall = pyo.Var(m.CONTROL_YEARS_SOFT, domain=pyo.NonNegativeReals)
+    keys, lower, matrices, chosen, extra = [], [], [], [], []
+    for ct in fin.control_totals:
+        matrix, required = rules[ct.id]
+        years = []
+        for y in sorted(ct.values):
+            need = required[int(y)]
+            if ct.hard and row_is_empty(matrix, year_of[int(y)]):
+                if need > 0:
+                    notes.infeasibilities.append(Infeasibility(
+                        "c_control_total", f"hard control total {ct.id} needs {fmt(need)} of net saving in {y} "
+                                           "but no eligible scheme can contribute to it"))
+                continue
+            if not ct.hard:
+                extra.append((len(keys), 1.0, m.v_control_shortfall[ct.id, int(y)]))
+            keys.append((ct.id, int(y)))
+            lower.append(need)
+            years.append(year_of[int(y)])
+        matrices.append(matrix)
+        chosen.append(np.array(years, dtype=np.int64))
+    add_rows(m, "c_control_total", keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf, extra=extra,
+             index=[(ct.id, int(y)) for ct in fin.control_totals for y in sorted(ct.values)])
+
+    # incentive funds: v_incentive[f, y] = 1 only if each condition naming y holds:
+    # a x - M v >= b - M with M = b - (least a x can be); a condition that always holds has no row
+    paid = [(f, int(y)) for f in fin.incentive_funds for y in sorted(f.values) if f.values[y] > 0]
+    m.INCENTIVE_YEARS = pyo.Set(dimen=2, ordered=True, initialize=[(f.id, y) for f, y in paid])
+    m.v_incentive = pyo.Var(m.INCENTIVE_YEARS, domain=pyo.Binary)
+    keys, lower, matrices, chosen, extra = [], [], [], [], []
+    for f, y in paid:
+        yi = year_of[y]
+        for c in f.conditions:
+            matrix, required = rules[c]
+            if y not in required:
+                continue
+            big_m = required[y] - _lowest(matrix, yi, coef.pair_scheme, len(coef.scheme_ids))
+            if big_m <= 0:
+                continue
+            extra.append((len(keys), -big_m, m.v_incentive[f.id, y]))
+            keys.append((f.id, c, y))
+            lower.append(required[y] - big_m)
+            matrices.append(matrix)
+            chosen.append(np.array([yi], dtype=np.int64))
+    add_rows(m, "c_incentive_condition", keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf,
+             extra=extra)
+
+    money = ctx.instance.objective.mode != "weighted_score"
+    terms = [(-ct.shortfall_penalty * coef.discount[year_of[y]], m.v_control_shortfall[cid, y])
+             for ct in fin.control_totals if not ct.hard for cid, y in [(ct.id, int(y)) for y in sorted(ct.values)]]
+    terms += [((f.values[y] * coef.discount[year_of[y]]) if money else 0.0, m.v_incentive[f.id, y]) for f, y in paid]
+    if terms:
+        extend_objective(m, terms)
+
+
+# -- the figures of a plan -------------------------------------------------------------------------
+def met(achieved: float, required: float, magnitude: float) -> bool:
+    return required - achieved <= MET_ABS_TOL + MET_REL_TOL * (abs(required) + magnitude)
+
+
+def incentives_received(ctx: ModelContext, x: np.ndarray) -> dict[tuple[str, int], float]:
+    """(fund, year) -> the amount received by the plan `x`: all of it if every condition is met."""
+    fin = ctx.instance.finance
+    if fin is None:
+        return {}
+    rules = conditions(ctx)
+    achieved = {c: (matrix @ x, abs(matrix) @ x) for c, (matrix, _) in rules.items()}
+    out = {}
+    for f in fin.incentive_funds:
+        for y, amount in sorted(f.values.items()):
+            yi = ctx.year_of[int(y)]
+            ok = all(met(achieved[c][0][yi], rules[c][1][int(y)], achieved[c][1][yi])
+                     for c in f.conditions if int(y) in rules[c][1])
+            out[f.id, int(y)] = amount if ok else 0.0
+    return out
+
+
+def finance_value(ctx: ModelContext, x: np.ndarray) -> float:
+    """What the finance family adds to the objective: discounted incentives (money modes) less
+    the discounted penalty on soft control-total shortfalls."""
+    fin = ctx.instance.finance
+    if fin is None:
+        return 0.0
+    d = ctx.coef.discount
+    value = 0.0
+    if ctx.instance.objective.mode != "weighted_score":
+        value += sum(amount * d[ctx.year_of[y]] for (_, y), amount in incentives_received(ctx, x).items())
+    rules = conditions(ctx)
+    for ct in fin.control_totals:
+        if ct.hard:
+            continue
+        achieved = rules[ct.id][0] @ x
+        for y, need in rules[ct.id][1].items():
+            value -= ct.shortfall_penalty * d[ctx.year_of[y]] * max(0.0, need - achieved[ctx.year_of[y]])
+    return value
+
+
+def finance_rows(ctx: ModelContext, x: np.ndarray, scopes: list) -> list[tuple]:
+    """years.csv rows (year, org or None, measure, value, sense, bound, shortfall) of the bottom line."""
+    fin = ctx.instance.finance
+    if fin is None:
+        return []
+    coef, years = ctx.coef, [int(y) for y in ctx.coef.years]
+    received = incentives_received(ctx, x)
+    nan = float("nan")
+    out = []
+    for scope in scopes:
+        lines = {line: do_nothing(ctx, line, scope) for line in DO_NOTHING_LINES}
+        incentive = np.zeros(len(years))
+        for f in fin.incentive_funds:
+            if scope is None or f.org == scope:
+                for y in f.values:
+                    incentive[ctx.year_of[int(y)]] += received[f.id, int(y)]
+        surplus = lines["surplus"] + coef.net_saving_total("in_year", scope, x, ctx.expected) + incentive
+        cash = opening_cash(ctx, scope) + np.cumsum(surplus - coef.total("capital_cost", scope, x))
+        for yi, y in enumerate(years):
+            for line in DO_NOTHING_LINES:
+                out.append((y, scope, f"do_nothing:{line}", lines[line][yi], "", nan, nan))
+            out.append((y, scope, "incentive_received", incentive[yi], "", nan, nan))
+            out.append((y, scope, "surplus", surplus[yi], "", nan, nan))
+            out.append((y, scope, "cash", cash[yi], "", nan, nan))
+    rules = conditions(ctx)
+    for ct in fin.control_totals:
+        achieved = rules[ct.id][0] @ x
+        base = do_nothing(ctx, "surplus", ct.org)
+        for y in sorted(ct.values):
+            yi = ctx.year_of[int(y)]
+            value = base[yi] + achieved[yi]
+            out.append((int(y), ct.org, f"control_total:{ct.id}", value, ">=", ct.values[y],
+                        max(0.0, ct.values[y] - value)))
+    for f in fin.incentive_funds:
+        for y in sorted(f.values):
+            got = received[f.id, int(y)]
+            out.append((int(y), f.org, f"incentive:{f.id}", got, "", f.values[y], f.values[y] - got))
+    return out

@@ -1,0 +1,137 @@
+"""The finance director's bottom line (format extension, docs/finance.md): the do-nothing income
+and expenditure position and cash per organisation, control totals stated as a surplus or
+deficit, and incentive funds paid in full only in a year their conditions are met.
+
+Kept apart from the format-v1 models so that an instance without `finance` means exactly what it
+meant before.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from cipopt.schema.base import FromYaml
+
+
+class DoNothingYear(FromYaml):
+    """One organisation's do-nothing I&E for one year (before any scheme): income less costs."""
+
+    income: float = 0.0
+    """Operating income (patient care income, education and training, other)."""
+    pay: float = Field(default=0.0, ge=0)
+    """Pay costs: substantive, bank and agency staff."""
+    non_pay: float = Field(default=0.0, ge=0)
+    """Non-pay costs: drugs, clinical supplies, premises, services bought in."""
+    capital_charges: float = Field(default=0.0, ge=0)
+    """Depreciation and the public dividend capital charge, as charged to I&E."""
+
+    @property
+    def surplus(self) -> float:
+        """The do-nothing surplus (negative: a deficit)."""
+        return self.income - self.pay - self.non_pay - self.capital_charges
+
+
+class OrgFinance(FromYaml):
+    """One organisation's do-nothing position and opening cash."""
+
+    org: str = Field(min_length=1)
+    """The organisation (an id of `organisations`)."""
+    opening_cash: float = 0.0
+    """Cash at the start of the first plan year."""
+    do_nothing: dict[int, DoNothingYear] = {}
+    """Per plan year, the I&E without any scheme; a year not listed counts as all zero."""
+
+
+class ControlTotal(FromYaml):
+    """A control total as the board states it: the I&E surplus (negative: deficit) to deliver.
+
+    Measured before incentive funding (the funds' own condition), with the plan's in-year net
+    saving for the organisation (its shares) added to the do-nothing surplus.
+    """
+
+    id: str = Field(min_length=1)
+    org: str | None = None
+    """The organisation; omitted = the system (every organisation with a do-nothing position)."""
+    values: dict[int, float]
+    """Per year, the surplus required (a deficit as a negative number)."""
+    hard: bool = False
+    """hard: must be met; soft: a shortfall is allowed at `shortfall_penalty` per unit."""
+    shortfall_penalty: float = Field(default=0.0, ge=0)
+    """Money lost per unit of shortfall, discounted; 0: the cliff of an incentive fund prices it."""
+
+
+class IncentiveFund(FromYaml):
+    """Incentive money (e.g. STF/PSF) paid to an organisation in a year only if every condition
+    that names the year is met that year: received in full, or lost in full."""
+
+    id: str = Field(min_length=1)
+    org: str = Field(min_length=1)
+    """The organisation whose I&E and cash receive it."""
+    values: dict[int, float]
+    """Per year, the amount paid if the conditions are met."""
+    conditions: tuple[str, ...] = Field(min_length=1)
+    """Ids of control totals or targets that must be met (no shortfall) in the year."""
+
+    @model_validator(mode="after")
+    def _positive(self) -> "IncentiveFund":
+        if any(v < 0 for v in self.values.values()):
+            raise ValueError("an incentive fund pays a non-negative amount each year")
+        return self
+
+
+class Finance(FromYaml):
+    """The bottom line: do-nothing positions, control totals and incentive funds."""
+
+    organisations: tuple[OrgFinance, ...] = ()
+    control_totals: tuple[ControlTotal, ...] = ()
+    incentive_funds: tuple[IncentiveFund, ...] = ()
+
+
+def finance_problems(instance, org_ok, error) -> None:
+    """Log every meaning problem of `instance.finance`: `error(message, key)`, `org_ok(org)`.
+
+    Organisations known, one position per organisation, years within the plan, ids unique
+    (among targets, limits and fair shares too), every condition a control total or a target.
+    """
+    fin = instance.finance
+    if fin is None:
+        return
+    years = set(instance.years)
+    span = f"{instance.years[0]}-{instance.years[-1]}" if instance.years else "none"
+
+    def years_in_plan(values: dict, key: str) -> None:
+        for y in values:
+            if y not in years:
+                error(f"year {y} is outside the plan years {span}", f"{key}.{y}")
+
+    def known_org(org: str, key: str) -> None:
+        if not org_ok(org):
+            error(f"unknown organisation {org!r}: expected one of {', '.join(instance.org_ids)}", key)
+
+    seen_orgs: set[str] = set()
+    for i, o in enumerate(fin.organisations):
+        key = f"finance.organisations[{i}]"
+        known_org(o.org, f"{key}.org")
+        if o.org in seen_orgs:
+            error(f"organisation {o.org!r} has a second do-nothing position: give one per organisation",
+                  f"{key}.org")
+        seen_orgs.add(o.org)
+        years_in_plan(o.do_nothing, f"{key}.do_nothing")
+    taken = {r.id for r in (*instance.targets, *instance.limits, *instance.fair_shares)}
+    for kind, rules in (("control_totals", fin.control_totals), ("incentive_funds", fin.incentive_funds)):
+        for i, rule in enumerate(rules):
+            key = f"finance.{kind}[{i}]"
+            if rule.id in taken:
+                error(f"duplicate id {rule.id!r} (targets, limits, fair shares, control totals and incentive "
+                      "funds need unique ids)", f"{key}.id")
+            taken.add(rule.id)
+            if rule.org is not None:
+                known_org(rule.org, f"{key}.org")
+            years_in_plan(rule.values, f"{key}.values")
+    conditions = {t.id for t in instance.targets} | {c.id for c in fin.control_totals}
+    for i, fund in enumerate(fin.incentive_funds):
+        for j, c in enumerate(fund.conditions):
+            if c not in conditions:
+                error(f"unknown condition {c!r}: expected the id of a control total or a target "
+                      f"({', '.join(sorted(conditions)) or 'none defined'})",
+                      f"finance.incentive_funds[{i}].conditions[{j}]")

@@ -1,0 +1,219 @@
+"""The bottom line (docs/finance.md): do-nothing I&E and cash, control totals as a surplus,
+incentive funds with a cliff. Each figure is recomputed three ways (the model's results, the
+checker, the brute-force evaluator of tests/bruteforce.py) and the MIP's optimum is brute force's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cipopt.check import check_plan
+from cipopt.io.load import load_instance
+from cipopt.model.build import build_model
+from cipopt.pipeline import SolveOptions, solve_instance
+from cipopt.schema.finance import ControlTotal, DoNothingYear, Finance, IncentiveFund, OrgFinance
+from cipopt.schema.problems import InputError
+
+from bruteforce import broken_rules, brute_force
+from golden import make
+from instances_factory import instances, plans
+from test_standard_form import assert_same_form
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def cliff_instance(fund: bool = True):
+    """One trust, two years, r = 0, face value. Do-nothing deficits 40 and 80; control total -20
+    both years; a fund of 30 a year paid only when the control total is met (docs/finance.md).
+
+    Without the fund the best plan is A and B in 2025 (in-year 20 + (-10) = 10, then 85: NPV 95).
+    Its 2025 surplus is -40 + 10 = -30, missing the control total; with C as well (a one-off
+    saving of 12 bought with 20 of capital, NPV -8) 2025 reaches -18 and 2026 -80 + 85 = 5: both
+    years paid, 95 - 8 + 60 = 147, against 125 for A and B alone (2026 paid only)."""
+    finance = {
+        "organisations": [{"org": "trust", "opening_cash": 100, "do_nothing": {
+            2025: {"income": 1000, "pay": 700, "non_pay": 300, "capital_charges": 40},
+            2026: {"income": 1000, "pay": 740, "non_pay": 300, "capital_charges": 40}}}],
+        "control_totals": [{"id": "ct", "org": "trust", "values": {2025: -20, 2026: -20}}],
+        "incentive_funds": [{"id": "psf", "org": "trust", "values": {2025: 30, 2026: 30}, "conditions": ["ct"]}]
+        if fund else [],
+    }
+    return make(
+        [{"id": "A", "recurrent_saving": 25, "one_off_cost": 5},
+         {"id": "B", "recurrent_saving": 60, "one_off_cost": 70},
+         {"id": "C", "nonrecurrent_saving": 12, "capital_cost": 20}],
+        years=[2025, 2026], finance=finance)
+
+
+def solve(instance):
+    outcome = solve_instance(instance, SolveOptions(mip_gap=0.0))
+    assert outcome.status == "optimal", outcome.messages
+    assert outcome.check.ok, outcome.check.lines()
+    return outcome
+
+
+def figure(years, measure, org="all"):
+    rows = years[(years["measure"] == measure) & (years["org"] == org)].sort_values("year")
+    return rows["value"].to_numpy()
+
+
+def test_the_cliff_buys_a_bridge_that_loses_money_on_its_own():
+    without = solve(cliff_instance(fund=False))
+    assert without.plan == {"A": 2025, "B": 2025, "C": None}
+    assert without.objective == pytest.approx(95)
+    outcome = solve(cliff_instance())
+    assert outcome.plan == {"A": 2025, "B": 2025, "C": 2025}
+    assert outcome.objective == pytest.approx(147)
+    best, optima = brute_force(cliff_instance())
+    assert best == pytest.approx(147) and optima == [outcome.plan]
+    years = outcome.years
+    assert list(figure(years, "do_nothing:surplus")) == pytest.approx([-40, -80])
+    assert list(figure(years, "incentive_received")) == pytest.approx([30, 30])
+    assert list(figure(years, "control_total:ct", "trust")) == pytest.approx([-18, 5])
+    assert list(figure(years, "surplus")) == pytest.approx([-18 + 30, 5 + 30])
+    # cash: 100 + (12 - 20 capital) = 92, then 92 + 35 = 127
+    assert list(figure(years, "cash")) == pytest.approx([92, 127])
+
+
+def test_a_missed_condition_loses_the_whole_year():
+    inst = cliff_instance()
+    report = check_plan(inst, {"A": 2025, "B": 2025, "C": None})
+    assert list(figure(report.years, "incentive_received")) == pytest.approx([0, 30])
+    assert report.objective == pytest.approx(125)
+    assert broken_rules(inst, {"A": 2025, "B": 2025, "C": None}) == (set(), pytest.approx(125))
+
+
+def test_a_hard_control_total_is_a_rule_and_the_checker_names_it():
+    inst = cliff_instance()
+    hard = inst.finance.control_totals[0].model_copy(update={"hard": True, "values": {2025: -10, 2026: -20}})
+    inst = inst.model_copy(update={"finance": inst.finance.model_copy(update={"control_totals": (hard,)})})
+    report = check_plan(inst, {"A": 2025, "B": 2025, "C": 2025})
+    assert [v.rule for v in report.violations] == ["control_total"]
+    assert "trust's surplus -18 misses the hard control total -10 by 8" in report.violations[0].message
+    assert broken_rules(inst, {"A": 2025, "B": 2025, "C": 2025})[0] == {"control_total"}
+    assert solve_instance(inst, SolveOptions(mip_gap=0.0)).status == "infeasible"
+    assert brute_force(inst) == (None, [])
+
+
+@st.composite
+def with_finance(draw, base):
+    """A random instance with a random bottom line: positions, control totals, incentive funds."""
+    inst = draw(base)
+    orgs = inst.org_ids
+    grid = st.integers(-8, 8).map(lambda v: v * 5.0)
+    positions = tuple(
+        OrgFinance(org=o, opening_cash=draw(grid), do_nothing={
+            y: DoNothingYear(income=100 + draw(grid), pay=60.0, non_pay=30.0, capital_charges=draw(st.sampled_from([0.0, 10.0])))
+            for y in inst.years if draw(st.booleans())})
+        for o in orgs if draw(st.booleans()))
+    cts = tuple(
+        ControlTotal(id=f"CT{i}", org=draw(st.sampled_from([None, *orgs])),
+                     values={y: draw(grid) for y in inst.years if draw(st.booleans())},
+                     hard=draw(st.sampled_from([False, False, True])), shortfall_penalty=draw(st.sampled_from([0.0, 1.5])))
+        for i in range(draw(st.integers(0, 2))))
+    names = [c.id for c in cts] + [t.id for t in inst.targets]
+    funds = tuple(
+        IncentiveFund(id=f"F{i}", org=draw(st.sampled_from(orgs)),
+                      values={y: draw(st.sampled_from([0.0, 20.0, 60.0])) for y in inst.years},
+                      conditions=tuple(draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))))
+        for i in range(draw(st.integers(1, 2) if names else st.just(0))))
+    return inst.model_copy(update={"finance": Finance(organisations=positions, control_totals=cts,
+                                                      incentive_funds=funds)})
+
+
+ALL_MODES = ("net_present_value", "savings", "weighted_score")
+
+
+@SETTINGS
+@given(st.data())
+def test_checker_and_bruteforce_agree_on_the_bottom_line(data):
+    instance = data.draw(with_finance(instances(max_schemes=5, max_years=3, modes=ALL_MODES)))
+    plan = data.draw(plans(instance))
+    report = check_plan(instance, plan)
+    broken, value = broken_rules(instance, plan)
+    assert {v.rule for v in report.violations} == broken, report.lines()
+    assert report.objective == pytest.approx(value, rel=1e-9, abs=1e-9)
+
+
+@settings(SETTINGS, max_examples=30)
+@given(with_finance(instances(max_schemes=4, max_years=3, modes=ALL_MODES)))
+def test_mip_optimum_with_cliffs_equals_bruteforce(instance):
+    best, _ = brute_force(instance)
+    outcome = solve_instance(instance, SolveOptions(mip_gap=0.0))
+    if best is None:
+        assert outcome.status == "infeasible", outcome.messages
+        return
+    assert outcome.status == "optimal", outcome.messages
+    assert outcome.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+    assert outcome.check.ok, outcome.check.lines()
+    # every bottom-line figure of years.csv is the checker's
+    ours = outcome.years[outcome.years["measure"].str.contains("do_nothing|surplus|cash|incentive|control_total")]
+    theirs = outcome.check.years.set_index(["year", "org", "measure"])["value"]
+    for row in ours.itertuples():
+        assert row.value == pytest.approx(theirs[row.year, row.org, row.measure], abs=1e-6), row
+
+
+@settings(SETTINGS, max_examples=15)
+@given(with_finance(instances(max_schemes=4, max_years=3)))
+def test_the_finance_family_in_both_standard_forms(instance):
+    assert_same_form(build_model(instance).model)
+
+
+def test_bad_finance_input_is_located(tmp_path):
+    (tmp_path / "schemes.csv").write_text("id,recurrent_saving\nA,10\n")
+    (tmp_path / "instance.yaml").write_text(
+        "format_version: 1\nyears: [2025, 2026]\n"
+        "finance:\n"
+        "  organisations:\n"
+        "    - {org: trst, do_nothing: {2031: {income: 5}}}\n"
+        "  control_totals:\n"
+        "    - {id: ct, values: {2025: -4000}}\n"
+        "  incentive_funds:\n"
+        "    - {id: psf, org: trust, values: {2025: 500}, conditions: [ctt], colour: red}\n")
+    with pytest.raises(InputError) as err:
+        load_instance(tmp_path)
+    text = "\n".join(str(p) for p in err.value.problems)
+    assert "finance.organisations[0].org" in text and "unknown organisation 'trst'" in text
+    assert "finance.organisations[0].do_nothing.2031" in text and "outside the plan years 2025-2026" in text
+    assert "finance.incentive_funds[0].conditions[0]" in text and "unknown condition 'ctt'" in text
+    assert "finance.incentive_funds[0].colour" in text and "ignored" in text  # a warning, not a refusal
+
+
+def test_a_v1_instance_has_no_bottom_line_rows():
+    outcome = solve(make([{"id": "A", "recurrent_saving": 10}]))
+    assert not outcome.years["measure"].str.contains("surplus|cash").any()
+    assert np.isfinite(outcome.objective)
+
+
+def test_the_terminal_shows_the_bottom_line_from_years_csv():
+    from cipopt.report.text import solve_summary
+
+    lines = solve_summary(solve(cliff_instance()))
+    start = lines.index("bottom line, all organisations (GBP thousand):")
+    table = {line.split("  ")[1].strip() if line.startswith("  ") else line: line for line in lines[start + 1:]}
+    assert table["do-nothing surplus (deficit -)"].split()[-2:] == ["-40.0", "-80.0"]
+    assert table["surplus (deficit -)"].split()[-2:] == ["12.0", "35.0"]
+    assert table["closing cash"].split()[-2:] == ["92.0", "127"]
+    assert table["incentive fund psf"].split()[-2:] == ["received", "received"]
+    lost = check_plan(cliff_instance(), {"A": 2025, "B": 2025, "C": None})
+    from cipopt.report.text import bottom_line
+    text = "\n".join(bottom_line(cliff_instance(), lost.years))
+    assert "LOST 30.0" in text and "-30.0 / -20.0 missed" in text
+
+
+def test_the_bottom_line_survives_the_workbook_and_folder_forms(tmp_path):
+    from cipopt.io.excel import instance_workbook, load_workbook_instance
+    from cipopt.io.export import instance_folder_files
+
+    inst = cliff_instance()
+    book = tmp_path / "cliff.xlsx"
+    book.write_bytes(instance_workbook(inst))
+    again = load_workbook_instance(book)
+    assert again.finance == inst.finance and again.sha256() == inst.sha256()
+    folder = tmp_path / "cliff"
+    folder.mkdir()
+    for name, text in instance_folder_files(inst).items():
+        (folder / name).write_text(text)
+    assert load_instance(folder).sha256() == inst.sha256()
