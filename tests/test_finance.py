@@ -217,3 +217,19 @@ def test_the_bottom_line_survives_the_workbook_and_folder_forms(tmp_path):
     for name, text in instance_folder_files(inst).items():
         (folder / name).write_text(text)
     assert load_instance(folder).sha256() == inst.sha256()
+
+
+def test_a_variant_with_a_bottom_line_is_solved_as_a_fresh_instance():
+    # the incentive rows hold the control totals' values and a big-M from them: a what-if easing
+    # 2025's control total to -30 lets A and B clear it without the bridge C (95 + 30 + 30 = 155)
+    from cipopt.pipeline import Planner
+
+    base = cliff_instance()
+    eased = base.finance.control_totals[0].model_copy(update={"values": {2025: -30.0, 2026: -20.0}})
+    variant = base.model_copy(update={"finance": base.finance.model_copy(update={"control_totals": (eased,)})})
+    planner = Planner(base)
+    assert planner.solve(SolveOptions(mip_gap=0.0)).objective == pytest.approx(147)
+    again = planner.solve(SolveOptions(mip_gap=0.0), variant=variant)
+    fresh = solve(variant)
+    assert again.plan == fresh.plan == {"A": 2025, "B": 2025, "C": None}
+    assert again.objective == pytest.approx(fresh.objective) == pytest.approx(155)

@@ -69,6 +69,8 @@ def _same_structure(base: Instance, variant: Instance) -> bool:
         return True
     if _rules(base) != _rules(variant):
         return False
+    if base.finance is not None or variant.finance is not None:
+        return False  # docs/finance.md: the incentive rows' big-M holds targets' values and schemes' figures
     if base.objective.risk in ("cvar", "chance") and (base.targets != variant.targets
                                                        or base.risk_groups != variant.risk_groups):
         return False  # the scenario rows (and chance's big-M) hold the targets' values and the draws
