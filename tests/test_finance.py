@@ -233,3 +233,66 @@ def test_a_variant_with_a_bottom_line_is_solved_as_a_fresh_instance():
     fresh = solve(variant)
     assert again.plan == fresh.plan == {"A": 2025, "B": 2025, "C": None}
     assert again.objective == pytest.approx(fresh.objective) == pytest.approx(155)
+
+
+def test_holby_bottom_line_scenario_matches_its_readme():
+    """instances/holby/README.md "The bottom line": every figure quoted there."""
+    from pathlib import Path
+
+    from cipopt.analysis.scenario import apply_file
+
+    root = Path(__file__).resolve().parents[1] / "instances" / "holby"
+    base = load_instance(root)
+    inst = apply_file(base, root / "scenarios" / "bottom-line.yaml").instance
+    position = inst.finance.organisations[0]
+    surplus = [position.do_nothing[y].surplus for y in inst.years]
+    assert surplus == [-10000, -16000, -21500, -26000, -30000]
+    assert position.opening_cash == 12000
+    control = inst.finance.control_totals[0].values
+    target = next(t for t in base.targets if t.id == "control-total").values
+    assert [control[y] - s for y, s in zip(inst.years, surplus)] == [target[y] for y in inst.years]
+    assert "control-total" not in {t.id for t in inst.targets}
+
+    outcome = solve_instance(inst, SolveOptions(mip_gap=0.0))
+    assert outcome.status == "optimal" and outcome.check.ok
+    years = outcome.years
+    psf = years[years["measure"] == "incentive:psf"].sort_values("year")
+    assert list(psf["value"]) == [5000, 5000, 5000, 0, 0]
+    deficits = figure(years, "surplus")
+    assert deficits[3] == pytest.approx(-5100, abs=100) and deficits[4] == pytest.approx(-7200, abs=100)
+    cash = figure(years, "cash")
+    assert (cash[:4] > 0).all() and cash[4] == pytest.approx(-1500, abs=100)
+    # "no eligible plan within the capital, PMO and quality rules closes the gap" in 2028/29 or 2029/30
+    for year in (2028, 2029):
+        hard = inst.finance.control_totals[0].model_copy(
+            update={"id": "hard", "values": {year: control[year]}, "hard": True})
+        tighter = inst.model_copy(update={"finance": inst.finance.model_copy(
+            update={"control_totals": (*inst.finance.control_totals, hard)})})
+        assert solve_instance(tighter, SolveOptions(mip_gap=0.0)).status == "infeasible", year
+
+
+def test_the_html_report_has_the_bottom_line_from_years_csv(tmp_path):
+    import re
+
+    from click.testing import CliRunner
+
+    from cipopt.cli import main
+    from cipopt.io.export import instance_folder_files
+
+    folder = tmp_path / "cliff"
+    folder.mkdir()
+    for name, text in instance_folder_files(cliff_instance()).items():
+        (folder / name).write_text(text)
+    runner = CliRunner()
+    assert runner.invoke(main, ["solve", str(folder), "--out", str(tmp_path / "sol"), "--no-store"]).exit_code == 0
+    result = runner.invoke(main, ["report", str(folder), str(tmp_path / "sol"), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="bottom-line">'):]
+    section = section[:section.index("</section>")]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", section)
+    row = cells.index("surplus (deficit -)")
+    assert cells[row + 1:row + 3] == ["12.0", "35.0"]
+    row = cells.index("closing cash")
+    assert cells[row + 1:row + 3] == ["92.0", "127"]
+    assert "incentive fund psf" in cells and cells.count("received") == 2

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cipopt.report.reasons import plan_reasons
-from cipopt.report.text import OBJECTIVE_WORDS, money
+from cipopt.report.text import BOTTOM_LINE_ROWS, OBJECTIVE_WORDS, money
 from cipopt.schema.instance import CATEGORIES, Instance
 from cipopt.schema.problems import InputError, ProblemLog
 
@@ -480,6 +480,51 @@ def _targets_section(data: ReportInputs) -> str:
     return "".join(out)
 
 
+def _bottom_line_section(data: ReportInputs) -> str:
+    """The finance extension (docs/finance.md): the do-nothing position, the plan, incentives, cash."""
+    inst = data.instance
+    if data.years is None or inst.finance is None:
+        return ""
+    years_list = list(inst.years)
+    frame = data.years
+    scopes = ["all"] + (list(inst.org_ids) if len(inst.organisations) > 1 else [])
+    parts = ['<section id="bottom-line"><h2>The bottom line</h2>',
+             f'<p class="lead">Income and expenditure and cash per year ({esc(inst.money_unit)}): the do-nothing '
+             'surplus (a deficit is negative), what the plan adds, the incentive funding it secures and the '
+             'resulting surplus and closing cash.</p>']
+    for scope in scopes:
+        here = frame[frame["org"].astype(str) == scope]
+        rows = []
+        for measure, words in BOTTOM_LINE_ROWS:
+            values = _by_year(here[here["measure"] == measure], "value", years_list)
+            rows.append([words, *(money(v) if v is not None else "" for v in values)])
+        parts.append(f"<h3>{esc('all organisations' if scope == 'all' else scope)}</h3>"
+                     + _table(["", *(_fy(y) for y in years_list)], rows, set(range(1, len(years_list) + 1))))
+    rules = []
+    for (measure, org), group in {**_rows_of(frame, "control_total:"), **_rows_of(frame, "incentive:")}.items():
+        cells = []
+        for y in years_list:
+            row = group[group["year"].astype(int) == y]
+            if row.empty or pd.isna(row["bound"].iloc[0]):
+                cells.append("")
+                continue
+            r = row.iloc[0]
+            if measure.startswith("incentive:"):
+                cells.append(("received", "") if r["shortfall"] <= 1e-6 else (f"lost {money(r['shortfall'])}", "bad"))
+            else:
+                missed = r["shortfall"] > 1e-6
+                cells.append((f"{money(r['value'])} / {money(r['bound'])}", "bad" if missed else ""))
+        kind, _, ident = measure.partition(":")
+        rules.append([("control total " if kind == "control_total" else "incentive fund ") + ident, org, *cells])
+    if rules:
+        parts.append('<p class="lead">Each control total (surplus before incentive funding / required) and '
+                     'each incentive fund, received in full or lost in full.</p>'
+                     + _table(["rule", "scope", *(_fy(y) for y in years_list)], rules,
+                              set(range(2, len(years_list) + 2))))
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _timeline_section(data: ReportInputs) -> str:
     inst = data.instance
     if data.plan is None:
@@ -787,7 +832,7 @@ def render_report(data: ReportInputs, *, generated: dt.datetime | None = None) -
     generated = generated or dt.datetime.now()
     years = list(inst.years)
     sections = [
-        _headline(data), _targets_section(data), _timeline_section(data), _quality_section(data),
+        _headline(data), _targets_section(data), _bottom_line_section(data), _timeline_section(data), _quality_section(data),
         _limits_section(data), _shortfall_section(data), _risk_section(data), _alternatives_section(data),
         _schemes_section(data),
     ]
