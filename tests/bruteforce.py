@@ -213,6 +213,18 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                     dn = position.do_nothing.get(year)
                     if dn is not None:
                         base += dn.income - dn.pay - dn.non_pay - dn.capital_charges
+            for sid in set(fin.non_cash_releasing):  # productivity: no cash released
+                s = by_id[sid]
+                t = start[sid]
+                if t is not None and year >= t:
+                    for metric in ("saving", "nonrecurrent_saving"):
+                        value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
+                        base -= value * (s.confidence if expected else 1.0)
+            for flow in fin.income_flows:  # signed income moved between organisations
+                t = start[flow.scheme]
+                if (org is None or flow.org == org) and t is not None and year >= t:
+                    s = by_id[flow.scheme]
+                    base += flow.factor * scheme_value(s, "saving", year - t, profiles) * (s.confidence if expected else 1.0)
             return base + in_year(org, year)
 
         def met(rule_id, year):

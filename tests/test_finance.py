@@ -13,7 +13,7 @@ from cipopt.check import check_plan
 from cipopt.io.load import load_instance
 from cipopt.model.build import build_model
 from cipopt.pipeline import SolveOptions, solve_instance
-from cipopt.schema.finance import ControlTotal, DoNothingYear, Finance, IncentiveFund, OrgFinance
+from cipopt.schema.finance import ControlTotal, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance
 from cipopt.schema.problems import InputError
 
 from bruteforce import broken_rules, brute_force
@@ -119,8 +119,14 @@ def with_finance(draw, base):
                       values={y: draw(st.sampled_from([0.0, 20.0, 60.0])) for y in inst.years},
                       conditions=tuple(draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))))
         for i in range(draw(st.integers(1, 2) if names else st.just(0))))
+    ids = [sc.id for sc in inst.schemes]
+    flows = tuple(IncomeFlow(scheme=draw(st.sampled_from(ids)), org=draw(st.sampled_from(orgs)),
+                             factor=draw(st.sampled_from([-2.0, -1.0, 0.5, 1.5])))
+                  for _ in range(draw(st.integers(0, 2))))
+    no_cash = tuple(draw(st.lists(st.sampled_from(ids), max_size=2)))
     return inst.model_copy(update={"finance": Finance(organisations=positions, control_totals=cts,
-                                                      incentive_funds=funds)})
+                                                      incentive_funds=funds, income_flows=flows,
+                                                      non_cash_releasing=no_cash)})
 
 
 ALL_MODES = ("net_present_value", "savings", "weighted_score")
@@ -296,3 +302,49 @@ def test_the_html_report_has_the_bottom_line_from_years_csv(tmp_path):
     row = cells.index("closing cash")
     assert cells[row + 1:row + 3] == ["92.0", "127"]
     assert "incentive fund psf" in cells and cells.count("received") == 2
+
+
+def admission_avoidance(take_out_capacity: bool):
+    """Activity-based payment between a commissioner and an acute trust (docs/finance.md).
+
+    Admission avoidance (run by the commissioner) saves it 100 a year of tariff; the acute trust
+    loses the same income (factor -1 on the scheme's saving). Closing a ward (run by the acute)
+    takes out 60 of its costs. Both years are at face value, r = 0, first-year fraction 1.
+    """
+    schemes = [{"id": "avoid", "org": "ccg", "recurrent_saving": 100}]
+    if take_out_capacity:
+        schemes.append({"id": "ward", "org": "acute", "recurrent_saving": 60, "mandatory": True})
+    finance = {
+        "organisations": [
+            {"org": "acute", "do_nothing": {y: {"income": 1000, "pay": 700, "non_pay": 300} for y in (2025, 2026)}},
+            {"org": "ccg", "do_nothing": {y: {"income": 2000, "non_pay": 2000} for y in (2025, 2026)}}],
+        "income_flows": [{"scheme": "avoid", "org": "acute", "factor": -1.0}],
+        "control_totals": [{"id": "acute-ct", "org": "acute", "values": {2025: -50, 2026: -50}}],
+    }
+    return make(schemes, years=[2025, 2026], organisations=[{"id": "ccg", "sector": "commissioner"},
+                                                            {"id": "acute", "sector": "acute"}],
+                finance=finance)
+
+
+def test_admission_avoidance_cuts_the_acute_trusts_income_unless_capacity_is_taken_out():
+    lost = check_plan(admission_avoidance(False), {"avoid": 2025})
+    assert list(figure(lost.years, "income_flow", "acute")) == [-100, -100]
+    assert list(figure(lost.years, "surplus", "acute")) == [-100, -100]
+    assert list(figure(lost.years, "surplus", "ccg")) == [100, 100]
+    assert list(figure(lost.years, "surplus")) == [0, 0]  # the system gains nothing: a transfer
+    assert list(figure(lost.years, "control_total:acute-ct", "acute")) == [-100, -100]
+    cut = check_plan(admission_avoidance(True), {"avoid": 2025, "ward": 2025})
+    assert list(figure(cut.years, "surplus", "acute")) == [-40, -40]
+    assert list(figure(cut.years, "surplus")) == [60, 60]
+    assert brute_force(admission_avoidance(True))[0] == pytest.approx(solve(admission_avoidance(True)).objective)
+
+
+def test_non_cash_releasing_savings_count_for_targets_but_not_for_cash():
+    inst = make([{"id": "vfc", "recurrent_saving": 50}, {"id": "agency", "recurrent_saving": 30}],
+                years=[2025], targets=[{"id": "cip", "basis": "in_year", "values": {2025: 80}, "hard": True}],
+                finance={"organisations": [{"org": "trust", "opening_cash": 5}], "non_cash_releasing": ["vfc"]})
+    report = check_plan(inst, {"vfc": 2025, "agency": 2025})
+    assert report.ok
+    assert list(figure(report.years, "in_year_net_saving")) == [80]
+    assert list(figure(report.years, "non_cash_releasing_saving")) == [50]
+    assert list(figure(report.years, "surplus")) == [30] and list(figure(report.years, "cash")) == [35]

@@ -1,7 +1,8 @@
 """The bottom line recomputed by the checker (docs/finance.md), from the instance alone.
 
 Its own reading of the finance extension: the do-nothing I&E summed from `finance.organisations`,
-each control total as do-nothing surplus + in-year net saving, each incentive fund received in a
+each control total as do-nothing surplus + in-year net saving - savings that release no cash +
+income flows, each incentive fund received in a
 year only if every condition naming the year is met (within the checker's tolerance), the
 surplus after incentives, and cash as opening cash + cumulative (surplus - capital spend).
 """
@@ -30,6 +31,29 @@ def _position(instance, org: str | None) -> dict[str, np.ndarray]:
     return out
 
 
+def _flows(instance, fig: PlanFigures, org: str | None) -> np.ndarray:
+    """Per year: the signed income the plan's schemes move into `org` (None: every flow)."""
+    savings = fig.contribution("saving", None, expected=True)
+    out = np.zeros(fig.horizon)
+    for flow in instance.finance.income_flows:
+        if org is None or flow.org == org:
+            out += flow.factor * savings[fig.index[flow.scheme]]
+    return out
+
+
+def _no_cash(instance, fig: PlanFigures, org: str | None) -> np.ndarray:
+    """Per year: the savings for `org` of the schemes that release no cash."""
+    rows = [fig.index[s] for s in set(instance.finance.non_cash_releasing)]
+    both = fig.contribution("saving", org, expected=True) + fig.contribution("nonrecurrent_saving", org, expected=True)
+    return both[rows].sum(axis=0) if rows else np.zeros(fig.horizon)
+
+
+def _before_incentive(instance, fig: PlanFigures, org: str | None) -> np.ndarray:
+    """Per year: do-nothing surplus + in-year net saving - savings releasing no cash + income flows."""
+    return (_position(instance, org)["surplus"] + fig.net_saving_total("in_year", org)
+            - _no_cash(instance, fig, org) + _flows(instance, fig, org))
+
+
 def _bounds(instance, values: dict) -> np.ndarray:
     return np.array([values.get(y, np.nan) for y in instance.years], dtype=float)
 
@@ -40,8 +64,8 @@ def _condition(instance, fig: PlanFigures, rule_id: str):
         if t.id == rule_id:
             return fig.net_saving_total(t.basis, t.org), _bounds(instance, t.values), fig.magnitude(t.basis, t.org)
     ct = next(c for c in instance.finance.control_totals if c.id == rule_id)
-    achieved = _position(instance, ct.org)["surplus"] + fig.net_saving_total("in_year", ct.org)
-    return achieved, _bounds(instance, ct.values), fig.magnitude("in_year", ct.org)
+    magnitude = fig.magnitude("in_year", ct.org) + np.abs(_flows(instance, fig, ct.org)) + _no_cash(instance, fig, ct.org)
+    return _before_incentive(instance, fig, ct.org), _bounds(instance, ct.values), magnitude
 
 
 def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Violation], float, float]:
@@ -84,11 +108,13 @@ def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Vio
         position = _position(instance, org)
         incentive = sum((r for f in fin.incentive_funds if org is None or f.org == org
                          for r in [received[f.id]]), np.zeros(h))
-        surplus = position["surplus"] + fig.net_saving_total("in_year", org) + incentive
+        surplus = _before_incentive(instance, fig, org) + incentive
         opening = sum(p.opening_cash for p in fin.organisations if org is None or p.org == org)
         cash = opening + np.cumsum(surplus - fig.total("capital_cost", org))
         for line in (*LINES, "surplus"):
             rows.append((label, f"do_nothing:{line}", position[line], nan, nan))
+        rows.append((label, "income_flow", _flows(instance, fig, org), nan, nan))
+        rows.append((label, "non_cash_releasing_saving", _no_cash(instance, fig, org), nan, nan))
         rows.append((label, "incentive_received", incentive, nan, nan))
         rows.append((label, "surplus", surplus, nan, nan))
         rows.append((label, "cash", cash, nan, nan))

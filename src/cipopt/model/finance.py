@@ -37,6 +37,43 @@ def opening_cash(ctx: ModelContext, org: str | None) -> float:
     return float(sum(p.opening_cash for p in (fin.organisations if fin else ()) if org is None or p.org == org))
 
 
+def _scheme_columns(ctx: ModelContext, scheme_ids, weights=None) -> np.ndarray:
+    """(P,) weight of each allowed start whose scheme is listed (0 elsewhere)."""
+    out = np.zeros(ctx.coef.n_pairs)
+    for k, sid in enumerate(scheme_ids):
+        i = ctx.coef.scheme_index[sid]
+        out[ctx.coef.pairs_of_scheme[i]] += 1.0 if weights is None else weights[k]
+    return out
+
+
+def non_cash_saving(ctx: ModelContext, org: str | None) -> sp.csr_array:
+    """(T x P) the savings of the non-cash-releasing schemes counted for `org` (they release no cash)."""
+    fin = ctx.instance.finance
+    listed = sorted(set(fin.non_cash_releasing)) if fin else []
+    savings = (ctx.coef.matrix("saving", org, ctx.expected) + ctx.coef.matrix("nonrecurrent_saving", org, ctx.expected))
+    return sp.csr_array(savings @ sp.diags_array(np.minimum(_scheme_columns(ctx, listed), 1.0)))
+
+
+def income_flow(ctx: ModelContext, org: str | None) -> sp.csr_array:
+    """(T x P) the signed income the schemes move into `org` (None: every flow): factor x saving."""
+    fin = ctx.instance.finance
+    flows = [f for f in (fin.income_flows if fin else ()) if org is None or f.org == org]
+    weights = _scheme_columns(ctx, [f.scheme for f in flows], [f.factor for f in flows])
+    return sp.csr_array(ctx.coef.matrix("saving", None, ctx.expected) @ sp.diags_array(weights))
+
+
+def bottom_line(ctx: ModelContext, org: str | None) -> sp.csr_array:
+    """(T x P) what a start adds to the organisation's surplus before incentives: in-year net saving,
+    less the savings that release no cash, plus the income flows."""
+    def make():
+        m = ctx.coef.in_year_net_saving(org, ctx.expected) - non_cash_saving(ctx, org) + income_flow(ctx, org)
+        m = sp.csr_array(m)
+        m.eliminate_zeros()
+        m.sort_indices()
+        return m
+    return ctx.coef.memo(("finance_bottom_line", org, ctx.expected), make)  # variants with finance are rebuilt
+
+
 def conditions(ctx: ModelContext) -> dict[str, tuple[sp.csr_array, dict[int, float]]]:
     """Every rule an incentive fund may name: id -> ((T x P) achieved, {year: required})."""
     out = {}
@@ -46,7 +83,7 @@ def conditions(ctx: ModelContext) -> dict[str, tuple[sp.csr_array, dict[int, flo
     for ct in (fin.control_totals if fin else ()):
         surplus = do_nothing(ctx, "surplus", ct.org)
         required = {int(y): v - surplus[ctx.year_of[int(y)]] for y, v in ct.values.items()}
-        out[ct.id] = (ctx.coef.in_year_net_saving(ct.org, ctx.expected), required)
+        out[ct.id] = (bottom_line(ctx, ct.org), required)
     return out
 
 
@@ -180,11 +217,15 @@ def finance_rows(ctx: ModelContext, x: np.ndarray, scopes: list) -> list[tuple]:
             if scope is None or f.org == scope:
                 for y in f.values:
                     incentive[ctx.year_of[int(y)]] += received[f.id, int(y)]
-        surplus = lines["surplus"] + coef.net_saving_total("in_year", scope, x, ctx.expected) + incentive
+        flows = income_flow(ctx, scope) @ x
+        no_cash = non_cash_saving(ctx, scope) @ x
+        surplus = lines["surplus"] + coef.net_saving_total("in_year", scope, x, ctx.expected) - no_cash + flows + incentive
         cash = opening_cash(ctx, scope) + np.cumsum(surplus - coef.total("capital_cost", scope, x))
         for yi, y in enumerate(years):
             for line in DO_NOTHING_LINES:
                 out.append((y, scope, f"do_nothing:{line}", lines[line][yi], "", nan, nan))
+            out.append((y, scope, "income_flow", flows[yi], "", nan, nan))
+            out.append((y, scope, "non_cash_releasing_saving", no_cash[yi], "", nan, nan))
             out.append((y, scope, "incentive_received", incentive[yi], "", nan, nan))
             out.append((y, scope, "surplus", surplus[yi], "", nan, nan))
             out.append((y, scope, "cash", cash[yi], "", nan, nan))

@@ -70,6 +70,8 @@ def solve_summary(outcome) -> list[str]:
 BOTTOM_LINE_ROWS = (  # (measure, the words a board paper uses)
     ("do_nothing:surplus", "do-nothing surplus (deficit -)"),
     ("in_year_net_saving", "plan's in-year net saving"),
+    ("non_cash_releasing_saving", "of which releases no cash"),
+    ("income_flow", "income moved by schemes"),
     ("incentive_received", "incentive funding received"),
     ("surplus", "surplus (deficit -)"),
     ("cash", "closing cash"),

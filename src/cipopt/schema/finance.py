@@ -79,12 +79,33 @@ class IncentiveFund(FromYaml):
         return self
 
 
+class IncomeFlow(FromYaml):
+    """A signed flow of income a scheme causes between organisations (activity-based payment):
+    avoided admissions cut the acute trust's tariff income while the commissioner saves."""
+
+    scheme: str = Field(min_length=1)
+    """The scheme (an id of schemes.csv)."""
+    org: str = Field(min_length=1)
+    """The organisation whose income changes."""
+    factor: float
+    """The income change per unit of the scheme's recurrent saving, each active year (negative: lost
+    income); at confidence x value when savings are."""
+
+
 class Finance(FromYaml):
-    """The bottom line: do-nothing positions, control totals and incentive funds."""
+    """The bottom line: do-nothing positions, control totals, incentive funds, income flows."""
 
     organisations: tuple[OrgFinance, ...] = ()
+    """Each organisation's do-nothing I&E and opening cash."""
     control_totals: tuple[ControlTotal, ...] = ()
+    """Surplus (deficit) figures per organisation or system and year."""
     incentive_funds: tuple[IncentiveFund, ...] = ()
+    """Money paid in full only in a year every condition is met."""
+    income_flows: tuple[IncomeFlow, ...] = ()
+    """Signed income changes between organisations caused by schemes."""
+    non_cash_releasing: tuple[str, ...] = ()
+    """Schemes whose savings release no cash (productivity): counted in targets, not in the
+    surplus, control totals or cash."""
 
 
 def finance_problems(instance, org_ok, error) -> None:
@@ -128,6 +149,15 @@ def finance_problems(instance, org_ok, error) -> None:
             if rule.org is not None:
                 known_org(rule.org, f"{key}.org")
             years_in_plan(rule.values, f"{key}.values")
+    schemes = {sc.id for sc in instance.schemes}
+    for i, flow in enumerate(fin.income_flows):
+        known_org(flow.org, f"finance.income_flows[{i}].org")
+        if flow.scheme not in schemes:
+            error(f"unknown scheme {flow.scheme!r}: no row of schemes.csv has this id",
+                  f"finance.income_flows[{i}].scheme")
+    for i, sid in enumerate(fin.non_cash_releasing):
+        if sid not in schemes:
+            error(f"unknown scheme {sid!r}: no row of schemes.csv has this id", f"finance.non_cash_releasing[{i}]")
     conditions = {t.id for t in instance.targets} | {c.id for c in fin.control_totals}
     for i, fund in enumerate(fin.incentive_funds):
         for j, c in enumerate(fund.conditions):
