@@ -348,3 +348,29 @@ def test_non_cash_releasing_savings_count_for_targets_but_not_for_cash():
     assert list(figure(report.years, "in_year_net_saving")) == [80]
     assert list(figure(report.years, "non_cash_releasing_saving")) == [50]
     assert list(figure(report.years, "surplus")) == [30] and list(figure(report.years, "cash")) == [35]
+
+
+def test_system_income_flows_match_its_readme():
+    """instances/system/README.md "Who gains on the bottom line": every figure quoted there."""
+    from pathlib import Path
+
+    from cipopt.analysis.scenario import apply_file
+
+    root = Path(__file__).resolve().parents[1] / "instances" / "system"
+    base = load_instance(root)
+    outcome = solve(base)
+    assert outcome.objective == pytest.approx(39909.382689, abs=1e-3)  # the README's optimum: flows move no target
+    assert outcome.plan["wch-admission-avoidance-gain-share"] == 2026
+    y = outcome.years
+    assert list(figure(y, "income_flow", "cgh")) == pytest.approx([0, -840, -1680, -1680])
+    assert list(figure(y, "income_flow", "icb")) == pytest.approx([0, 840, 1680, 1680])
+    assert list(figure(y, "income_flow")) == pytest.approx([0, 0, 0, 0])
+    assert list(figure(y, "surplus", "cgh"))[1:] == pytest.approx([4861.5, 6733, 6733])
+    kept = solve(apply_file(base, root / "scenarios" / "capacity-kept.yaml").instance)
+    assert kept.plan == outcome.plan
+    k = kept.years
+    assert list(figure(k, "non_cash_releasing_saving", "cgh"))[1:] == pytest.approx([504, 1008, 1008])
+    assert list(figure(k, "surplus", "cgh"))[1:] == pytest.approx([4357.5, 5725, 5725])
+    assert list(figure(k, "surplus", "wch"))[1:] == pytest.approx([-260, -260, -260])
+    assert list(figure(k, "surplus"))[1:] == pytest.approx([10237.5, 13465, 13465])
+    assert list(figure(y, "surplus"))[1:] == pytest.approx([11077.5, 15145, 15145])
