@@ -225,6 +225,19 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                 if (org is None or flow.org == org) and t is not None and year >= t:
                     s = by_id[flow.scheme]
                     base += flow.factor * scheme_value(s, "saving", year - t, profiles) * (s.confidence if expected else 1.0)
+            for r in fin.capital_receipts:  # a disposal: only the gain touches I&E
+                if (org is None or by_id[r.scheme].org == org) and start[r.scheme] is not None \
+                        and start[r.scheme] + r.offset == year:
+                    base += r.value - r.book_value
+            charges = fin.capital_charges
+            if charges is not None:  # depreciation from the year after the spend, PDC on opening book value
+                def spent(y):
+                    return total("capital_cost", org, y, False) if y >= first else 0.0
+
+                def dep(y):
+                    return sum(spent(y - k) for k in range(1, charges.asset_life + 1)) / charges.asset_life
+                book = sum(spent(y) - dep(y) for y in range(first, year))
+                base -= dep(year) + charges.pdc_rate * book
             return base + in_year(org, year)
 
         def met(rule_id, year):
@@ -247,6 +260,10 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                         broken.add("control_total")
                 else:
                     penalty += ct.shortfall_penalty * discount(year) * short
+        if mode == "net_present_value":
+            for r in fin.capital_receipts:
+                if start[r.scheme] is not None and start[r.scheme] + r.offset in years:
+                    objective += discount(start[r.scheme] + r.offset) * r.value
         if mode != "weighted_score":
             for fund in fin.incentive_funds:
                 for year, amount in fund.values.items():

@@ -48,10 +48,37 @@ def _no_cash(instance, fig: PlanFigures, org: str | None) -> np.ndarray:
     return both[rows].sum(axis=0) if rows else np.zeros(fig.horizon)
 
 
+def _capital(instance, fig: PlanFigures, org: str | None) -> dict[str, np.ndarray]:
+    """Per year: receipts and gains of disposals `offset` years after the selling scheme starts; depreciation of the
+    plan's capital spend (straight line over the asset life from the next year) and PDC on its opening
+    net book value."""
+    h = fig.horizon
+    out = {"receipt": np.zeros(h), "gain": np.zeros(h), "depreciation": np.zeros(h), "pdc": np.zeros(h)}
+    for r in instance.finance.capital_receipts:
+        i = fig.index[r.scheme]
+        if org is None or instance.schemes[i].org == org:
+            sold = fig.active[i] & (fig.offset[i] == r.offset)
+            out["receipt"] += np.where(sold, r.value, 0.0)
+            out["gain"] += np.where(sold, r.value - r.book_value, 0.0)
+    charges = instance.finance.capital_charges
+    if charges is not None:
+        spend = fig.total("capital_cost", org)
+        for y in range(h):
+            for k in range(1, charges.asset_life + 1):
+                if y - k >= 0:
+                    out["depreciation"][y] += spend[y - k] / charges.asset_life
+        book = np.cumsum(spend - out["depreciation"])
+        out["pdc"][1:] = charges.pdc_rate * book[:-1]
+    return out
+
+
 def _before_incentive(instance, fig: PlanFigures, org: str | None) -> np.ndarray:
-    """Per year: do-nothing surplus + in-year net saving - savings releasing no cash + income flows."""
+    """Per year: do-nothing surplus + in-year net saving - savings releasing no cash + income flows
+    + gains on disposal - depreciation - PDC."""
+    cap = _capital(instance, fig, org)
     return (_position(instance, org)["surplus"] + fig.net_saving_total("in_year", org)
-            - _no_cash(instance, fig, org) + _flows(instance, fig, org))
+            - _no_cash(instance, fig, org) + _flows(instance, fig, org)
+            + cap["gain"] - cap["depreciation"] - cap["pdc"])
 
 
 def _bounds(instance, values: dict) -> np.ndarray:
@@ -64,12 +91,16 @@ def _condition(instance, fig: PlanFigures, rule_id: str):
         if t.id == rule_id:
             return fig.net_saving_total(t.basis, t.org), _bounds(instance, t.values), fig.magnitude(t.basis, t.org)
     ct = next(c for c in instance.finance.control_totals if c.id == rule_id)
-    magnitude = fig.magnitude("in_year", ct.org) + np.abs(_flows(instance, fig, ct.org)) + _no_cash(instance, fig, ct.org)
+    cap = _capital(instance, fig, ct.org)
+    magnitude = (fig.magnitude("in_year", ct.org) + np.abs(_flows(instance, fig, ct.org))
+                 + _no_cash(instance, fig, ct.org)
+                 + np.abs(cap["gain"]) + cap["depreciation"] + cap["pdc"] + fig.abs_total("capital_cost", ct.org))
     return _before_incentive(instance, fig, ct.org), _bounds(instance, ct.values), magnitude
 
 
 def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Violation], float, float]:
-    """(years rows, violations, discounted incentives received, discounted control-total penalty)."""
+    """(years rows, violations, discounted incentives received and, under net_present_value, capital
+    receipts, discounted control-total penalty)."""
     if instance.finance is None:
         return [], [], 0.0, 0.0
     fin = instance.finance
@@ -110,14 +141,22 @@ def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Vio
                          for r in [received[f.id]]), np.zeros(h))
         surplus = _before_incentive(instance, fig, org) + incentive
         opening = sum(p.opening_cash for p in fin.organisations if org is None or p.org == org)
-        cash = opening + np.cumsum(surplus - fig.total("capital_cost", org))
+        cap = _capital(instance, fig, org)
+        cash = opening + np.cumsum(surplus - cap["gain"] + cap["depreciation"] + cap["receipt"]
+                                   - fig.total("capital_cost", org))
         for line in (*LINES, "surplus"):
             rows.append((label, f"do_nothing:{line}", position[line], nan, nan))
         rows.append((label, "income_flow", _flows(instance, fig, org), nan, nan))
+        rows.append((label, "capital_receipt", cap["receipt"], nan, nan))
+        rows.append((label, "gain_on_disposal", cap["gain"], nan, nan))
+        rows.append((label, "depreciation", cap["depreciation"], nan, nan))
+        rows.append((label, "pdc", cap["pdc"], nan, nan))
         rows.append((label, "non_cash_releasing_saving", _no_cash(instance, fig, org), nan, nan))
         rows.append((label, "incentive_received", incentive, nan, nan))
         rows.append((label, "surplus", surplus, nan, nan))
         rows.append((label, "cash", cash, nan, nan))
     money = instance.objective.mode != "weighted_score"
     incentives = float(sum(d @ r for r in received.values())) if money else 0.0
+    if instance.objective.mode == "net_present_value":  # a sale is cash in, like capital spent is cash out
+        incentives += float(d @ _capital(instance, fig, None)["receipt"])
     return rows, out, incentives, penalty

@@ -62,11 +62,60 @@ def income_flow(ctx: ModelContext, org: str | None) -> sp.csr_array:
     return sp.csr_array(ctx.coef.matrix("saving", None, ctx.expected) @ sp.diags_array(weights))
 
 
+def _shift(ctx: ModelContext, k: int) -> sp.csr_array:
+    """(T x T) moves a yearly row k years later: (shift @ m)[y] = m[y - k]."""
+    n = ctx.coef.n_years
+    return sp.csr_array(sp.eye_array(n, n, k=-k))
+
+
+def depreciation(ctx: ModelContext, org: str | None) -> sp.csr_array:
+    """(T x P) straight-line depreciation of the plan's capital over the asset life, from the year after."""
+    charges = ctx.instance.finance.capital_charges if ctx.instance.finance else None
+    capital = ctx.coef.matrix("capital_cost", org)
+    if charges is None:
+        return sp.csr_array(capital.shape)
+    total = sum((_shift(ctx, k) for k in range(1, min(charges.asset_life, ctx.coef.n_years) + 1)),
+                sp.csr_array((ctx.coef.n_years, ctx.coef.n_years)))
+    return sp.csr_array(total @ capital / charges.asset_life)
+
+
+def pdc(ctx: ModelContext, org: str | None) -> sp.csr_array:
+    """(T x P) the PDC dividend: pdc_rate x the new assets' net book value at the start of the year."""
+    charges = ctx.instance.finance.capital_charges if ctx.instance.finance else None
+    capital = ctx.coef.matrix("capital_cost", org)
+    if charges is None:
+        return sp.csr_array(capital.shape)
+    n = ctx.coef.n_years
+    cumulative = sp.csr_array(np.tril(np.ones((n, n))))
+    book = cumulative @ (capital - depreciation(ctx, org))
+    return sp.csr_array(charges.pdc_rate * (_shift(ctx, 1) @ book))
+
+
+def receipts(ctx: ModelContext, org: str | None, gain: bool) -> sp.csr_array:
+    """(T x P) capital receipts (or, with `gain`, the gain on disposal) `offset` years after the selling scheme starts,
+    for the organisation that runs it."""
+    coef = ctx.coef
+    fin = ctx.instance.finance
+    rows, cols, vals = [], [], []
+    for r in (fin.capital_receipts if fin else ()):
+        i = coef.scheme_index[r.scheme]
+        if org is not None and ctx.instance.schemes[i].org != org:
+            continue
+        for p in coef.pairs_of_scheme[i]:
+            if coef.pair_start[p] + r.offset >= coef.n_years:
+                continue  # the sale completes after the plan years
+            rows.append(int(coef.pair_start[p]) + r.offset)
+            cols.append(int(p))
+            vals.append(r.value - r.book_value if gain else r.value)
+    return sp.csr_array((vals, (rows, cols)), shape=(coef.n_years, coef.n_pairs))
+
+
 def bottom_line(ctx: ModelContext, org: str | None) -> sp.csr_array:
     """(T x P) what a start adds to the organisation's surplus before incentives: in-year net saving,
     less the savings that release no cash, plus the income flows."""
     def make():
-        m = ctx.coef.in_year_net_saving(org, ctx.expected) - non_cash_saving(ctx, org) + income_flow(ctx, org)
+        m = (ctx.coef.in_year_net_saving(org, ctx.expected) - non_cash_saving(ctx, org) + income_flow(ctx, org)
+             + receipts(ctx, org, gain=True) - depreciation(ctx, org) - pdc(ctx, org))
         m = sp.csr_array(m)
         m.eliminate_zeros()
         m.sort_indices()
@@ -188,7 +237,7 @@ def finance_value(ctx: ModelContext, x: np.ndarray) -> float:
     if fin is None:
         return 0.0
     d = ctx.coef.discount
-    value = 0.0
+    value = 0.0  # capital receipts are in the start values (model/objective.py)
     if ctx.instance.objective.mode != "weighted_score":
         value += sum(amount * d[ctx.year_of[y]] for (_, y), amount in incentives_received(ctx, x).items())
     rules = conditions(ctx)
@@ -219,12 +268,22 @@ def finance_rows(ctx: ModelContext, x: np.ndarray, scopes: list) -> list[tuple]:
                     incentive[ctx.year_of[int(y)]] += received[f.id, int(y)]
         flows = income_flow(ctx, scope) @ x
         no_cash = non_cash_saving(ctx, scope) @ x
-        surplus = lines["surplus"] + coef.net_saving_total("in_year", scope, x, ctx.expected) - no_cash + flows + incentive
-        cash = opening_cash(ctx, scope) + np.cumsum(surplus - coef.total("capital_cost", scope, x))
+        received_cash, gain = receipts(ctx, scope, gain=False) @ x, receipts(ctx, scope, gain=True) @ x
+        dep, dividend = depreciation(ctx, scope) @ x, pdc(ctx, scope) @ x
+        surplus = (lines["surplus"] + coef.net_saving_total("in_year", scope, x, ctx.expected) - no_cash + flows
+                   + gain - dep - dividend + incentive)
+        # cash: the surplus less its non-cash parts (the gain; depreciation is added back), plus the
+        # receipts, less the capital spent
+        cash = opening_cash(ctx, scope) + np.cumsum(surplus - gain + dep + received_cash
+                                                    - coef.total("capital_cost", scope, x))
         for yi, y in enumerate(years):
             for line in DO_NOTHING_LINES:
                 out.append((y, scope, f"do_nothing:{line}", lines[line][yi], "", nan, nan))
             out.append((y, scope, "income_flow", flows[yi], "", nan, nan))
+            out.append((y, scope, "capital_receipt", received_cash[yi], "", nan, nan))
+            out.append((y, scope, "gain_on_disposal", gain[yi], "", nan, nan))
+            out.append((y, scope, "depreciation", dep[yi], "", nan, nan))
+            out.append((y, scope, "pdc", dividend[yi], "", nan, nan))
             out.append((y, scope, "non_cash_releasing_saving", no_cash[yi], "", nan, nan))
             out.append((y, scope, "incentive_received", incentive[yi], "", nan, nan))
             out.append((y, scope, "surplus", surplus[yi], "", nan, nan))

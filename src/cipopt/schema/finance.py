@@ -92,6 +92,29 @@ class IncomeFlow(FromYaml):
     income); at confidence x value when savings are."""
 
 
+class CapitalReceipt(FromYaml):
+    """A disposal (land, a building) a scheme makes `offset` years after it starts: the cash funds capital;
+    only the gain or loss against the asset's book value touches I&E."""
+
+    scheme: str = Field(min_length=1)
+    """The scheme that sells (an id of schemes.csv); the receipt is its organisation's."""
+    value: float = Field(ge=0)
+    """The sale proceeds, received in the scheme's start year."""
+    book_value: float = Field(default=0.0, ge=0)
+    """The asset's net book value: value - book_value is the gain (loss if negative) on disposal."""
+    offset: int = Field(default=0, ge=0)
+    """Years after the scheme's start that the sale completes (0: the start year); at face value."""
+
+
+class CapitalCharges(FromYaml):
+    """How the capital the plan spends is charged to I&E: depreciation and the PDC dividend."""
+
+    asset_life: int = Field(ge=1)
+    """Years over which a scheme's capital cost is depreciated, straight line, from the year after it is spent."""
+    pdc_rate: float = Field(default=0.035, ge=0, lt=1)
+    """Public dividend capital charge on the new assets' net book value at the start of each year."""
+
+
 class Finance(FromYaml):
     """The bottom line: do-nothing positions, control totals, incentive funds, income flows."""
 
@@ -103,6 +126,10 @@ class Finance(FromYaml):
     """Money paid in full only in a year every condition is met."""
     income_flows: tuple[IncomeFlow, ...] = ()
     """Signed income changes between organisations caused by schemes."""
+    capital_receipts: tuple[CapitalReceipt, ...] = ()
+    """Disposals by schemes: cash in the start year, the gain on disposal to I&E."""
+    capital_charges: CapitalCharges | None = None
+    """Depreciation and PDC on the plan's capital spend (None: the plan's capital touches only cash)."""
     non_cash_releasing: tuple[str, ...] = ()
     """Schemes whose savings release no cash (productivity): counted in targets, not in the
     surplus, control totals or cash."""
@@ -155,6 +182,10 @@ def finance_problems(instance, org_ok, error) -> None:
         if flow.scheme not in schemes:
             error(f"unknown scheme {flow.scheme!r}: no row of schemes.csv has this id",
                   f"finance.income_flows[{i}].scheme")
+    for i, receipt in enumerate(fin.capital_receipts):
+        if receipt.scheme not in schemes:
+            error(f"unknown scheme {receipt.scheme!r}: no row of schemes.csv has this id",
+                  f"finance.capital_receipts[{i}].scheme")
     for i, sid in enumerate(fin.non_cash_releasing):
         if sid not in schemes:
             error(f"unknown scheme {sid!r}: no row of schemes.csv has this id", f"finance.non_cash_releasing[{i}]")
