@@ -252,6 +252,15 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                 return True
             return surplus_before_incentive(ct.org, year) >= ct.values[year] - TOL * (1 + abs(ct.values[year]))
 
+        for base in fin.cost_baselines:  # schemes cutting one cost base save at most the base together
+            for year, bound in base.values.items():
+                cut = 0.0
+                for sid in set(base.schemes):
+                    t = start[sid]
+                    if t is not None and year >= t:
+                        cut += scheme_value(by_id[sid], "saving", year - t, profiles)
+                if cut > bound + TOL * (1 + abs(bound)):
+                    broken.add("cost_baseline")
         for ct in fin.control_totals:
             for year, value in ct.values.items():
                 short = max(0.0, value - surplus_before_incentive(ct.org, year))

@@ -14,7 +14,7 @@ from cipopt.io.load import load_instance
 from cipopt.model.build import build_model
 from cipopt.pipeline import SolveOptions, solve_instance
 from cipopt.schema.finance import (
-    CapitalCharges, CapitalReceipt, ControlTotal, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance,
+    CapitalCharges, CapitalReceipt, ControlTotal, CostBaseline, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance,
 )
 from cipopt.schema.problems import InputError
 
@@ -131,7 +131,11 @@ def with_finance(draw, base):
                   for _ in range(draw(st.integers(0, 2))))
     charges = draw(st.sampled_from([None, CapitalCharges(asset_life=1, pdc_rate=0.5),
                                     CapitalCharges(asset_life=2, pdc_rate=0.035)]))
-    return inst.model_copy(update={"finance": Finance(organisations=positions, control_totals=cts,
+    grid_base = st.integers(-1, 30).map(lambda v: v * 5.0)
+    bases = tuple(CostBaseline(id=f"B{i}", schemes=tuple(draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3))),
+                               values={y: draw(grid_base) for y in inst.years if draw(st.booleans())})
+                  for i in range(draw(st.integers(0, 1))))
+    return inst.model_copy(update={"finance": Finance(cost_baselines=bases, organisations=positions, control_totals=cts,
                                                       incentive_funds=funds, income_flows=flows,
                                                       non_cash_releasing=no_cash, capital_receipts=sales,
                                                       capital_charges=charges)})
@@ -420,3 +424,19 @@ def test_a_disposal_and_the_charges_on_new_capital():
         for year in (2025, 2026, 2027):
             assert ours[year, "all", measure] == pytest.approx(
                 report.years.set_index(["year", "org", "measure"])["value"][year, "all", measure])
+
+
+def test_schemes_cutting_one_cost_base_save_at_most_the_base():
+    """Agency spend of 100: bank-first (70) and agency price caps (50) cannot both count in full;
+    the best plan keeps the larger pair within the base (A 70 + C 25 = 95)."""
+    inst = make([{"id": "A", "recurrent_saving": 70}, {"id": "B", "recurrent_saving": 50},
+                 {"id": "C", "recurrent_saving": 25}],
+                years=[2025], finance={"cost_baselines": [{"id": "agency", "schemes": ["A", "B", "C"],
+                                                           "values": {2025: 100}}]})
+    outcome = solve(inst)
+    assert outcome.plan == {"A": 2025, "B": None, "C": 2025} and outcome.objective == pytest.approx(95)
+    assert brute_force(inst)[0] == pytest.approx(95)
+    report = check_plan(inst, {"A": 2025, "B": 2025})
+    assert [v.rule for v in report.violations] == ["cost_baseline"]
+    assert "save 120, more than the base 100 by 20 (schemes: A, B)" in report.violations[0].message
+    assert broken_rules(inst, {"A": 2025, "B": 2025})[0] == {"cost_baseline"}

@@ -44,6 +44,7 @@ def finance_instance():
         "organisations": [{"org": "trust", "opening_cash": 10, "do_nothing": {2025: {"income": 100, "pay": 90}}}],
         "control_totals": [{"id": "ct", "values": {2025: 20, 2026: 0}, "shortfall_penalty": 0.5}],
         "incentive_funds": [{"id": "psf", "org": "trust", "values": {2025: 5, 2026: 5}, "conditions": ["ct", "u"]}],
+        "cost_baselines": [{"id": "agency", "schemes": ["B", "C"], "values": {2026: 60}}],
     }
     return base.model_validate({**base.model_dump(), "finance": finance})
 
@@ -72,7 +73,7 @@ def test_every_family_builds_rows():
                  "c_quality_floor", "c_requires", "c_excludes", "c_together", "c_precedes"):
         assert len(getattr(m, name)) > 0, name
     m = build_model(finance_instance()).model
-    for name in ("c_control_total", "c_incentive_condition"):
+    for name in ("c_control_total", "c_incentive_condition", "c_cost_baseline"):
         assert len(getattr(m, name)) > 0, name
     cvar, chance = (build_model(i).model for i in risk_instances())
     for m, names in ((cvar, ("c_risk_shortfall", "c_cvar_excess", "c_cvar_max")),

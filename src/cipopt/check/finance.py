@@ -133,6 +133,19 @@ def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Vio
                 "control_total", int(fig.years[y]), (), float(short[y]),
                 f"control_total {ct.id} in {fig.years[y]}: {who} surplus {fmt(achieved[y])} misses the hard "
                 f"control total {fmt(required[y])} by {fmt(short[y])}"))
+    savings = fig.metric("saving")  # plan values, schemes x years
+    for base in fin.cost_baselines:
+        members = sorted({fig.index[s] for s in base.schemes})
+        cut = savings[members].sum(axis=0)
+        bound = _bounds(instance, base.values)
+        over = np.where(np.isnan(bound), np.nan, np.maximum(0.0, cut - bound))
+        rows.append((ALL, f"cost_baseline:{base.id}", cut, bound, over))
+        for y in np.flatnonzero(over > tolerance(bound, np.abs(savings[members]).sum(axis=0))):
+            cutting = tuple(instance.schemes[i].id for i in members if savings[i, y] != 0)
+            out.append(Violation(
+                "cost_baseline", int(fig.years[y]), cutting, float(over[y]),
+                f"cost_baseline {base.id} in {fig.years[y]}: the schemes cutting it save {fmt(cut[y])}, more than "
+                f"the base {fmt(bound[y])} by {fmt(over[y])} (schemes: {', '.join(cutting)})"))
     orgs = [None] + (list(instance.org_ids) if len(instance.organisations) > 1 else [])
     for org in orgs:
         label = org or ALL

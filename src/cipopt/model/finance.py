@@ -110,6 +110,12 @@ def receipts(ctx: ModelContext, org: str | None, gain: bool) -> sp.csr_array:
     return sp.csr_array((vals, (rows, cols)), shape=(coef.n_years, coef.n_pairs))
 
 
+def baseline_saving(ctx: ModelContext, base) -> sp.csr_array:
+    """(T x P) the recurrent saving (plan value) of the schemes that cut one cost base."""
+    weights = np.minimum(_scheme_columns(ctx, sorted(set(base.schemes))), 1.0)
+    return sp.csr_array(ctx.coef.matrix("saving") @ sp.diags_array(weights))
+
+
 def bottom_line(ctx: ModelContext, org: str | None) -> sp.csr_array:
     """(T x P) what a start adds to the organisation's surplus before incentives: in-year net saving,
     less the savings that release no cash, plus the income flows."""
@@ -199,6 +205,24 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             chosen.append(np.array([yi], dtype=np.int64))
     add_rows(m, "c_incentive_condition", keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf,
              extra=extra)
+
+    # shared cost baselines: the listed schemes' recurrent savings (plan values) <= the base
+    keys, upper, matrices, chosen = [], [], [], []
+    for base in fin.cost_baselines:
+        matrix = baseline_saving(ctx, base)
+        for y in sorted(base.values):
+            yi = year_of[int(y)]
+            if row_is_empty(matrix, yi):
+                if base.values[y] < 0:
+                    notes.infeasibilities.append(Infeasibility(
+                        "c_cost_baseline", f"cost baseline {base.id} is {fmt(base.values[y])} in {y}, below 0"))
+                continue
+            keys.append((base.id, int(y)))
+            upper.append(base.values[y])
+            matrices.append(matrix)
+            chosen.append(np.array([yi], dtype=np.int64))
+    add_rows(m, "c_cost_baseline", keys, stack_rows(matrices, chosen, coef.n_pairs), -np.inf, upper,
+             index=[(b.id, int(y)) for b in fin.cost_baselines for y in sorted(b.values)])
 
     money = ctx.instance.objective.mode != "weighted_score"
     terms = [(-ct.shortfall_penalty * coef.discount[year_of[y]], m.v_control_shortfall[cid, y])
@@ -297,6 +321,12 @@ def finance_rows(ctx: ModelContext, x: np.ndarray, scopes: list) -> list[tuple]:
             value = base[yi] + achieved[yi]
             out.append((int(y), ct.org, f"control_total:{ct.id}", value, ">=", ct.values[y],
                         max(0.0, ct.values[y] - value)))
+    for base in fin.cost_baselines:
+        cut = baseline_saving(ctx, base) @ x
+        for y in sorted(base.values):
+            value = cut[ctx.year_of[int(y)]]
+            out.append((int(y), None, f"cost_baseline:{base.id}", value, "<=", base.values[y],
+                        max(0.0, value - base.values[y])))
     for f in fin.incentive_funds:
         for y in sorted(f.values):
             got = received[f.id, int(y)]

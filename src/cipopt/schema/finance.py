@@ -115,6 +115,17 @@ class CapitalCharges(FromYaml):
     """Public dividend capital charge on the new assets' net book value at the start of each year."""
 
 
+class CostBaseline(FromYaml):
+    """A cost base several schemes cut (agency spend, a pay group): together, in any year, their
+    recurrent savings (plan values) cannot exceed it."""
+
+    id: str = Field(min_length=1)
+    schemes: tuple[str, ...] = Field(min_length=1)
+    """The schemes that cut this base."""
+    values: dict[int, float]
+    """Per year, the size of the base; a year not listed has no bound."""
+
+
 class Finance(FromYaml):
     """The bottom line: do-nothing positions, control totals, incentive funds, income flows."""
 
@@ -130,6 +141,8 @@ class Finance(FromYaml):
     """Disposals by schemes: cash in the start year, the gain on disposal to I&E."""
     capital_charges: CapitalCharges | None = None
     """Depreciation and PDC on the plan's capital spend (None: the plan's capital touches only cash)."""
+    cost_baselines: tuple[CostBaseline, ...] = ()
+    """Shared cost bases: the schemes cutting one base save at most the base together."""
     non_cash_releasing: tuple[str, ...] = ()
     """Schemes whose savings release no cash (productivity): counted in targets, not in the
     surplus, control totals or cash."""
@@ -166,14 +179,15 @@ def finance_problems(instance, org_ok, error) -> None:
         seen_orgs.add(o.org)
         years_in_plan(o.do_nothing, f"{key}.do_nothing")
     taken = {r.id for r in (*instance.targets, *instance.limits, *instance.fair_shares)}
-    for kind, rules in (("control_totals", fin.control_totals), ("incentive_funds", fin.incentive_funds)):
+    for kind, rules in (("control_totals", fin.control_totals), ("incentive_funds", fin.incentive_funds),
+                        ("cost_baselines", fin.cost_baselines)):
         for i, rule in enumerate(rules):
             key = f"finance.{kind}[{i}]"
             if rule.id in taken:
                 error(f"duplicate id {rule.id!r} (targets, limits, fair shares, control totals and incentive "
                       "funds need unique ids)", f"{key}.id")
             taken.add(rule.id)
-            if rule.org is not None:
+            if getattr(rule, "org", None) is not None:
                 known_org(rule.org, f"{key}.org")
             years_in_plan(rule.values, f"{key}.values")
     schemes = {sc.id for sc in instance.schemes}
@@ -186,6 +200,11 @@ def finance_problems(instance, org_ok, error) -> None:
         if receipt.scheme not in schemes:
             error(f"unknown scheme {receipt.scheme!r}: no row of schemes.csv has this id",
                   f"finance.capital_receipts[{i}].scheme")
+    for i, base in enumerate(fin.cost_baselines):
+        for j, sid in enumerate(base.schemes):
+            if sid not in schemes:
+                error(f"unknown scheme {sid!r}: no row of schemes.csv has this id",
+                      f"finance.cost_baselines[{i}].schemes[{j}]")
     for i, sid in enumerate(fin.non_cash_releasing):
         if sid not in schemes:
             error(f"unknown scheme {sid!r}: no row of schemes.csv has this id", f"finance.non_cash_releasing[{i}]")
