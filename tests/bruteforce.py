@@ -269,6 +269,9 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                         broken.add("control_total")
                 else:
                     penalty += ct.shortfall_penalty * discount(year) * short
+        if mode == "net_present_value" and fin.appraisal_years is not None:  # terminal value
+            for k in range(len(years), fin.appraisal_years):
+                objective += (1.0 + instance.discount_rate) ** (-k) * recurrent(None, last)
         if mode == "net_present_value":
             for r in fin.capital_receipts:
                 if start[r.scheme] is not None and start[r.scheme] + r.offset in years:

@@ -129,6 +129,7 @@ def with_finance(draw, base):
     sales = tuple(CapitalReceipt(scheme=draw(st.sampled_from(ids)), value=draw(st.sampled_from([0.0, 40.0, 90.0])),
                                  book_value=draw(st.sampled_from([0.0, 50.0])), offset=draw(st.integers(0, 2)))
                   for _ in range(draw(st.integers(0, 2))))
+    appraisal = draw(st.sampled_from([None, len(inst.years), len(inst.years) + 3]))
     charges = draw(st.sampled_from([None, CapitalCharges(asset_life=1, pdc_rate=0.5),
                                     CapitalCharges(asset_life=2, pdc_rate=0.035)]))
     grid_base = st.integers(-1, 30).map(lambda v: v * 5.0)
@@ -138,7 +139,7 @@ def with_finance(draw, base):
     return inst.model_copy(update={"finance": Finance(cost_baselines=bases, organisations=positions, control_totals=cts,
                                                       incentive_funds=funds, income_flows=flows,
                                                       non_cash_releasing=no_cash, capital_receipts=sales,
-                                                      capital_charges=charges)})
+                                                      capital_charges=charges, appraisal_years=appraisal)})
 
 
 ALL_MODES = ("net_present_value", "savings", "weighted_score")
@@ -440,3 +441,18 @@ def test_schemes_cutting_one_cost_base_save_at_most_the_base():
     assert [v.rule for v in report.violations] == ["cost_baseline"]
     assert "save 120, more than the base 100 by 20 (schemes: A, B)" in report.violations[0].message
     assert broken_rules(inst, {"A": 2025, "B": 2025})[0] == {"cost_baseline"}
+
+
+def test_an_appraisal_period_values_savings_beyond_the_plan():
+    """Two plan years, r = 0: A saves 10 a year for 30 of capital, B 25 once for 5. Over the plan
+    years B is better (20 against -10); over a 10-year appraisal A's last-year saving runs on for
+    8 more years (-10 + 80 = 70)."""
+    schemes = [{"id": "A", "recurrent_saving": 10, "capital_cost": 30, "latest_start": 2025},
+               {"id": "B", "nonrecurrent_saving": 25, "one_off_cost": 5, "latest_start": 2025}]
+    relations = [{"kind": "excludes", "a": "A", "b": "B"}]
+    short = solve(make(schemes, years=[2025, 2026], relations=relations, finance={}))
+    assert short.plan == {"A": None, "B": 2025} and short.objective == pytest.approx(20)
+    inst = make(schemes, years=[2025, 2026], relations=relations, finance={"appraisal_years": 10})
+    long = solve(inst)
+    assert long.plan == {"A": 2025, "B": None} and long.objective == pytest.approx(70)
+    assert brute_force(inst)[0] == pytest.approx(70)

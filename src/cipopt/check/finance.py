@@ -172,4 +172,7 @@ def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Vio
     incentives = float(sum(d @ r for r in received.values())) if money else 0.0
     if instance.objective.mode == "net_present_value":  # a sale is cash in, like capital spent is cash out
         incentives += float(d @ _capital(instance, fig, None)["receipt"])
+        if fin.appraisal_years is not None:  # the last year's recurrent net saving, to the appraisal's end
+            later = (1.0 + instance.discount_rate) ** -np.arange(fig.horizon, fin.appraisal_years, dtype=float)
+            incentives += float(later.sum()) * float(fig.net_saving_total("recurrent", None)[-1])
     return rows, out, incentives, penalty

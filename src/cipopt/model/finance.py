@@ -116,6 +116,24 @@ def baseline_saving(ctx: ModelContext, base) -> sp.csr_array:
     return sp.csr_array(ctx.coef.matrix("saving") @ sp.diags_array(weights))
 
 
+def annuity_after_plan(instance) -> float:
+    """Sum of the discount factors of the appraisal years after the last plan year (0 without)."""
+    fin = instance.finance
+    if fin is None or fin.appraisal_years is None:
+        return 0.0
+    r, n = instance.discount_rate, len(instance.years)
+    return float(sum((1.0 + r) ** -k for k in range(n, fin.appraisal_years)))
+
+
+def terminal_value(ctx: ModelContext) -> np.ndarray:
+    """(P,) what each start adds beyond the plan years: the last year's recurrent net saving, each
+    appraisal year after it, discounted (net_present_value only)."""
+    factor = annuity_after_plan(ctx.instance) if ctx.instance.objective.mode == "net_present_value" else 0.0
+    if factor == 0.0:
+        return np.zeros(ctx.coef.n_pairs)
+    return factor * ctx.coef.recurrent_net_saving(None, ctx.expected)[[ctx.coef.n_years - 1]].toarray()[0]
+
+
 def bottom_line(ctx: ModelContext, org: str | None) -> sp.csr_array:
     """(T x P) what a start adds to the organisation's surplus before incentives: in-year net saving,
     less the savings that release no cash, plus the income flows."""

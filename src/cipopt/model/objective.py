@@ -8,7 +8,7 @@ import pyomo.environ as pyo
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective
-from cipopt.model.finance import receipts
+from cipopt.model.finance import receipts, terminal_value
 from cipopt.schema.instance import Instance
 
 
@@ -31,6 +31,7 @@ def start_values(ctx: ModelContext) -> np.ndarray:
     net = coef.in_year_net_saving(expected=ctx.expected)
     if mode == "net_present_value":
         net = net - coef.matrix("capital_cost") + receipts(ctx, None, gain=False)  # docs/finance.md: sales are cash
+        return coef.discount @ net + terminal_value(ctx)  # docs/finance.md: the appraisal period
     return coef.discount @ net
 
 

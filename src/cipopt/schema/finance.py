@@ -143,6 +143,9 @@ class Finance(FromYaml):
     """Depreciation and PDC on the plan's capital spend (None: the plan's capital touches only cash)."""
     cost_baselines: tuple[CostBaseline, ...] = ()
     """Shared cost bases: the schemes cutting one base save at most the base together."""
+    appraisal_years: int | None = Field(default=None, ge=1)
+    """Green Book appraisal period from the first plan year (e.g. 10): under net_present_value the
+    last plan year's recurrent net saving continues, discounted, to its end (a terminal value)."""
     non_cash_releasing: tuple[str, ...] = ()
     """Schemes whose savings release no cash (productivity): counted in targets, not in the
     surplus, control totals or cash."""
@@ -190,6 +193,9 @@ def finance_problems(instance, org_ok, error) -> None:
             if getattr(rule, "org", None) is not None:
                 known_org(rule.org, f"{key}.org")
             years_in_plan(rule.values, f"{key}.values")
+    if fin.appraisal_years is not None and fin.appraisal_years < len(instance.years):
+        error(f"appraisal period {fin.appraisal_years} is shorter than the {len(instance.years)} plan years",
+              "finance.appraisal_years")
     schemes = {sc.id for sc in instance.schemes}
     for i, flow in enumerate(fin.income_flows):
         known_org(flow.org, f"finance.income_flows[{i}].org")
