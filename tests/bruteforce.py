@@ -192,9 +192,11 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
     if mode == "weighted_score":
         weights = {c.id: c.weight for c in instance.criteria}
         objective = 0.0
+        scale = instance.finance.score_scale if instance.finance is not None else None
         for sc in instance.scores:
             if start[sc.scheme] is not None and weights.get(sc.criterion) is not None:
-                objective += weights[sc.criterion] * sc.score
+                benefit = by_id[sc.scheme].metrics.get(scale, 0.0) if scale is not None else 1.0
+                objective += weights[sc.criterion] * sc.score * benefit
     else:
         objective = 0.0
         for year in years:

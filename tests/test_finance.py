@@ -139,7 +139,8 @@ def with_finance(draw, base):
     return inst.model_copy(update={"finance": Finance(cost_baselines=bases, organisations=positions, control_totals=cts,
                                                       incentive_funds=funds, income_flows=flows,
                                                       non_cash_releasing=no_cash, capital_receipts=sales,
-                                                      capital_charges=charges, appraisal_years=appraisal)})
+                                                      capital_charges=charges, appraisal_years=appraisal,
+                                                      score_scale=draw(st.sampled_from([None, "pmo_days"])))})
 
 
 ALL_MODES = ("net_present_value", "savings", "weighted_score")
@@ -456,3 +457,31 @@ def test_an_appraisal_period_values_savings_beyond_the_plan():
     long = solve(inst)
     assert long.plan == {"A": 2025, "B": None} and long.objective == pytest.approx(70)
     assert brute_force(inst)[0] == pytest.approx(70)
+
+
+def test_fund_appraisal_by_size_scales_the_scores_by_a_benefit_column():
+    """Bid A scores 80 for 1,000 people, B 50 for 4,000: by score alone A wins the one place the
+    fund has; scaled by population reached B does (200,000 against 80,000)."""
+    schemes = [{"id": "A", "capital_cost": 10, "population": 1000}, {"id": "B", "capital_cost": 10, "population": 4000}]
+    context = dict(objective={"mode": "weighted_score", "risk": "none"}, criteria=[{"id": "benefit", "weight": 1.0}],
+                   scores=[{"scheme": "A", "criterion": "benefit", "score": 80},
+                           {"scheme": "B", "criterion": "benefit", "score": 50}],
+                   years=[2025], limits=[{"id": "fund", "metric": "capital_cost", "values": {2025: 10}}])
+    plain = solve(make(schemes, **context))
+    assert [s for s, y in plain.plan.items() if y is not None] == ["A"] and plain.objective == pytest.approx(80)
+    inst = make(schemes, finance={"score_scale": "population"}, **context)
+    scaled = solve(inst)
+    assert [s for s, y in scaled.plan.items() if y is not None] == ["B"]
+    assert scaled.objective == pytest.approx(200_000) == pytest.approx(brute_force(inst)[0])
+    assert check_plan(inst, {"A": 2025}).objective == pytest.approx(80_000)
+
+
+def test_the_recurrent_cost_a_bid_leaves_after_the_fund_is_a_limit_on_the_last_year():
+    """docs/finance.md: the recurrent cost left when the fund ends is the running cost of the bids
+    active in the fund's last year; a v1 limit on running_cost in that year bounds it."""
+    schemes = [{"id": "A", "recurrent_saving": 50, "running_cost": 30},
+               {"id": "B", "recurrent_saving": 20, "running_cost": 5}]
+    inst = make(schemes, limits=[{"id": "left-after-fund", "metric": "running_cost", "values": {2027: 10}}])
+    outcome = solve(inst)
+    assert outcome.plan["A"] is None and outcome.plan["B"] is not None
+    assert brute_force(inst)[0] == pytest.approx(outcome.objective)

@@ -99,8 +99,9 @@ def _condition(instance, fig: PlanFigures, rule_id: str):
 
 
 def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Violation], float, float]:
-    """(years rows, violations, discounted incentives received and, under net_present_value, capital
-    receipts, discounted control-total penalty)."""
+    """(years rows, violations, what the finance extension adds to the objective (discounted incentives
+    received; under net_present_value capital receipts and the terminal value; under weighted_score
+    the benefit scale's change of the score), discounted control-total penalty)."""
     if instance.finance is None:
         return [], [], 0.0, 0.0
     fin = instance.finance
@@ -175,4 +176,12 @@ def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Vio
         if fin.appraisal_years is not None:  # the last year's recurrent net saving, to the appraisal's end
             later = (1.0 + instance.discount_rate) ** -np.arange(fig.horizon, fin.appraisal_years, dtype=float)
             incentives += float(later.sum()) * float(fig.net_saving_total("recurrent", None)[-1])
+    if instance.objective.mode == "weighted_score" and fin.score_scale is not None:
+        # the plain weighted score is in the checker's objective; the scale turns it into score x benefit
+        weight = {c.id: (c.weight or 0.0) for c in instance.criteria}
+        for sc in instance.scores:
+            i = fig.index[sc.scheme]
+            if fig.selected[i]:
+                benefit = instance.schemes[i].metrics.get(fin.score_scale, 0.0)
+                incentives += weight.get(sc.criterion, 0.0) * sc.score * (benefit - 1.0)
     return rows, out, incentives, penalty

@@ -18,6 +18,9 @@ def scheme_scores(instance: Instance, coef: Coefficients) -> np.ndarray:
     per_scheme = np.zeros(len(coef.scheme_ids))
     for sc in instance.scores:
         per_scheme[coef.scheme_index[sc.scheme]] += weights[sc.criterion] * sc.score
+    scale = instance.finance.score_scale if instance.finance else None
+    if scale is not None:  # docs/finance.md: a bid's benefit scales its scores
+        per_scheme *= np.array([s.metrics.get(scale, 0.0) for s in instance.schemes])
     return per_scheme
 
 

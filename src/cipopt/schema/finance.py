@@ -146,6 +146,9 @@ class Finance(FromYaml):
     appraisal_years: int | None = Field(default=None, ge=1)
     """Green Book appraisal period from the first plan year (e.g. 10): under net_present_value the
     last plan year's recurrent net saving continues, discounted, to its end (a terminal value)."""
+    score_scale: str | None = None
+    """Fund appraisal by size: a numeric schemes.csv column (population reached, a stated benefit)
+    that multiplies each bid's weighted criteria score in the weighted_score objective."""
     non_cash_releasing: tuple[str, ...] = ()
     """Schemes whose savings release no cash (productivity): counted in targets, not in the
     surplus, control totals or cash."""
@@ -196,6 +199,9 @@ def finance_problems(instance, org_ok, error) -> None:
     if fin.appraisal_years is not None and fin.appraisal_years < len(instance.years):
         error(f"appraisal period {fin.appraisal_years} is shorter than the {len(instance.years)} plan years",
               "finance.appraisal_years")
+    if fin.score_scale is not None and instance.schemes \
+            and not any(fin.score_scale in sc.metrics for sc in instance.schemes):
+        error(f"score_scale {fin.score_scale!r} is not a numeric column of schemes.csv", "finance.score_scale")
     schemes = {sc.id for sc in instance.schemes}
     for i, flow in enumerate(fin.income_flows):
         known_org(flow.org, f"finance.income_flows[{i}].org")
