@@ -175,6 +175,13 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
         metric = "saving" if limit.metric == "recurrent_saving" else limit.metric
         for year, bound in limit.values.items():
             use = total(metric, limit.org, year, False)
+            fin = instance.finance
+            if fin is not None and limit.id in fin.receipts_raise:  # sales raise the capital envelope
+                for r in fin.capital_receipts:
+                    t = start[r.scheme]
+                    if (limit.org is None or by_id[r.scheme].org == limit.org) and t is not None \
+                            and t + r.offset == year:
+                        use -= r.value
             slack = TOL * (1 + abs(bound))
             if limit.sense == "<=" and use > bound + slack:
                 broken.add("limit")

@@ -140,7 +140,10 @@ def with_finance(draw, base):
                                                       incentive_funds=funds, income_flows=flows,
                                                       non_cash_releasing=no_cash, capital_receipts=sales,
                                                       capital_charges=charges, appraisal_years=appraisal,
-                                                      score_scale=draw(st.sampled_from([None, "pmo_days"])))})
+                                                      score_scale=draw(st.sampled_from([None, "pmo_days"])),
+                                                      receipts_raise=tuple(
+                                                          lim.id for lim in inst.limits
+                                                          if lim.sense == "<=" and draw(st.booleans())))})
 
 
 ALL_MODES = ("net_present_value", "savings", "weighted_score")
@@ -485,3 +488,38 @@ def test_the_recurrent_cost_a_bid_leaves_after_the_fund_is_a_limit_on_the_last_y
     outcome = solve(inst)
     assert outcome.plan["A"] is None and outcome.plan["B"] is not None
     assert brute_force(inst)[0] == pytest.approx(outcome.objective)
+
+
+def test_a_capital_receipt_raises_the_capital_envelope_it_is_named_for():
+    """Capital 50 a year; the kit costs 80. Selling the land (60, the same year) raises the envelope
+    to 110 when receipts_raise names it, so the kit can be bought; otherwise it cannot."""
+    schemes = [{"id": "land", "latest_start": 2025}, {"id": "kit", "capital_cost": 80, "recurrent_saving": 100}]
+    context = dict(years=[2025, 2026], limits=[{"id": "capital", "metric": "capital_cost", "values": {2025: 50, 2026: 50}}])
+    fin = {"capital_receipts": [{"scheme": "land", "value": 60, "book_value": 60}]}
+    without = solve(make(schemes, finance=fin, **context))
+    assert without.plan["kit"] is None
+    inst = make(schemes, finance={**fin, "receipts_raise": ["capital"]}, **context)
+    raised = solve(inst)
+    assert raised.plan == {"land": 2025, "kit": 2025}
+    assert raised.objective == pytest.approx(brute_force(inst)[0]) == pytest.approx(60 - 80 + 200)
+    use = raised.years[raised.years["measure"] == "limit:capital"].sort_values("year")
+    assert list(use["value"]) == [20, 0]
+    report = check_plan(inst, {"land": None, "kit": 2025})
+    assert [v.rule for v in report.violations] == ["limit"]
+
+
+def test_the_results_workbook_has_a_bottom_line_sheet():
+    import io
+
+    import openpyxl
+
+    from cipopt.io.excel import results_workbook
+
+    outcome = solve(cliff_instance())
+    book = openpyxl.load_workbook(io.BytesIO(results_workbook(outcome)))
+    rows = list(book["bottom line"].iter_rows(values_only=True))
+    assert rows[0] == ("org", "measure", "2025/26", "2026/27")
+    table = {r[1]: r[2:] for r in rows[1:] if r[0] == "all"}
+    assert table["do_nothing:surplus"] == (-40, -80)
+    assert table["surplus"] == pytest.approx((12, 35)) and table["cash"] == pytest.approx((92, 127))
+    assert table["incentive_received"] == pytest.approx((30, 30))

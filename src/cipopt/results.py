@@ -10,7 +10,7 @@ import pandas as pd
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import ModelContext
-from cipopt.model.finance import finance_rows, finance_value
+from cipopt.model.finance import finance_rows, finance_value, limit_matrix
 from cipopt.model.objective import start_values
 from cipopt.model.risk import risk_penalty
 from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
@@ -106,7 +106,7 @@ def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
             achieved, short = shortfalls[t.id, y]
             add(y, t.org, f"target:{t.id}", achieved, ">=", t.values[y], short)
     for lim in inst.limits:
-        use = coef.matrix(lim.metric, lim.org) @ x
+        use = limit_matrix(ctx, lim) @ x
         for y in sorted(lim.values):
             value, bound = float(use[coef.year_index(y)]), lim.values[y]
             broken = {"<=": value - bound, ">=": bound - value, "==": abs(value - bound)}[lim.sense]

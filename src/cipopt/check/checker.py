@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from cipopt.check.finance import check_finance
+from cipopt.check.finance import check_finance, receipts_raising
 from cipopt.check.figures import NOT_SELECTED, PlanFigures, metric_name
 from cipopt.check.report import CheckReport, Violation, fmt, name_schemes
 from cipopt.check.risk import check_risk
@@ -267,7 +267,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
     rows, out = [], []
     ids = [s.id for s in instance.schemes]
     for lim in instance.limits:
-        use = fig.total(lim.metric, lim.org)
+        use = fig.total(lim.metric, lim.org) - receipts_raising(instance, fig, lim)  # docs/finance.md
         bound = _bounds(instance, lim.values)
         if lim.sense == "<=":
             miss = use - bound
@@ -277,7 +277,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
             miss = np.abs(use - bound)
         miss = np.where(np.isnan(bound), np.nan, np.maximum(0.0, miss))
         rows.append((lim.org or ALL, f"limit:{lim.id}", use, bound, miss))
-        tol = tolerance(bound, fig.abs_total(lim.metric, lim.org))
+        tol = tolerance(bound, fig.abs_total(lim.metric, lim.org) + receipts_raising(instance, fig, lim))
         who = f" for {lim.org}" if lim.org else ""
         for y in np.flatnonzero(miss > tol):
             schemes = tuple(ids[i] for i in fig.contributors(lim.metric, lim.org, y))

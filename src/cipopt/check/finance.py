@@ -81,6 +81,13 @@ def _before_incentive(instance, fig: PlanFigures, org: str | None) -> np.ndarray
             + cap["gain"] - cap["depreciation"] - cap["pdc"])
 
 
+def receipts_raising(instance, fig: PlanFigures, lim) -> np.ndarray:
+    """Per year: the capital receipts that raise a limit named in `finance.receipts_raise` (else 0)."""
+    if instance.finance is None or lim.id not in instance.finance.receipts_raise:
+        return np.zeros(fig.horizon)
+    return _capital(instance, fig, lim.org)["receipt"]
+
+
 def _bounds(instance, values: dict) -> np.ndarray:
     return np.array([values.get(y, np.nan) for y in instance.years], dtype=float)
 

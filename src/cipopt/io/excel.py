@@ -916,8 +916,27 @@ def targets_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["target", "org", "line", *instance.years])
 
 
+BOTTOM_LINE_MEASURES = (  # docs/finance.md, in the order of a board paper
+    "do_nothing:income", "do_nothing:pay", "do_nothing:non_pay", "do_nothing:capital_charges",
+    "do_nothing:surplus", "in_year_net_saving", "non_cash_releasing_saving", "income_flow", "gain_on_disposal",
+    "depreciation", "pdc", "incentive_received", "surplus", "capital_receipt", "cash",
+)
+
+
+def bottom_line_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
+    """One row per organisation (`all` first) and bottom-line measure, one column per year."""
+    rows = []
+    for org in ["all", *(instance.org_ids if len(instance.organisations) > 1 else ())]:
+        here = years[years["org"] == org]
+        for measure in BOTTOM_LINE_MEASURES:
+            values = here[here["measure"] == measure].set_index("year")["value"]
+            rows.append({"org": org, "measure": measure, **{y: values.get(y) for y in instance.years}})
+    return pd.DataFrame(rows, columns=["org", "measure", *instance.years])
+
+
 def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
-    """The results of a solve as formatted sheets: summary, plan, targets, years, reasons."""
+    """The results of a solve as formatted sheets: summary, plan, targets, years, the bottom line
+    (with `finance`), reasons."""
     from openpyxl.styles import Alignment, Font
 
     inst = outcome.instance
@@ -968,6 +987,10 @@ def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
         _write_frame(w, "targets", tf, money={c for c in tf.columns if "/" in str(c)})
         years = outcome.years.copy()
         _write_frame(w, "years", years, money={"value", "bound", "shortfall"})
+        if inst.finance is not None:  # docs/finance.md: the board's bottom line
+            bl = bottom_line_frame(outcome.years, inst)
+            bl.columns = [f"{c}/{(c + 1) % 100:02d}" if isinstance(c, int) else c for c in bl.columns]
+            _write_frame(w, "bottom line", bl, money={c for c in bl.columns if "/" in str(c)})
     if reasons is not None:
         frame = reasons.copy()
         frame["start_year"] = frame["start_year"].astype(object).where(frame["start_year"].notna(), None)

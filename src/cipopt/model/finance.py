@@ -134,6 +134,19 @@ def terminal_value(ctx: ModelContext) -> np.ndarray:
     return factor * ctx.coef.recurrent_net_saving(None, ctx.expected)[[ctx.coef.n_years - 1]].toarray()[0]
 
 
+def limit_matrix(ctx: ModelContext, lim) -> sp.csr_array:
+    """(T x P) what a limit counts: its metric for its organisation, less capital receipts when
+    `finance.receipts_raise` names it (a sale raises the capital envelope)."""
+    matrix = ctx.coef.matrix(lim.metric, lim.org)
+    fin = ctx.instance.finance
+    if fin is None or lim.id not in fin.receipts_raise:
+        return matrix
+    out = sp.csr_array(matrix - receipts(ctx, lim.org, gain=False))
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
 def bottom_line(ctx: ModelContext, org: str | None) -> sp.csr_array:
     """(T x P) what a start adds to the organisation's surplus before incentives: in-year net saving,
     less the savings that release no cash, plus the income flows."""

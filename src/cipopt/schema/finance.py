@@ -146,6 +146,9 @@ class Finance(FromYaml):
     appraisal_years: int | None = Field(default=None, ge=1)
     """Green Book appraisal period from the first plan year (e.g. 10): under net_present_value the
     last plan year's recurrent net saving continues, discounted, to its end (a terminal value)."""
+    receipts_raise: tuple[str, ...] = ()
+    """Ids of `<=` limits (a capital envelope) that capital receipts raise: in a year, the limit counts
+    its metric less the receipts of its organisation (or of all) received that year."""
     score_scale: str | None = None
     """Fund appraisal by size: a numeric schemes.csv column (population reached, a stated benefit)
     that multiplies each bid's weighted criteria score in the weighted_score objective."""
@@ -202,6 +205,14 @@ def finance_problems(instance, org_ok, error) -> None:
     if fin.score_scale is not None and instance.schemes \
             and not any(fin.score_scale in sc.metrics for sc in instance.schemes):
         error(f"score_scale {fin.score_scale!r} is not a numeric column of schemes.csv", "finance.score_scale")
+    limits = {lim.id: lim for lim in instance.limits}
+    for i, lid in enumerate(fin.receipts_raise):
+        if lid not in limits:
+            error(f"unknown limit {lid!r}: expected one of {', '.join(limits) or 'none defined'}",
+                  f"finance.receipts_raise[{i}]")
+        elif limits[lid].sense != "<=":
+            error(f"limit {lid!r} has sense {limits[lid].sense!r}: receipts raise only an upper limit (<=)",
+                  f"finance.receipts_raise[{i}]")
     schemes = {sc.id for sc in instance.schemes}
     for i, flow in enumerate(fin.income_flows):
         known_org(flow.org, f"finance.income_flows[{i}].org")
