@@ -523,3 +523,36 @@ def test_the_results_workbook_has_a_bottom_line_sheet():
     assert table["do_nothing:surplus"] == (-40, -80)
     assert table["surplus"] == pytest.approx((12, 35)) and table["cash"] == pytest.approx((92, 127))
     assert table["incentive_received"] == pytest.approx((30, 30))
+
+
+def test_every_finance_rule_is_checked_with_its_key(tmp_path):
+    (tmp_path / "schemes.csv").write_text("id,recurrent_saving\nA,10\n")
+
+    def problems(finance: str) -> str:
+        (tmp_path / "instance.yaml").write_text(
+            "format_version: 1\nyears: [2025, 2026]\n"
+            "limits: [{id: capital, metric: capital_cost, sense: '>=', values: {2025: 5}}]\n" + finance)
+        with pytest.raises(InputError) as err:
+            load_instance(tmp_path)
+        return "\n".join(str(p) for p in err.value.problems)
+
+    # structure first (the finance key is then left out, so its meaning is not judged on top)
+    text = problems("finance:\n"
+                    "  capital_receipts: [{scheme: A, value: -5}]\n"
+                    "  incentive_funds: [{id: psf, org: trust, values: {2025: -1}, conditions: [x]}]\n")
+    assert "finance.capital_receipts[0].value" in text and "greater than or equal to 0" in text
+    assert "finance.incentive_funds[0]" in text and "non-negative amount" in text
+    text = problems("finance:\n"
+                    "  organisations: [{org: trust}, {org: trust}]\n"
+                    "  income_flows: [{scheme: Z, org: trust, factor: -1}]\n"
+                    "  cost_baselines: [{id: capital, schemes: [A], values: {2025: 5}}]\n"
+                    "  receipts_raise: [capital]\n"
+                    "  appraisal_years: 1\n"
+                    "  score_scale: population\n")
+    for key, words in (("finance.organisations[1].org", "second do-nothing position"),
+                       ("finance.income_flows[0].scheme", "unknown scheme 'Z'"),
+                       ("finance.cost_baselines[0].id", "duplicate id 'capital'"),
+                       ("finance.receipts_raise[0]", "receipts raise only an upper limit"),
+                       ("finance.appraisal_years", "shorter than the 2 plan years"),
+                       ("finance.score_scale", "not a numeric column")):
+        assert key in text and words in text, (key, text)
