@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cipopt.schema.base import Frozen, FromYaml  # noqa: F401  (re-exported: the models of every part)
+from cipopt.schema.base import Frozen, FromYaml
 from cipopt.schema.finance import Finance
 
 CATEGORIES = (
