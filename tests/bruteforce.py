@@ -157,13 +157,22 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
     def discount(year):
         return (1.0 + instance.discount_rate) ** (-(year - first))
 
+    def achieved_by(target, year):
+        if target.basis == "recurrent":
+            return recurrent(target.org, year)
+        if target.basis == "full_year_effect":  # docs/finance.md: the exit run-rate
+            achieved = recurrent(target.org, year)
+            for s in instance.schemes:
+                if start[s.id] == year and (s.id, "saving") not in profiles:
+                    rest = s.recurrent_saving * (1 - s.first_year_fraction) * share_of(instance, s, target.org, "saving")
+                    achieved += rest * (s.confidence if expected else 1.0)
+            return achieved
+        return in_year(target.org, year)
+
     penalty = 0.0
     for target in instance.targets:
         for year, value in target.values.items():
-            if target.basis == "recurrent":
-                achieved = recurrent(target.org, year)
-            else:
-                achieved = in_year(target.org, year)
+            achieved = achieved_by(target, year)
             short = max(0.0, value - achieved)
             if target.hard:
                 if short > TOL * (1 + abs(value)):
@@ -254,7 +263,7 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                 if target.id == rule_id:
                     if year not in target.values:
                         return True
-                    got = recurrent(target.org, year) if target.basis == "recurrent" else in_year(target.org, year)
+                    got = achieved_by(target, year)
                     return got >= target.values[year] - TOL * (1 + abs(target.values[year]))
             ct = next(c for c in fin.control_totals if c.id == rule_id)
             if year not in ct.values:

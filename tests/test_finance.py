@@ -103,6 +103,9 @@ def test_a_hard_control_total_is_a_rule_and_the_checker_names_it():
 def with_finance(draw, base):
     """A random instance with a random bottom line: positions, control totals, incentive funds."""
     inst = draw(base)
+    targets = tuple(t.model_copy(update={"basis": "full_year_effect"}) if t.basis == "recurrent" and draw(st.booleans())
+                    else t for t in inst.targets)  # docs/finance.md: the exit run-rate, per target
+    inst = inst.model_copy(update={"targets": targets})
     orgs = inst.org_ids
     grid = st.integers(-8, 8).map(lambda v: v * 5.0)
     positions = tuple(
@@ -556,3 +559,50 @@ def test_every_finance_rule_is_checked_with_its_key(tmp_path):
                        ("finance.appraisal_years", "shorter than the 2 plan years"),
                        ("finance.score_scale", "not a numeric column")):
         assert key in text and words in text, (key, text)
+
+
+def test_a_target_at_full_year_effect_counts_the_exit_run_rate():
+    """A saves 100 a year from its start, half in its first year (first_year_fraction 0.5 in the
+    format's default; `make` sets 1, so it is given). Started in 2025: recurrent 50, full-year
+    effect 100. B has a profile (20 then 60): its profile is its phasing at full-year effect too."""
+    schemes = [{"id": "A", "recurrent_saving": 100, "first_year_fraction": 0.5, "latest_start": 2025},
+               {"id": "B", "recurrent_saving": 60, "first_year_fraction": 0.5, "latest_start": 2025}]
+    profiles = [{"scheme": "B", "offset": 0, "metric": "saving", "value": 20},
+                {"scheme": "B", "offset": 1, "metric": "saving", "value": 60}]
+    fye = make(schemes, profiles=profiles, years=[2025, 2026],
+               targets=[{"id": "u", "basis": "full_year_effect", "values": {2025: 120}, "hard": True}])
+    report = check_plan(fye, {"A": 2025, "B": 2025})
+    assert report.ok and list(figure(report.years, "target:u", "all"))[0] == pytest.approx(120)
+    assert list(figure(report.years, "recurrent_net_saving"))[0] == pytest.approx(70)
+    assert check_plan(fye, {"A": 2025}).violations[0].rule == "target_hard"
+    assert "full-year-effect net saving" in check_plan(fye, {"A": 2025}).violations[0].message
+    outcome = solve(fye)
+    assert outcome.plan == {"A": 2025, "B": 2025}
+    assert outcome.objective == pytest.approx(brute_force(fye)[0])
+    recurrent = fye.model_copy(update={"targets": (fye.targets[0].model_copy(update={"basis": "recurrent"}),)})
+    assert solve_instance(recurrent, SolveOptions(mip_gap=0.0)).status == "infeasible"
+
+
+def test_full_year_effect_targets_are_refused_where_scenarios_cannot_draw_them(tmp_path):
+    from cipopt.analysis.simulate import simulate_plan
+
+    inst = make([{"id": "A", "recurrent_saving": 100}],
+                targets=[{"id": "u", "basis": "full_year_effect", "values": {2025: 10}}])
+    with pytest.raises(InputError, match="cannot draw full_year_effect targets"):
+        simulate_plan(inst, {"A": 2025}, draws=10)
+    (tmp_path / "schemes.csv").write_text("id,recurrent_saving\nA,10\n")
+    (tmp_path / "instance.yaml").write_text(
+        "format_version: 1\nyears: [2025]\n"
+        "targets: [{id: u, basis: full_year_effect, values: {2025: 5}}]\n"
+        "objective: {risk: chance, chance_target: u, chance_probability: 0.5}\n")
+    with pytest.raises(InputError) as err:
+        load_instance(tmp_path)
+    assert "targets[0].basis" in str(err.value.problems) and "risk chance cannot sample" in str(err.value.problems)
+
+
+def test_an_unreachable_full_year_effect_target_is_diagnosed():
+    inst = make([{"id": "A", "recurrent_saving": 100}],
+                targets=[{"id": "u", "basis": "full_year_effect", "values": {2025: 500}, "hard": True}])
+    outcome = solve_instance(inst, SolveOptions(mip_gap=0.0))
+    assert outcome.status == "infeasible"
+    assert any("u" in m and "500" in m for m in outcome.messages), outcome.messages

@@ -462,7 +462,9 @@ def _targets_section(data: ReportInputs) -> str:
         else:
             stacks = [("achieved", ACCENT, [v or 0.0 for v in achieved])]
         scope = f"organisation {t.org}" if t.org else "the whole system"
-        kind = "recurrent (underlying position)" if t.basis == "recurrent" else "in-year (control total)"
+        kind = {"recurrent": "recurrent (underlying position)",
+                "full_year_effect": "full-year effect (underlying position at exit run-rate)"}.get(
+            t.basis, "in-year (control total)")
         rule = "hard: must be met" if t.hard else f"soft: shortfall penalty {t.shortfall_penalty:g} per unit"
         chart = bar_chart(years_list, stacks, [Mark("required", required, INK)],
                           label=f"target {t.id}: achieved by category against required")

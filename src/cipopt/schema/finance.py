@@ -238,3 +238,14 @@ def finance_problems(instance, org_ok, error) -> None:
                 error(f"unknown condition {c!r}: expected the id of a control total or a target "
                       f"({', '.join(sorted(conditions)) or 'none defined'})",
                       f"finance.incentive_funds[{i}].conditions[{j}]")
+
+
+def full_year_effect_problems(instance, error) -> None:
+    """Full-year-effect targets (docs/finance.md) are not drawn in delivery scenarios: refuse them
+    with `risk: cvar` or `chance`, whose scenario rows know only the recurrent and in-year bases."""
+    if instance.objective.risk not in ("cvar", "chance"):
+        return
+    for i, t in enumerate(instance.targets):
+        if t.basis == "full_year_effect":
+            error(f"target {t.id!r} has basis full_year_effect, which risk {instance.objective.risk} cannot "
+                  "sample: use recurrent or in_year, or risk expected", f"targets[{i}].basis")

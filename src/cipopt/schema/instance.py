@@ -46,7 +46,10 @@ class Target(FromYaml):
     id: str = Field(min_length=1)
     org: str | None = None
     """The organisation whose share counts; omitted = the whole system."""
-    basis: Literal["recurrent", "in_year"] = "recurrent"
+    basis: Literal["recurrent", "in_year", "full_year_effect"] = "recurrent"
+    """recurrent: the underlying position (saving in its start year at first_year_fraction);
+    in_year: the control total's savings; full_year_effect (extension, docs/finance.md): the
+    underlying position at exit run-rate, a scheme's full recurrent saving from its start year."""
     values: dict[int, float]
     hard: bool = False
     """hard: must be met; soft: a shortfall is allowed at `shortfall_penalty` per unit."""

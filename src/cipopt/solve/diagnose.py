@@ -19,7 +19,8 @@ from cipopt.model.context import fmt
 from cipopt.schema.instance import Instance
 from cipopt.solve.highs import HighsSession
 
-RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_limit", "c_quality_floor", "c_mandatory", "c_fair_share")
+RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect", "c_limit", "c_quality_floor",
+             "c_mandatory", "c_fair_share")
 VIOLATION_TOL = 1e-6
 MANDATORY_PENALTY = 10.0
 RISK_RELAXABLE = ("c_cvar_max", "c_chance_count")
@@ -112,10 +113,10 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
                 sentences.append(
                     f"at most {fmt(activity[j])} of {lim.metric} can be reached in {year} together with the other "
                     f"rules; the {lid} limit asks for {lim.sense} {fmt(row_lower[j])}")
-        elif name in ("c_target_recurrent", "c_target_in_year"):
+        elif name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
             tid, year = index
             t = targets[tid]
-            basis = "recurrent" if t.basis == "recurrent" else "in-year"
+            basis = {"recurrent": "recurrent", "full_year_effect": "full-year-effect"}.get(t.basis, "in-year")
             sentences.append(
                 f"hard target {tid} needs {fmt(row_lower[j])} of {basis} net saving in {year}; at most "
                 f"{fmt(activity[j])} can be achieved together with the other rules")
