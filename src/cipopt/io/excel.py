@@ -80,7 +80,7 @@ BOOLEAN_COLUMNS = {"mandatory", "qia_approved", "excluded", "hard"}
 CHOICES: dict[str, tuple[str, ...]] = {
     "category": CATEGORIES,
     "kind": ("requires", "excludes", "together", "precedes"),
-    "basis": ("recurrent", "in_year"),
+    "basis": ("recurrent", "in_year", "full_year_effect"),
     "sense": ("<=", ">=", "=="),
     "sector": ("acute", "community", "mental_health", "primary_care", "commissioner", "ambulance", "other"),
     "objective.mode": ("net_present_value", "savings", "weighted_score"),
@@ -153,7 +153,8 @@ COLUMN_NOTES: dict[str, dict[str, str]] = {
     "targets": {
         "id": "Unique id of the target, e.g. underlying.",
         "org": "Organisation whose share counts (empty: the whole system).",
-        "basis": "recurrent (the underlying position, default) or in_year (the control total).",
+        "basis": "recurrent (the underlying position, default), in_year (the control total) or full_year_effect "
+                 "(the underlying position at exit run-rate, docs/finance.md).",
         "hard": "true: must be met; false (default): a shortfall is allowed at the penalty.",
         "shortfall_penalty": "Objective lost per unit of shortfall, discounted like money (default 1).",
         "year": "Savings required in this year against the do-nothing forecast (empty: no target).",
