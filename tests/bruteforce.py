@@ -135,11 +135,13 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
             if ta is not None and tb is not None and tb < ta + r.lag:
                 broken.add("relation:precedes")
 
+    stops = {e.scheme: e.years for e in (instance.finance.scheme_ends if instance.finance is not None else ())}
+
     def total(metric: str, org: str | None, year: int, with_confidence: bool) -> float:
         result = 0.0
         for s in instance.schemes:
             t = start[s.id]
-            if t is None or year < t:
+            if t is None or year < t or year - t >= stops.get(s.id, len(years) + 1):
                 continue
             value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
             if with_confidence and expected:
@@ -234,13 +236,13 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
             for sid in set(fin.non_cash_releasing):  # productivity: no cash released
                 s = by_id[sid]
                 t = start[sid]
-                if t is not None and year >= t:
+                if t is not None and t <= year < t + stops.get(sid, len(years) + 1):
                     for metric in ("saving", "nonrecurrent_saving"):
                         value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
                         base -= value * (s.confidence if expected else 1.0)
             for flow in fin.income_flows:  # signed income moved between organisations
                 t = start[flow.scheme]
-                if (org is None or flow.org == org) and t is not None and year >= t:
+                if (org is None or flow.org == org) and t is not None and t <= year < t + stops.get(flow.scheme, len(years) + 1):
                     s = by_id[flow.scheme]
                     base += flow.factor * scheme_value(s, "saving", year - t, profiles) * (s.confidence if expected else 1.0)
             for r in fin.capital_receipts:  # a disposal: only the gain touches I&E
@@ -275,7 +277,7 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                 cut = 0.0
                 for sid in set(base.schemes):
                     t = start[sid]
-                    if t is not None and year >= t:
+                    if t is not None and t <= year < t + stops.get(sid, len(years) + 1):
                         cut += scheme_value(by_id[sid], "saving", year - t, profiles)
                 if cut > bound + TOL * (1 + abs(bound)):
                     broken.add("cost_baseline")

@@ -15,6 +15,7 @@ from cipopt.model.build import build_model
 from cipopt.pipeline import SolveOptions, solve_instance
 from cipopt.schema.finance import (
     CapitalCharges, CapitalReceipt, ControlTotal, CostBaseline, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance,
+    SchemeEnd,
 )
 from cipopt.schema.problems import InputError
 
@@ -144,6 +145,9 @@ def with_finance(draw, base):
                                                       non_cash_releasing=no_cash, capital_receipts=sales,
                                                       capital_charges=charges, appraisal_years=appraisal,
                                                       score_scale=draw(st.sampled_from([None, "pmo_days"])),
+                                                      scheme_ends=tuple(SchemeEnd(scheme=sid, years=draw(st.integers(1, 2)))
+                                                                        for sid in sorted(set(draw(st.lists(
+                                                                            st.sampled_from(ids), max_size=2))))),
                                                       receipts_raise=tuple(
                                                           lim.id for lim in inst.limits
                                                           if lim.sense == "<=" and draw(st.booleans())))})
@@ -606,3 +610,19 @@ def test_an_unreachable_full_year_effect_target_is_diagnosed():
     outcome = solve_instance(inst, SolveOptions(mip_gap=0.0))
     assert outcome.status == "infeasible"
     assert any("u" in m and "500" in m for m in outcome.messages), outcome.messages
+
+
+def test_a_bridge_stops_after_its_years():
+    """A vacancy freeze saves 40 a year but runs one year only; the permanent scheme saves 30.
+    Recurrent target 30 in 2026: the freeze, started in 2025, no longer counts in 2026."""
+    schemes = [{"id": "freeze", "recurrent_saving": 40},
+               {"id": "skill-mix", "recurrent_saving": 30, "one_off_cost": 20}]
+    inst = make(schemes, finance={"scheme_ends": [{"scheme": "freeze", "years": 1}]},
+                targets=[{"id": "u", "values": {2026: 30}, "hard": True}])
+    report = check_plan(inst, {"freeze": 2025})
+    assert list(figure(report.years, "saving")) == [40, 0, 0]
+    assert [v.rule for v in report.violations] == ["target_hard"]
+    outcome = solve(inst)
+    assert outcome.objective == pytest.approx(brute_force(inst)[0])
+    assert outcome.plan["skill-mix"] is not None and outcome.plan["freeze"] is not None
+    assert outcome.objective == pytest.approx(40 + 30 * (3 - (outcome.plan["skill-mix"] - 2025)) - 20)

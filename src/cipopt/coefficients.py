@@ -357,6 +357,12 @@ def build_coefficients(instance: Instance) -> Coefficients:
         if p.offset < horizon:
             profiles[metric][key[0], p.offset] = p.value
 
+    # docs/finance.md: a scheme that stops has no figure of any metric from offset `years` on
+    for end in (instance.finance.scheme_ends if instance.finance is not None else ()):
+        if end.scheme in index:
+            for table in profiles.values():
+                table[index[end.scheme], end.years:] = 0.0
+
     return Coefficients(
         instance=instance,
         scheme_ids=tuple(s.id for s in schemes),

@@ -120,6 +120,9 @@ class PlanFigures:
                 picked = np.take_along_axis(table, np.clip(k, 0, self.horizon - 1), axis=1)
                 values[rows] = np.where(inside, picked, 0.0)
             values[~self.active] = 0.0
+            for end in (self.instance.finance.scheme_ends if self.instance.finance is not None else ()):
+                i = self.index[end.scheme]  # docs/finance.md: a bridge's figures stop after `years` years
+                values[i, self.offset[i] >= end.years] = 0.0
             self._metrics[name] = values
         return self._metrics[name]
 

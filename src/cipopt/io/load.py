@@ -28,7 +28,7 @@ from cipopt.io.text import (
     read_csv_table, read_text,
 )
 from cipopt.schema.finance import (
-    CapitalReceipt, ControlTotal, CostBaseline, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance,
+    CapitalReceipt, ControlTotal, CostBaseline, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance, SchemeEnd,
 )
 from cipopt.schema.instance import (
     Criterion, FairShare, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup,
@@ -105,7 +105,8 @@ _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
 }
 # The parts of `finance` (docs/finance.md), each list item's unknown keys warned like the rest.
 _FINANCE_LISTS = {"organisations": OrgFinance, "control_totals": ControlTotal, "incentive_funds": IncentiveFund,
-                  "income_flows": IncomeFlow, "capital_receipts": CapitalReceipt, "cost_baselines": CostBaseline}
+                  "income_flows": IncomeFlow, "capital_receipts": CapitalReceipt, "cost_baselines": CostBaseline,
+                  "scheme_ends": SchemeEnd}
 _LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
 _TABLE_FIELDS = set(TABLES)
 _KNOWN_FILES = {CONTEXT_FILE} | {f"{name}.csv" for name in TABLES}

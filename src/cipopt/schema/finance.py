@@ -126,6 +126,16 @@ class CostBaseline(FromYaml):
     """Per year, the size of the base; a year not listed has no bound."""
 
 
+class SchemeEnd(FromYaml):
+    """A scheme that stops (a bridge: a vacancy freeze, a one-year rate holiday): after `years`
+    active years every figure it has (savings, costs, quality scores, custom metrics) ends."""
+
+    scheme: str = Field(min_length=1)
+    """The scheme (an id of schemes.csv)."""
+    years: int = Field(ge=1)
+    """How many years it runs from its start year, that year included."""
+
+
 class Finance(FromYaml):
     """The bottom line: do-nothing positions, control totals, incentive funds, income flows."""
 
@@ -152,6 +162,8 @@ class Finance(FromYaml):
     score_scale: str | None = None
     """Fund appraisal by size: a numeric schemes.csv column (population reached, a stated benefit)
     that multiplies each bid's weighted criteria score in the weighted_score objective."""
+    scheme_ends: tuple[SchemeEnd, ...] = ()
+    """Schemes that stop after a number of years (bridges)."""
     non_cash_releasing: tuple[str, ...] = ()
     """Schemes whose savings release no cash (productivity): counted in targets, not in the
     surplus, control totals or cash."""
@@ -228,6 +240,13 @@ def finance_problems(instance, org_ok, error) -> None:
             if sid not in schemes:
                 error(f"unknown scheme {sid!r}: no row of schemes.csv has this id",
                       f"finance.cost_baselines[{i}].schemes[{j}]")
+    ended: set[str] = set()
+    for i, end in enumerate(fin.scheme_ends):
+        if end.scheme not in schemes:
+            error(f"unknown scheme {end.scheme!r}: no row of schemes.csv has this id", f"finance.scheme_ends[{i}].scheme")
+        elif end.scheme in ended:
+            error(f"scheme {end.scheme!r} is given a second end: give one per scheme", f"finance.scheme_ends[{i}].scheme")
+        ended.add(end.scheme)
     for i, sid in enumerate(fin.non_cash_releasing):
         if sid not in schemes:
             error(f"unknown scheme {sid!r}: no row of schemes.csv has this id", f"finance.non_cash_releasing[{i}]")
