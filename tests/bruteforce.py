@@ -135,11 +135,13 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
             if ta is not None and tb is not None and tb < ta + r.lag:
                 broken.add("relation:precedes")
 
+    stops = {e.scheme: e.years for e in (instance.finance.scheme_ends if instance.finance is not None else ())}
+
     def total(metric: str, org: str | None, year: int, with_confidence: bool) -> float:
         result = 0.0
         for s in instance.schemes:
             t = start[s.id]
-            if t is None or year < t:
+            if t is None or year < t or year - t >= stops.get(s.id, len(years) + 1):
                 continue
             value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
             if with_confidence and expected:
@@ -157,13 +159,22 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
     def discount(year):
         return (1.0 + instance.discount_rate) ** (-(year - first))
 
+    def achieved_by(target, year):
+        if target.basis == "recurrent":
+            return recurrent(target.org, year)
+        if target.basis == "full_year_effect":  # docs/finance.md: the exit run-rate
+            achieved = recurrent(target.org, year)
+            for s in instance.schemes:
+                if start[s.id] == year and (s.id, "saving") not in profiles:
+                    rest = s.recurrent_saving * (1 - s.first_year_fraction) * share_of(instance, s, target.org, "saving")
+                    achieved += rest * (s.confidence if expected else 1.0)
+            return achieved
+        return in_year(target.org, year)
+
     penalty = 0.0
     for target in instance.targets:
         for year, value in target.values.items():
-            if target.basis == "recurrent":
-                achieved = recurrent(target.org, year)
-            else:
-                achieved = in_year(target.org, year)
+            achieved = achieved_by(target, year)
             short = max(0.0, value - achieved)
             if target.hard:
                 if short > TOL * (1 + abs(value)):
@@ -175,6 +186,13 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
         metric = "saving" if limit.metric == "recurrent_saving" else limit.metric
         for year, bound in limit.values.items():
             use = total(metric, limit.org, year, False)
+            fin = instance.finance
+            if fin is not None and limit.id in fin.receipts_raise:  # sales raise the capital envelope
+                for r in fin.capital_receipts:
+                    t = start[r.scheme]
+                    if (limit.org is None or by_id[r.scheme].org == limit.org) and t is not None \
+                            and t + r.offset == year:
+                        use -= r.value
             slack = TOL * (1 + abs(bound))
             if limit.sense == "<=" and use > bound + slack:
                 broken.add("limit")
@@ -192,9 +210,11 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
     if mode == "weighted_score":
         weights = {c.id: c.weight for c in instance.criteria}
         objective = 0.0
+        scale = instance.finance.score_scale if instance.finance is not None else None
         for sc in instance.scores:
             if start[sc.scheme] is not None and weights.get(sc.criterion) is not None:
-                objective += weights[sc.criterion] * sc.score
+                benefit = by_id[sc.scheme].metrics.get(scale, 0.0) if scale is not None else 1.0
+                objective += weights[sc.criterion] * sc.score * benefit
     else:
         objective = 0.0
         for year in years:
@@ -202,6 +222,85 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
             if mode == "net_present_value":
                 value -= total("capital_cost", None, year, False)
             objective += discount(year) * value
+
+    # docs/finance.md: control totals as a surplus, incentive funds with a cliff
+    fin = instance.finance
+    if fin is not None:
+        def surplus_before_incentive(org, year):
+            base = 0.0
+            for position in fin.organisations:
+                if org is None or position.org == org:
+                    dn = position.do_nothing.get(year)
+                    if dn is not None:
+                        base += dn.income - dn.pay - dn.non_pay - dn.capital_charges
+            for sid in set(fin.non_cash_releasing):  # productivity: no cash released
+                s = by_id[sid]
+                t = start[sid]
+                if t is not None and t <= year < t + stops.get(sid, len(years) + 1):
+                    for metric in ("saving", "nonrecurrent_saving"):
+                        value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
+                        base -= value * (s.confidence if expected else 1.0)
+            for flow in fin.income_flows:  # signed income moved between organisations
+                t = start[flow.scheme]
+                if (org is None or flow.org == org) and t is not None and t <= year < t + stops.get(flow.scheme, len(years) + 1):
+                    s = by_id[flow.scheme]
+                    base += flow.factor * scheme_value(s, "saving", year - t, profiles) * (s.confidence if expected else 1.0)
+            for r in fin.capital_receipts:  # a disposal: only the gain touches I&E
+                if (org is None or by_id[r.scheme].org == org) and start[r.scheme] is not None \
+                        and start[r.scheme] + r.offset == year:
+                    base += r.value - r.book_value
+            charges = fin.capital_charges
+            if charges is not None:  # depreciation from the year after the spend, PDC on opening book value
+                def spent(y):
+                    return total("capital_cost", org, y, False) if y >= first else 0.0
+
+                def dep(y):
+                    return sum(spent(y - k) for k in range(1, charges.asset_life + 1)) / charges.asset_life
+                book = sum(spent(y) - dep(y) for y in range(first, year))
+                base -= dep(year) + charges.pdc_rate * book
+            return base + in_year(org, year)
+
+        def met(rule_id, year):
+            for target in instance.targets:
+                if target.id == rule_id:
+                    if year not in target.values:
+                        return True
+                    got = achieved_by(target, year)
+                    return got >= target.values[year] - TOL * (1 + abs(target.values[year]))
+            ct = next(c for c in fin.control_totals if c.id == rule_id)
+            if year not in ct.values:
+                return True
+            return surplus_before_incentive(ct.org, year) >= ct.values[year] - TOL * (1 + abs(ct.values[year]))
+
+        for base in fin.cost_baselines:  # schemes cutting one cost base save at most the base together
+            for year, bound in base.values.items():
+                cut = 0.0
+                for sid in set(base.schemes):
+                    t = start[sid]
+                    if t is not None and t <= year < t + stops.get(sid, len(years) + 1):
+                        cut += scheme_value(by_id[sid], "saving", year - t, profiles)
+                if cut > bound + TOL * (1 + abs(bound)):
+                    broken.add("cost_baseline")
+        for ct in fin.control_totals:
+            for year, value in ct.values.items():
+                short = max(0.0, value - surplus_before_incentive(ct.org, year))
+                if ct.hard:
+                    if short > TOL * (1 + abs(value)):
+                        broken.add("control_total")
+                else:
+                    penalty += ct.shortfall_penalty * discount(year) * short
+        if mode == "net_present_value" and fin.appraisal_years is not None:  # terminal value
+            for k in range(len(years), fin.appraisal_years):
+                objective += (1.0 + instance.discount_rate) ** (-k) * recurrent(None, last)
+        if mode == "net_present_value":
+            for r in fin.capital_receipts:
+                if start[r.scheme] is not None and start[r.scheme] + r.offset in years:
+                    objective += discount(start[r.scheme] + r.offset) * r.value
+        if mode != "weighted_score":
+            for fund in fin.incentive_funds:
+                for year, amount in fund.values.items():
+                    if all(met(c, year) for c in fund.conditions):
+                        objective += discount(year) * amount
     return broken, objective - penalty
 
 

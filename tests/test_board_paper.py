@@ -97,7 +97,9 @@ def test_each_target_sentence_states_the_checkers_shortfall_each_year(holby, sca
             assert f"{units.money(s)} in {fy(y)}" in sentence, (sentence, y, s)
         for y in met:
             assert fy(y) in sentence.split("short by")[0]
-        assert sentence.count(" in 20") == len(short) + (1 if met else 0)
+        worst_year, worst_gap = max(short, key=lambda ys: ys[1])  # the worst year alone, never a sum (issue 14)
+        assert f"Worst year's shortfall: {units.money(worst_gap)} in {fy(worst_year)}." in sentence
+        assert sentence.count(" in 20") == len(short) + (1 if met else 0) + 1
     shorts = years[years.measure.str.startswith("target:") & (years.shortfall > 1e-6)]
     worst = shorts.loc[shorts.shortfall.idxmax()]
     target = next(t for t in inst.targets if f"target:{t.id}" == worst.measure)

@@ -286,7 +286,7 @@ def test_template_is_annotated_with_drop_downs_and_refuses_to_overwrite(tmp_path
         assert lists[f"{col}2:{col}500"] == '"true,false"'
     assert '"requires,excludes,together,precedes"' in _validations(wb["relations"]).values()
     context = _validations(wb["context"]).values()
-    assert '"recurrent,in_year"' in context and '"<=,>=,=="' in context and '"true,false"' in context
+    assert '"recurrent,in_year,full_year_effect"' in context and '"<=,>=,=="' in context and '"true,false"' in context
     assert '"net_present_value,savings,weighted_score"' in context
 
     again = run("template", out)
@@ -577,7 +577,7 @@ def test_schema_describes_the_instance_for_front_ends(tmp_path):
     assert {"years", "schemes", "targets", "limits", "quality"} <= set(schema["properties"])
     assert schema["required"] == ["years"]
     target = schema["$defs"]["Target"]["properties"]
-    assert target["basis"]["enum"] == ["recurrent", "in_year"]
+    assert target["basis"]["enum"] == ["recurrent", "in_year", "full_year_effect"]  # docs/finance.md extension
     assert "whole system" in target["org"]["description"]  # the model's field docstring
     scheme = schema["$defs"]["Scheme"]["properties"]
     assert scheme["confidence"]["maximum"] == 1 and scheme["category"]["default"] == "other"

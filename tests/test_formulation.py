@@ -37,9 +37,21 @@ def risk_instances():
     return [base.model_copy(update={"objective": base.objective.model_copy(update=o)}) for o in (cvar, chance)]
 
 
+def finance_instance():
+    """The bottom line (docs/finance.md): a soft control total and a fund conditioned on it and a target."""
+    base = every_family_instance()
+    finance = {
+        "organisations": [{"org": "trust", "opening_cash": 10, "do_nothing": {2025: {"income": 100, "pay": 90}}}],
+        "control_totals": [{"id": "ct", "values": {2025: 20, 2026: 0}, "shortfall_penalty": 0.5}],
+        "incentive_funds": [{"id": "psf", "org": "trust", "values": {2025: 5, 2026: 5}, "conditions": ["ct", "u"]}],
+        "cost_baselines": [{"id": "agency", "schemes": ["B", "C"], "values": {2026: 60}}],
+    }
+    return base.model_validate({**base.model_dump(), "finance": finance})
+
+
 def model_names():
     names = set()
-    for instance in [every_family_instance(), *risk_instances()]:
+    for instance in [every_family_instance(), *risk_instances(), finance_instance()]:
         m = build_model(instance).model
         for ctype in (pyo.Set, pyo.Var, pyo.Constraint, pyo.Objective):
             for component in m.component_objects(ctype, descend_into=True):
@@ -59,6 +71,9 @@ def test_every_family_builds_rows():
     m = build_model(every_family_instance()).model
     for name in ("c_mandatory", "c_start_once", "c_target_recurrent", "c_target_in_year", "c_limit",
                  "c_quality_floor", "c_requires", "c_excludes", "c_together", "c_precedes"):
+        assert len(getattr(m, name)) > 0, name
+    m = build_model(finance_instance()).model
+    for name in ("c_control_total", "c_incentive_condition", "c_cost_baseline"):
         assert len(getattr(m, name)) > 0, name
     cvar, chance = (build_model(i).model for i in risk_instances())
     for m, names in ((cvar, ("c_risk_shortfall", "c_cvar_excess", "c_cvar_max")),

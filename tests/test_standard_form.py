@@ -19,7 +19,7 @@ from cipopt.io.load import load_instance
 from cipopt.model.build import build_model
 from cipopt.solve.highs import assemble_recorded, compile_model, compile_with_pyomo
 from instances_factory import instances
-from test_formulation import every_family_instance, risk_instances
+from test_formulation import every_family_instance, finance_instance, risk_instances
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +42,7 @@ def assert_same_form(model) -> None:
 
 def test_every_family_and_the_shipped_instances():
     assert_same_form(build_model(every_family_instance()).model)
+    assert_same_form(build_model(finance_instance()).model)
     for name in ("holby", "tiny"):
         assert_same_form(build_model(load_instance(ROOT / "instances" / name)).model)
 

@@ -291,6 +291,8 @@ class Coefficients:
 
     def net_saving_total(self, basis: str, org: str | None, x: np.ndarray, expected: bool) -> np.ndarray:
         """(T,) `target_matrix(basis, org, expected) @ x`, without keeping matrices (see `total`)."""
+        if basis == "full_year_effect":
+            return self.full_year_effect_net_saving(org, expected) @ x
         cached = self._cache.get(("combination", RECURRENT_TERMS if basis == "recurrent" else IN_YEAR_TERMS,
                                   org, expected))
         if cached is not None:
@@ -298,9 +300,32 @@ class Coefficients:
         terms = RECURRENT_TERMS if basis == "recurrent" else IN_YEAR_TERMS
         return sum(c * self.total(m, org, x, expected and m in SAVING_METRICS) for c, m in terms)
 
+    def full_year_effect_net_saving(self, org: str | None = ALL, expected: bool = False) -> sp.csr_array:
+        """The recurrent net saving at full-year effect (exit run-rate): in its start year a scheme
+        without a `saving` profile counts its whole recurrent_saving, not the first-year fraction."""
+        key = ("full_year_effect", org, expected)
+        if key not in self._cache:
+            import scipy.sparse as sp
+
+            inst = self.instance
+            profiled = {p.scheme for p in inst.profiles if p.metric in ("saving", "recurrent_saving")}
+            missing = np.array([0.0 if s.id in profiled else s.recurrent_saving * (1.0 - s.first_year_fraction)
+                                for s in inst.schemes])
+            weight = self.org_weight("saving", org) * (self.confidence if expected else 1.0)
+            values = (missing * weight)[self.pair_scheme]
+            extra = sp.csr_array((values, (self.pair_start, np.arange(self.n_pairs))),
+                                 shape=(self.n_years, self.n_pairs))
+            total = sp.csr_array(self.recurrent_net_saving(org, expected) + extra)
+            total.eliminate_zeros()
+            total.sort_indices()
+            self._cache[key] = total
+        return self._cache[key]
+
     def target_matrix(self, basis: str, org: str | None, expected: bool) -> sp.csr_array:
         if basis == "recurrent":
             return self.recurrent_net_saving(org, expected)
+        if basis == "full_year_effect":
+            return self.full_year_effect_net_saving(org, expected)
         return self.in_year_net_saving(org, expected)
 
     def year_index(self, year: int) -> int:
@@ -351,6 +376,12 @@ def build_coefficients(instance: Instance) -> Coefficients:
             overridden.add(key)
         if p.offset < horizon:
             profiles[metric][key[0], p.offset] = p.value
+
+    # docs/finance.md: a scheme that stops has no figure of any metric from offset `years` on
+    for end in (instance.finance.scheme_ends if instance.finance is not None else ()):
+        if end.scheme in index:
+            for table in profiles.values():
+                table[index[end.scheme], end.years:] = 0.0
 
     return Coefficients(
         instance=instance,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import ModelContext
+from cipopt.model.finance import control_total_penalty, finance_rows, finance_value, incentive_value, limit_matrix
 from cipopt.model.objective import npv_values, start_values
 from cipopt.model.risk import risk_penalty
 from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
@@ -74,8 +75,9 @@ def objective_parts(ctx: ModelContext, x: np.ndarray) -> ObjectiveParts:
     ))
     risk = float(risk_penalty(ctx, x))
     return ObjectiveParts(
-        net_present_value=float(npv_values(ctx) @ x), shortfall_penalty=penalty, risk_penalty=risk,
-        objective=float(start_values(ctx) @ x) - penalty - risk)
+        net_present_value=float(npv_values(ctx) @ x) + incentive_value(ctx, x),
+        shortfall_penalty=penalty + control_total_penalty(ctx, x), risk_penalty=risk,
+        objective=float(start_values(ctx) @ x) - penalty - risk + finance_value(ctx, x))
 
 
 def plan_table(ctx: ModelContext, plan: Plan) -> pd.DataFrame:
@@ -121,10 +123,12 @@ def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
             achieved, short = shortfalls[t.id, y]
             add(y, t.org, f"target:{t.id}", achieved, ">=", t.values[y], short)
     for lim in inst.limits:
-        use = coef.matrix(lim.metric, lim.org) @ x
+        use = limit_matrix(ctx, lim) @ x
         for y in sorted(lim.values):
             value, bound = float(use[coef.year_index(y)]), lim.values[y]
             broken = {"<=": value - bound, ">=": bound - value, "==": abs(value - bound)}[lim.sense]
             add(y, lim.org, f"limit:{lim.id}", value, lim.sense, bound, max(0.0, broken))
+    for row in finance_rows(ctx, x, scopes):  # docs/finance.md: the bottom line
+        add(*row)
     frame = pd.DataFrame.from_records(records, columns=YEARS_COLUMNS)
     return frame.sort_values(["year", "org"], kind="stable", ignore_index=True)

@@ -44,6 +44,8 @@ from cipopt.analysis.sweep import (
 )
 from cipopt.analysis.whatif import compare_plans
 from cipopt.coefficients import build_coefficients
+from cipopt.model.context import ModelContext
+from cipopt.model.finance import limit_matrix
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome, objective_words
 from cipopt.report.text import OBJECTIVE_WORDS, money
 from cipopt.results import starts_from_plan
@@ -336,7 +338,7 @@ def _rule_matrix(coef, rule: Rule, expected: bool):
     """(years x allowed starts): what each start adds to the rule's measure."""
     if rule.kind == "limit":
         lim = next(lim for lim in coef.instance.limits if lim.id == rule.id)
-        return coef.matrix(lim.metric, lim.org)
+        return limit_matrix(ModelContext(instance=coef.instance, coef=coef), lim)  # docs/finance.md receipts_raise
     if rule.kind == "target":
         t = next(t for t in coef.instance.targets if t.id == rule.id)
         return coef.target_matrix(t.basis, t.org, expected)

@@ -30,8 +30,9 @@ from cipopt.analysis.weights import (
 )
 from cipopt.check import check_plan
 from cipopt.coefficients import build_coefficients
-from cipopt.model.context import ModelContext
 from cipopt.model.fairness import share_row
+from cipopt.model.context import ModelContext
+from cipopt.model.finance import limit_matrix
 from cipopt.model.objective import scheme_scores
 from cipopt.pipeline import Planner, SolveOptions
 from cipopt.report.text import money
@@ -149,7 +150,7 @@ def _rules_rows(instance: Instance, coef, fund: str) -> Rows:
             is_fund.append(fund_rows)
 
     for lim in instance.limits:
-        m = coef.matrix(lim.metric, lim.org)
+        m = limit_matrix(ModelContext(instance=instance, coef=coef), lim)  # docs/finance.md receipts_raise
         if lim.sense in ("<=", "=="):
             add(m, lim.values, True, lim.id == fund)
         if lim.sense in (">=", "=="):

@@ -603,6 +603,9 @@ def _apply_context(inst: Instance, changes: dict, file: str, log: ProblemLog, ou
             else:
                 merged[key] = _merge_dict(base[key], _strip(NESTED[key], value, path, file, log))
                 out.changes.append(f"{key}: {_words(value)}")
+        elif key == "finance" and isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = {**base[key], **value}  # docs/finance.md: the parts named replace those parts
+            out.changes.append(f"{key}: {_words(value)}")
         elif value is None:
             merged.pop(key, None)
             out.changes.append(f"{key}: back to its default")

@@ -19,6 +19,7 @@ from cipopt.analysis.sweep import IN_PROCESS, Progress, Sweep, run_sweep
 from cipopt.check import check_plan
 from cipopt.coefficients import build_coefficients
 from cipopt.schema.instance import Instance
+from cipopt.schema.problems import InputError, Problem
 from cipopt.uncertainty import BATCH_SIZE, SchemeRisk, batches, cvar, net_terms, sample_batch, split_by_slip
 
 BASES = ("recurrent", "in_year")
@@ -93,6 +94,10 @@ def simulate_plan(instance: Instance, plan: dict[str, int | None], *, draws: int
     `draws = objective.draws` reproduces exactly the scenarios a `risk: cvar` or `chance` solve used.
     Starts must lie in the plan years (the caller checks); other broken rules are only reported.
     """
+    fye = [t.id for t in instance.targets if t.basis == "full_year_effect"]
+    if fye:  # docs/finance.md: the delivery scenarios know only the recurrent and in-year bases
+        raise InputError([Problem(instance.name, "cipopt simulate cannot draw full_year_effect targets ("
+                                  + ", ".join(fye) + "): give them basis recurrent to simulate")])
     started = time.perf_counter()
     seed = instance.objective.seed if seed is None else seed
     alpha = instance.objective.alpha if alpha is None else alpha

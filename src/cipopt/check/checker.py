@@ -14,6 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
+from cipopt.check.finance import check_finance, receipts_raising
 from cipopt.check.figures import NOT_SELECTED, PlanFigures, metric_name
 from cipopt.check.report import CheckReport, Violation, fmt, name_schemes
 from cipopt.check.risk import check_risk
@@ -51,13 +52,17 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     violations += quality_violations
     violations += check_fair_shares(instance, fig)
     objective, penalty = plan_objective(instance, fig, shortfalls)
+    finance_rows, finance_violations, incentives, finance_penalty, finance_npv = check_finance(instance, fig, tolerance)
+    violations += finance_violations  # docs/finance.md
+    objective += incentives - finance_penalty
+    penalty += finance_penalty
     risk_violations, risk_figures = check_risk(instance, fig, starts)  # docs/risk.md
     violations += risk_violations
     risk_term = 0.0
     if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
         risk_term = instance.objective.cvar_penalty * risk_figures["risk_cvar"]
         objective -= risk_term
-    years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows)
+    years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows + finance_rows)
     notes = []
     if instance.objective.mode == "weighted_score":
         nominal = nominal_weights(instance)
@@ -68,7 +73,7 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
         violations=violations, objective=objective, years=years,
         objective_mode=instance.objective.mode, risk=instance.objective.risk,
         money_unit=instance.money_unit, penalty=penalty, selected=int(fig.selected.sum()), notes=notes,
-        risk_figures=risk_figures, net_present_value=plan_npv(instance, fig), risk_penalty=risk_term,
+        risk_figures=risk_figures, net_present_value=plan_npv(instance, fig) + finance_npv, risk_penalty=risk_term,
     )
 
 
@@ -266,7 +271,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
     rows, out = [], []
     ids = [s.id for s in instance.schemes]
     for lim in instance.limits:
-        use = fig.total(lim.metric, lim.org)
+        use = fig.total(lim.metric, lim.org) - receipts_raising(instance, fig, lim)  # docs/finance.md
         bound = _bounds(instance, lim.values)
         if lim.sense == "<=":
             miss = use - bound
@@ -276,7 +281,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
             miss = np.abs(use - bound)
         miss = np.where(np.isnan(bound), np.nan, np.maximum(0.0, miss))
         rows.append((lim.org or ALL, f"limit:{lim.id}", use, bound, miss))
-        tol = tolerance(bound, fig.abs_total(lim.metric, lim.org))
+        tol = tolerance(bound, fig.abs_total(lim.metric, lim.org) + receipts_raising(instance, fig, lim))
         who = f" for {lim.org}" if lim.org else ""
         for y in np.flatnonzero(miss > tol):
             schemes = tuple(ids[i] for i in fig.contributors(lim.metric, lim.org, y))

@@ -122,6 +122,9 @@ class PlanFigures:
             if name == "saving":
                 self._start_year_savings(values)
             values[~self.active] = 0.0
+            for end in (self.instance.finance.scheme_ends if self.instance.finance is not None else ()):
+                i = self.index[end.scheme]  # docs/finance.md: a bridge's figures stop after `years` years
+                values[i, self.offset[i] >= end.years] = 0.0
             self._metrics[name] = values
         return self._metrics[name]
 
@@ -249,9 +252,24 @@ class PlanFigures:
         return np.abs(weight) @ np.abs(self.metric(metric)[rows])
 
     # -- net savings (the format page's "Meaning of a plan") ----------------------------------
+    def first_year_rest(self, org: str | None) -> np.ndarray:
+        """Per year: what full-year effect adds to the recurrent net saving (docs/finance.md): in its
+        start year, a scheme without a `saving` profile counts recurrent_saving x (1 - first_year_fraction) more."""
+        rest = self.column("recurrent_saving") * (1.0 - self.column("first_year_fraction"))
+        if "saving" in self._profiles:
+            rest = rest.copy()
+            rest[self._profiles["saving"][0]] = 0.0
+        terms = np.where(self.active & (self.offset == 0), rest[:, None], 0.0) * self.confidence()[:, None]
+        if org is None:
+            return terms.sum(axis=0)
+        rows, weight = self.members("saving_share", org)
+        return weight @ terms[rows]
+
     def net_saving_total(self, basis: str, org: str | None) -> np.ndarray:
         """Per year: R(o, y) or N(o, y), summed from the metrics' totals for `org`."""
         value = self.total("saving", org, expected=True) - self.total("running_cost", org)
+        if basis == "full_year_effect":
+            return value + self.first_year_rest(org)
         if basis == "in_year":
             value = (value + self.total("nonrecurrent_saving", org, expected=True)
                      - self.total("one_off_cost", org) - self.total("double_running_cost", org))
@@ -262,4 +280,5 @@ class PlanFigures:
         names = ("saving", "running_cost")
         if basis == "in_year":
             names += ("nonrecurrent_saving", "one_off_cost", "double_running_cost")
-        return sum(self.abs_total(m, org, expected=m in SAVING_METRICS) for m in names)
+        extra = np.abs(self.first_year_rest(org)) if basis == "full_year_effect" else 0.0
+        return sum(self.abs_total(m, org, expected=m in SAVING_METRICS) for m in names) + extra

@@ -24,6 +24,8 @@ atomic `write_file`.
 
 from __future__ import annotations
 
+import json
+
 import dataclasses
 import datetime as dt
 import io
@@ -79,7 +81,7 @@ BOOLEAN_COLUMNS = {"mandatory", "qia_approved", "excluded", "hard"}
 CHOICES: dict[str, tuple[str, ...]] = {
     "category": CATEGORIES,
     "kind": ("requires", "excludes", "together", "precedes"),
-    "basis": ("recurrent", "in_year"),
+    "basis": ("recurrent", "in_year", "full_year_effect"),
     "sense": ("<=", ">=", "=="),
     "sector": ("acute", "community", "mental_health", "primary_care", "commissioner", "ambulance", "other"),
     "objective.mode": ("net_present_value", "savings", "weighted_score"),
@@ -152,7 +154,8 @@ COLUMN_NOTES: dict[str, dict[str, str]] = {
     "targets": {
         "id": "Unique id of the target, e.g. underlying.",
         "org": "Organisation whose share counts (empty: the whole system).",
-        "basis": "recurrent (the underlying position, default) or in_year (the control total).",
+        "basis": "recurrent (the underlying position, default), in_year (the control total) or full_year_effect "
+                 "(the underlying position at exit run-rate, docs/finance.md).",
         "hard": "true: must be met; false (default): a shortfall is allowed at the penalty.",
         "shortfall_penalty": "Objective lost per unit of shortfall, discounted like money (default 1).",
         "year": "Savings required in this year against the do-nothing forecast (empty: no target).",
@@ -942,6 +945,9 @@ def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
     for key, value in context.items():
         if key in ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups"):
             continue
+        if key == "finance":  # docs/finance.md: nested lists of mappings, kept as one JSON (= YAML) cell
+            flat[key] = json.dumps(value, separators=(", ", ": "))
+            continue
         if key == "quality":
             for name, v in value.items():
                 if name in ("domains", "scheme_min", "portfolio_min"):
@@ -1114,7 +1120,7 @@ def _target_charts(ws, frame: pd.DataFrame, instance: Instance, unit: str) -> No
     for k, start in enumerate(range(0, len(frame), 3)):
         target, org = frame.iloc[start]["target"], frame.iloc[start]["org"]
         first = start + 2  # the achieved row on the sheet (row 1 is the header)
-        what = "recurrent" if basis.get(target) == "recurrent" else "in-year"
+        what = {"recurrent": "recurrent", "full_year_effect": "full-year-effect"}.get(basis.get(target), "in-year")
         bar = BarChart()
         bar.type = "col"
         bar.title = f"{target} ({org}): {what} net saving against the target, {unit}"
@@ -1139,8 +1145,27 @@ def _target_charts(ws, frame: pd.DataFrame, instance: Instance, unit: str) -> No
         ws.add_chart(bar, f"B{anchor_row + 16 * k}")
 
 
+BOTTOM_LINE_MEASURES = (  # docs/finance.md, in the order of a board paper
+    "do_nothing:income", "do_nothing:pay", "do_nothing:non_pay", "do_nothing:capital_charges",
+    "do_nothing:surplus", "in_year_net_saving", "non_cash_releasing_saving", "income_flow", "gain_on_disposal",
+    "depreciation", "pdc", "incentive_received", "surplus", "capital_receipt", "cash",
+)
+
+
+def bottom_line_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
+    """One row per organisation (`all` first) and bottom-line measure, one column per year."""
+    rows = []
+    for org in ["all", *(instance.org_ids if len(instance.organisations) > 1 else ())]:
+        here = years[years["org"] == org]
+        for measure in BOTTOM_LINE_MEASURES:
+            values = here[here["measure"] == measure].set_index("year")["value"]
+            rows.append({"org": org, "measure": measure, **{y: values.get(y) for y in instance.years}})
+    return pd.DataFrame(rows, columns=["org", "measure", *instance.years])
+
+
 def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
-    """The results of a solve as formatted sheets: summary, plan, targets (with charts), years, reasons."""
+    """The results of a solve as formatted sheets: summary, plan, targets, years, the bottom line
+    (with `finance`), reasons."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.table import Table, TableStyleInfo
 
@@ -1211,6 +1236,10 @@ def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
         fmt = [{c: (ACCOUNTING_FORMAT if u == unit else NUMBER_FORMAT) for c in ("value", "bound", "shortfall")}
                for u in units]
         _write_frame(w, "years", years, row_formats=fmt, print_title=inst.name)
+        if inst.finance is not None:  # docs/finance.md: the board's bottom line
+            bl = bottom_line_frame(outcome.years, inst)
+            bl.columns = [year_label(c) if isinstance(c, int) else c for c in bl.columns]
+            _write_frame(w, "bottom line", bl, money={c for c in bl.columns if "/" in str(c)}, print_title=inst.name)
     if reasons is not None:
         frame = reasons.copy()
         frame["start_year"] = [year_label(y) for y in frame["start_year"].astype(object)]

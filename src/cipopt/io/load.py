@@ -29,6 +29,9 @@ from cipopt.io.text import (
     MAX_YAML_BYTES, bool_column, filled_mask, is_numeric_column, number_column, parse_number, parse_year,
     read_csv_table, read_text,
 )
+from cipopt.schema.finance import (
+    CapitalReceipt, ControlTotal, CostBaseline, DoNothingYear, Finance, IncentiveFund, IncomeFlow, OrgFinance, SchemeEnd,
+)
 from cipopt.schema.instance import (
     Criterion, FairShare, Instance, Limit, Objective, Organisation, ProfileRow, Quality, Relation, RiskGroup,
     Scheme, Score, Share, SolverOptions, Target,
@@ -103,8 +106,12 @@ _CONTEXT_NESTED: dict[str, tuple[type[BaseModel], bool]] = {
     "organisations": (Organisation, True), "targets": (Target, True), "limits": (Limit, True),
     "quality": (Quality, False), "objective": (Objective, False),
     "solver": (SolverOptions, False), "criteria": (Criterion, True), "fair_shares": (FairShare, True),
-    "risk_groups": (RiskGroup, True),
+    "risk_groups": (RiskGroup, True), "finance": (Finance, False),
 }
+# The parts of `finance` (docs/finance.md), each list item's unknown keys warned like the rest.
+_FINANCE_LISTS = {"organisations": OrgFinance, "control_totals": ControlTotal, "incentive_funds": IncentiveFund,
+                  "income_flows": IncomeFlow, "capital_receipts": CapitalReceipt, "cost_baselines": CostBaseline,
+                  "scheme_ends": SchemeEnd}
 _LIST_KEYS = {k for k, (_, is_list) in _CONTEXT_NESTED.items() if is_list}
 _TABLE_FIELDS = set(TABLES)
 _KNOWN_FILES = {CONTEXT_FILE} | {f"{name}.csv" for name in TABLES}
@@ -476,6 +483,10 @@ def _strip_unknown_keys(
             continue
         if value is None:  # `key:` with nothing after it: the key's default, as an empty cell
             continue
+        if model is Instance and key == "finance" and isinstance(value, str):  # a workbook's one cell
+            ok, value = load_yaml(value, f"{label} finance", log)
+            if not ok:
+                continue
         if model is Instance and key in _CONTEXT_NESTED:
             nested, is_list = _CONTEXT_NESTED[key]
             if is_list and isinstance(value, list):
@@ -485,6 +496,11 @@ def _strip_unknown_keys(
                 ]
             elif not is_list:
                 value = _strip_unknown_keys(nested, value, key_path, label, log)
+        if model is Finance and key in _FINANCE_LISTS and isinstance(value, list):
+            value = [_strip_unknown_keys(_FINANCE_LISTS[key], item, f"{key_path}[{i}]", label, log)
+                     for i, item in enumerate(value)]
+        if model is OrgFinance and key == "do_nothing" and isinstance(value, dict):
+            value = {y: _strip_unknown_keys(DoNothingYear, v, f"{key_path}.{y}", label, log) for y, v in value.items()}
         out[key] = value
     return out
 

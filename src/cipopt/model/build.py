@@ -13,11 +13,11 @@ import pyomo.environ as pyo
 
 from cipopt.bulk import no_cyclic_gc
 from cipopt.coefficients import Coefficients, build_coefficients
-from cipopt.model import fairness, limits, objective, quality, relations, risk, selection, targets
+from cipopt.model import fairness, finance, limits, objective, quality, relations, risk, selection, targets
 from cipopt.model.context import BuildNotes, ModelContext
 from cipopt.schema.instance import Instance
 
-FAMILIES = (selection, targets, limits, fairness, quality, relations, objective, risk)  # risk prices its CVaR in o_objective
+FAMILIES = (selection, targets, limits, fairness, quality, relations, objective, finance, risk)  # finance and risk extend o_objective
 
 
 @dataclass

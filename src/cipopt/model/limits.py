@@ -8,6 +8,7 @@ import pyomo.environ as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
+from cipopt.model.finance import limit_matrix
 
 
 def _holds(value: float, sense: str, bound: float) -> bool:
@@ -19,7 +20,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     index = [(lim.id, int(y)) for lim in ctx.instance.limits for y in sorted(lim.values)]
     keys, lower, upper, matrices, rows = [], [], [], [], []
     for lim in ctx.instance.limits:
-        matrix = ctx.coef.matrix(lim.metric, lim.org)  # one (years x starts) matrix per limit
+        matrix = limit_matrix(ctx, lim)  # one (years x starts) matrix per limit (docs/finance.md: receipts_raise)
         nonempty = np.diff(matrix.indptr) > 0
         chosen = []
         for y in sorted(lim.values):

@@ -8,6 +8,7 @@ import pyomo.environ as pyo
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective
+from cipopt.model.finance import receipts, terminal_value
 from cipopt.schema.instance import Instance
 from cipopt.schema.nominal import nominal_weights
 
@@ -19,6 +20,9 @@ def scheme_scores(instance: Instance, coef: Coefficients) -> np.ndarray:
     per_scheme = np.zeros(len(coef.scheme_ids))
     for sc in instance.scores:
         per_scheme[coef.scheme_index[sc.scheme]] += weights.get(sc.criterion, 0.0) * sc.score
+    scale = instance.finance.score_scale if instance.finance else None
+    if scale is not None:  # docs/finance.md: a bid's benefit scales its scores
+        per_scheme *= np.array([s.metrics.get(scale, 0.0) for s in instance.schemes])
     return per_scheme
 
 
@@ -31,7 +35,8 @@ def start_values(ctx: ModelContext) -> np.ndarray:
         return scheme_scores(inst, coef)[coef.pair_scheme]
     net = coef.in_year_net_saving(expected=ctx.expected)
     if mode == "net_present_value":
-        net = net - coef.matrix("capital_cost")
+        net = net - coef.matrix("capital_cost") + receipts(ctx, None, gain=False)  # docs/finance.md: sales are cash
+        return coef.discount @ net + terminal_value(ctx)  # docs/finance.md: the appraisal period
     return coef.discount @ net
 
 
@@ -39,7 +44,11 @@ def npv_values(ctx: ModelContext) -> np.ndarray:
     """(P,) what each allowed start adds to the net present value, in every objective mode: the
     board's figure is the same whatever the solver maximised (docs/semantics.md)."""
     coef = ctx.coef
-    return coef.discount @ (coef.in_year_net_saving(expected=ctx.expected) - coef.matrix("capital_cost"))
+    net = coef.in_year_net_saving(expected=ctx.expected) - coef.matrix("capital_cost")
+    if ctx.instance.finance is None:
+        return coef.discount @ net
+    # docs/finance.md: a sale is cash in; the appraisal period's terminal value is part of the NPV
+    return coef.discount @ (net + receipts(ctx, None, gain=False)) + terminal_value(ctx, every_mode=True)
 
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:

@@ -14,6 +14,11 @@ from cipopt.model.context import (
 )
 
 
+# the rows of each target basis; full_year_effect is an extension (docs/finance.md)
+TARGET_ROWS = (("recurrent", "c_target_recurrent"), ("in_year", "c_target_in_year"),
+               ("full_year_effect", "c_target_full_year_effect"))
+
+
 def target_rows(ctx: ModelContext):
     """(target, year, year index) for every year a target names."""
     year_of = ctx.year_of
@@ -30,7 +35,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
         dimen=2, ordered=True, initialize=[(t.id, y) for t, y, _ in rows if not t.hard])
     m.v_shortfall = pyo.Var(m.TARGET_YEARS_SOFT, domain=pyo.NonNegativeReals)
 
-    for basis, name in (("recurrent", "c_target_recurrent"), ("in_year", "c_target_in_year")):
+    for basis, name in TARGET_ROWS:
         these = [t for t in ctx.instance.targets if t.basis == basis]
         keys, lower, matrices, chosen, extra = [], [], [], [], []
         for t in these:

@@ -26,6 +26,7 @@ from cipopt.report.charts import ACCENT, BAD, GOOD, GRID, INK, MUTED, WARN, Mark
 from cipopt.report.inputs import ReportInputs, read_solution
 from cipopt.report.reasons import plan_reasons
 from cipopt.report.units import Units, fy, plain, words
+from cipopt.report.text import BOTTOM_LINE_ROWS
 from cipopt.schema.instance import CATEGORIES, Instance
 from cipopt.schema.problems import ProblemLog
 
@@ -252,6 +253,51 @@ def _targets_section(data: ReportInputs, units: Units) -> str:
                    + "</div>")
     out.append("</section>")
     return "".join(out)
+
+
+def _bottom_line_section(data: ReportInputs, units: Units) -> str:
+    """The finance extension (docs/finance.md): the do-nothing position, the plan, incentives, cash."""
+    inst = data.instance
+    if data.years is None or inst.finance is None:
+        return ""
+    years_list = list(inst.years)
+    frame = data.years
+    scopes = ["all"] + (list(inst.org_ids) if len(inst.organisations) > 1 else [])
+    parts = ['<section id="bottom-line"><h2>The bottom line</h2>',
+             f'<p class="lead">Income and expenditure and cash per year ({esc(units.symbol)}): the do-nothing '
+             'surplus (a deficit is negative), what the plan adds, the incentive funding it secures and the '
+             'resulting surplus and closing cash.</p>']
+    for scope in scopes:
+        here = frame[frame["org"].astype(str) == scope]
+        rows = []
+        for measure, label in BOTTOM_LINE_ROWS:
+            values = by_year(here[here["measure"] == measure], "value", years_list)
+            rows.append([label, *(units.number(v) if v is not None else "" for v in values)])
+        parts.append(f"<h3>{esc('all organisations' if scope == 'all' else org_name(inst, scope))}</h3>"
+                     + table(["", *(fy(y) for y in years_list)], rows, set(range(1, len(years_list) + 1))))
+    rules = []
+    for (measure, org), group in {**rows_of(frame, "control_total:"), **rows_of(frame, "incentive:")}.items():
+        cells = []
+        for y in years_list:
+            row = group[group["year"].astype(int) == y]
+            if row.empty or pd.isna(row["bound"].iloc[0]):
+                cells.append("")
+                continue
+            r = row.iloc[0]
+            if measure.startswith("incentive:"):
+                cells.append(("received", "") if r["shortfall"] <= 1e-6 else (f"lost {units.money(r['shortfall'])}", "bad"))
+            else:
+                missed = r["shortfall"] > 1e-6
+                cells.append((f"{units.money(r['value'])} / {units.money(r['bound'])}", "bad" if missed else ""))
+        kind, _, ident = measure.partition(":")
+        rules.append([("control total " if kind == "control_total" else "incentive fund ") + ident, org, *cells])
+    if rules:
+        parts.append('<p class="lead">Each control total (surplus before incentive funding / required) and '
+                     'each incentive fund, received in full or lost in full.</p>'
+                     + table(["rule", "scope", *(fy(y) for y in years_list)], rules,
+                              set(range(2, len(years_list) + 2))))
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def _timeline_section(data: ReportInputs) -> str:
@@ -514,7 +560,7 @@ def render_report(data: ReportInputs, *, generated: dt.datetime | None = None, s
         title = "savings plan"
         sections = [
             executive_summary(data, units), _timeline_section(data), _targets_section(data, units),
-            quality_section(data, units, _quality_charts(data)), delivery_risk_section(data, units),
+            _bottom_line_section(data, units), quality_section(data, units, _quality_charts(data)), delivery_risk_section(data, units),
             _limits_section(data, units), _shortfall_section(data, units), _alternatives_section(data, units),
             _schemes_section(data, units),
         ]

@@ -77,6 +77,52 @@ def solve_summary(outcome) -> list[str]:
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    lines.extend(bottom_line(inst, years))
+    return lines
+
+
+BOTTOM_LINE_ROWS = (  # (measure, the words a board paper uses)
+    ("do_nothing:surplus", "do-nothing surplus (deficit -)"),
+    ("in_year_net_saving", "plan's in-year net saving"),
+    ("non_cash_releasing_saving", "of which releases no cash"),
+    ("income_flow", "income moved by schemes"),
+    ("gain_on_disposal", "gain on disposal"),
+    ("depreciation", "depreciation of new capital (-)"),
+    ("pdc", "PDC dividend on new capital (-)"),
+    ("incentive_received", "incentive funding received"),
+    ("surplus", "surplus (deficit -)"),
+    ("cash", "closing cash"),
+)
+
+
+def bottom_line(inst, years: pd.DataFrame) -> list[str]:
+    """The system's bottom line per year and each incentive fund (docs/finance.md); none without `finance`."""
+    if inst.finance is None:
+        return []
+    lines = ["", f"bottom line, all organisations ({inst.money_unit}):"]
+    system = years[years["org"] == "all"]
+    table = [["", *(str(y) for y in inst.years)]]
+    for measure, words in BOTTOM_LINE_ROWS:
+        rows = system[system["measure"] == measure].set_index("year")["value"]
+        table.append([words, *(money(rows.get(y)) for y in inst.years)])
+    for measure in years.loc[years["measure"].str.startswith(("control_total:", "incentive:")), "measure"].unique():
+        rows = years[years["measure"] == measure].set_index("year")
+        cells = []
+        for y in inst.years:
+            if y not in rows.index:
+                cells.append("")
+            elif measure.startswith("incentive:"):
+                r = rows.loc[y]
+                cells.append("received" if r.shortfall <= 1e-6 else f"LOST {money(r.shortfall)}")
+            else:
+                r = rows.loc[y]
+                cells.append(f"{money(r.value)} / {money(r.bound)}" + (" missed" if r.shortfall > 1e-6 else ""))
+        kind, _, ident = measure.partition(":")
+        table.append([("control total " if kind == "control_total" else "incentive fund ") + ident, *cells])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        lines.append("  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
     return lines
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import typing
 import weakref
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from cipopt.schema.base import Frozen, FromYaml
+from cipopt.schema.finance import Finance
 
 CATEGORIES = (
     "agency", "workforce", "procurement", "medicines", "pathology", "imaging", "estates",
@@ -28,30 +30,6 @@ COST_METRICS = ("one_off_cost", "capital_cost", "running_cost", "double_running_
 BUILTIN_METRICS = SAVING_METRICS + COST_METRICS
 
 Sense = Literal["<=", ">=", "=="]
-
-
-def _is_number_type(annotation) -> bool:
-    """float, int or an optional one (not bool): the fields a YAML true/false must not fill as 1/0."""
-    if annotation in (float, int):
-        return True
-    args = typing.get_args(annotation)
-    return bool(args) and type(None) in args and all(a in (float, int, type(None)) for a in args)
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-class FromYaml(Frozen):
-    """A part of instance.yaml (not a CSV row: those arrive as text, and there are many of them)."""
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_boolean_as_number(cls, value, info):
-        """YAML reads `yes`/`true` as a boolean, which pydantic would take as the number 1."""
-        if isinstance(value, bool) and _is_number_type(cls.model_fields[info.field_name].annotation):
-            raise ValueError(f"{value!r} is not a number")
-        return value
 
 
 class Organisation(Frozen):
@@ -68,7 +46,10 @@ class Target(FromYaml):
     id: str = Field(min_length=1)
     org: str | None = None
     """The organisation whose share counts; omitted = the whole system."""
-    basis: Literal["recurrent", "in_year"] = "recurrent"
+    basis: Literal["recurrent", "in_year", "full_year_effect"] = "recurrent"
+    """recurrent: the underlying position (saving in its start year at first_year_fraction);
+    in_year: the control total's savings; full_year_effect (extension, docs/finance.md): the
+    underlying position at exit run-rate, a scheme's full recurrent saving from its start year."""
     values: dict[int, float]
     hard: bool = False
     """hard: must be met; soft: a shortfall is allowed at `shortfall_penalty` per unit."""
@@ -307,6 +288,8 @@ class Instance(FromYaml):
     """Format extension (docs/semantics.md): minimum shares of a metric per organisation or sector."""
     risk_groups: tuple[RiskGroup, ...] = ()
     """Correlation groups of scheme delivery (docs/risk.md)."""
+    finance: Finance | None = None
+    """Format extension (docs/finance.md): do-nothing I&E and cash, control totals, incentive funds."""
     schemes: tuple[Scheme, ...] = ()
     profiles: tuple[ProfileRow, ...] = ()
     relations: tuple[Relation, ...] = ()
@@ -334,7 +317,8 @@ class Instance(FromYaml):
         key = id(self)
         digest = _SHA256.get(key)
         if digest is None:
-            payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+            dumped = self.model_dump(mode="json", exclude={"finance"} if self.finance is None else None)
+            payload = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
             digest = _SHA256[key] = hashlib.sha256(payload.encode()).hexdigest()
             weakref.finalize(self, _SHA256.pop, key, None)
         return digest

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from cipopt.schema.nominal import nominal_weights
+from cipopt.schema.finance import finance_problems, full_year_effect_problems
 from cipopt.schema.instance import (
     BUILTIN_METRICS, STANDARD_DOMAINS, Instance, Relation, Scheme,
 )
@@ -148,6 +149,8 @@ def validate_instance(
         check.organisations()
         check.targets_and_limits()
         check.fair_shares()
+        finance_problems(instance, check._org_ok, lambda message, key: log.error(check.ctx, message, key=key))
+        full_year_effect_problems(instance, lambda message, key: log.error(check.ctx, message, key=key))
         check.quality()
         check.criteria()
     check.schemes()

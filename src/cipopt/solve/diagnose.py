@@ -28,7 +28,8 @@ from cipopt.schema.instance import Instance
 from cipopt.solve.highs import INF, HighsSession, new_highs
 from cipopt.solve.probe import probe_rows
 
-RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_limit", "c_quality_floor", "c_mandatory", "c_fair_share")
+RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect", "c_limit", "c_quality_floor",
+             "c_mandatory", "c_fair_share")
 VIOLATION_TOL = 1e-6
 MANDATORY_PENALTY = 10.0
 RISK_RELAXABLE = ("c_cvar_max", "c_chance_count")
@@ -110,7 +111,7 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
             return f"mandatory scheme {index} (left out)"
         if name == "c_limit":
             return f"limit {index[0]} in {index[1]} by {fmt(amount)}"
-        if name in ("c_target_recurrent", "c_target_in_year"):
+        if name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
             return f"hard target {index[0]} in {index[1]} by {fmt(amount)}"
         if name == "c_quality_floor":
             return f"the {index[0]} quality floor in {index[1]} by {fmt(amount)}"
@@ -205,9 +206,9 @@ def _proved(j, side, probe, form, instance, limits, targets, mandatory, row_lowe
                     f"{subject}; the {lid} limit is {lim.sense} {fmt(row_upper[j])}{proof}")
         return (f"at most {fmt(bound)} of {lim.metric} can be reached in {year} together with the other rules; "
                 f"the {lid} limit asks for {lim.sense} {fmt(row_lower[j])}{proof}")
-    if name in ("c_target_recurrent", "c_target_in_year"):
+    if name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
         tid, year = index
-        basis = "recurrent" if targets[tid].basis == "recurrent" else "in-year"
+        basis = {"recurrent": "recurrent", "full_year_effect": "full-year-effect"}.get(targets[tid].basis, "in-year")
         return (f"hard target {tid} needs {fmt(row_lower[j])} of {basis} net saving in {year}; at most "
                 f"{fmt(bound)} can be achieved together with the other rules{proof}")
     if name == "c_quality_floor":
@@ -235,7 +236,7 @@ def _rule_words(name: str, index, instance: Instance) -> str:
         return f"mandatory scheme {index}"
     if name == "c_limit":
         return f"limit {index[0]} in {index[1]}"
-    if name in ("c_target_recurrent", "c_target_in_year"):
+    if name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
         return f"hard target {index[0]} in {index[1]}"
     if name == "c_quality_floor":
         return f"the {index[0]} quality floor in {index[1]}"

@@ -18,6 +18,7 @@ from cipopt.coefficients import qia_ineligibility
 from cipopt.model.build import BuiltModel
 from cipopt.model.context import ModelContext
 from cipopt.model.objective import start_values
+from cipopt.model.targets import TARGET_ROWS
 from cipopt.schema.instance import Instance
 from cipopt.solve.highs import INF, StandardForm
 
@@ -69,6 +70,8 @@ def _same_structure(base: Instance, variant: Instance) -> bool:
         return True
     if _rules(base) != _rules(variant):
         return False
+    if base.finance is not None or variant.finance is not None:
+        return False  # docs/finance.md: the incentive rows' big-M holds targets' values and schemes' figures
     if base.objective.risk in ("cvar", "chance") and (base.targets != variant.targets
                                                        or base.risk_groups != variant.risk_groups):
         return False  # the scenario rows (and chance's big-M) hold the targets' values and the draws
@@ -144,7 +147,7 @@ def variant_bounds(
         b.row_lower[j], b.row_upper[j] = lower, upper
 
     for t in variant.targets:
-        name = "c_target_recurrent" if t.basis == "recurrent" else "c_target_in_year"
+        name = dict(TARGET_ROWS)[t.basis]
         for y, value in t.values.items():
             set_row(name, (t.id, y), value, INF, f"target {t.id} in {y}")
     for lim in variant.limits:
