@@ -90,10 +90,12 @@ def test_explain_counts_every_re_solve_it_makes_and_reaches_each_total(tmp_path)
     rules = pd.read_csv(out / "explain_rules.csv", keep_default_na=False)
     # the schemes phase counts the forced re-solves: every scheme not ineligible, excluded or mandatory
     assert totals[0] == int((~schemes["kind"].isin(["ineligible", "excluded", "mandatory"])).sum())
-    eased = rules[rules["method"].str.startswith("re-solve")]
-    # the rules phase: one re-solve per binding rule, one per quality floor for all its years
+    # the breakpoints phase: one search per rule and year, one per rule eased in every year (year "all")
+    assert totals[1] == len(rules)
+    # the rules phase: one re-solve per breakpoint found, one per quality floor for all its years
+    eased = rules[rules["method"].str.contains(r"^(?:the re-solve|the first bound at which|eased by the same amount)")]
     floors = eased[eased["kind"] == "quality"]["rule"].nunique()
-    assert (totals[1] if len(totals) > 1 else 0) == int((eased["kind"] != "quality").sum()) + floors
+    assert (totals[2] if len(totals) > 2 else 0) == int((eased["kind"] != "quality").sum()) + floors
 
 
 def test_alternatives_counts_its_searches_and_importance_re_solves(tmp_path):

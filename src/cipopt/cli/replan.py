@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cipopt.cli.base import guarded, load, main, printing_warnings
+from cipopt.cli.base import GAP, TIME_LIMIT, guarded, load, main, printing_warnings
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import InputError, Problem, ProblemLog
 
@@ -29,15 +29,17 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
 @click.option("--plan", "plan", type=click.Path(dir_okay=False),
               help="Check and evaluate this re-plan (a plan.csv: start_year per scheme and bridge, started "
                    "schemes at their actual start year) instead of optimising; exit 1 if it breaks a rule.")
-@click.option("--out", "out", type=click.Path(file_okay=False),
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
               help="Write plan.csv, outturn.csv, recovery.csv, months.csv, years.csv, summary.json, "
                    "replan.xlsx and replan.html here.")
 @click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; overrides solver.time_limit.")
-@click.option("--gap", type=click.FloatRange(min=0), help="Relative MIP gap; overrides solver.mip_gap.")
+@click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides solver.time_limit.")
+@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @guarded
-def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out, force, time_limit, gap, threads):
+def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out, force, time_limit, gap, threads,
+           quiet):
     """Re-plan INSTANCE part way through a year from a CIP tracker's actuals (--actuals).
 
     Schemes started are fixed at their start (costs spent are sunk: they do not count against
@@ -62,10 +64,13 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
     from cipopt.io.actuals import as_at_month, read_actuals, read_bridges, read_phasing
     from cipopt.pipeline import SolveOptions
     from cipopt.report import replan as show
+    from cipopt.report.progress import Steps
 
     if out:
         check_output_dir(out, force, "replan")
-    inst = load(instance)
+    steps = Steps(quiet)
+    with steps.step(f"reading {instance}"):
+        inst = load(instance)
     month = as_at_month(as_at, inst)
     log = ProblemLog()
     with printing_warnings(log):
@@ -76,8 +81,9 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
             tracker = tracker.model_copy(update={"bridges": read_bridges(bridges, inst, month, log)})
     approved = _approved(against, store, inst) if against else None
     given = _given(plan, inst, tracker) if plan else None
-    result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads),
-                        given=given)
+    with steps.step("re-planning", limit=time_limit):
+        result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads),
+                            given=given)
     for line in show.lines(result):
         click.echo(line)
     if out:

@@ -8,55 +8,73 @@ shows a bar of the time used against the limit; other steps a spinner and the ti
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import (
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress_bar import ProgressBar
-from rich.text import Text
+
+if TYPE_CHECKING:  # rich is imported only when something is drawn (cipopt validate | less: never)
+    from rich.console import Console
 
 
-class _TimeLimitColumn(ProgressColumn):
-    """A bar of the time elapsed against the time limit (solvers stop at the limit)."""
-
-    def render(self, task: Task):
-        limit = task.fields.get("limit")
-        if not limit:
-            return Text("")
-        elapsed = task.elapsed or 0.0
-        return ProgressBar(total=limit, completed=min(elapsed, limit), width=30)
+def _is_terminal(stream) -> bool:
+    """Whether a spinner would be drawn on `stream`, decided without importing rich."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
-class _LimitTextColumn(ProgressColumn):
-    def render(self, task: Task):
-        limit = task.fields.get("limit")
-        return Text(f"of {limit:g} s" if limit else "", style="progress.elapsed")
+@functools.cache
+def _limit_columns() -> tuple:
+    """rich columns for a solve with a time limit: a bar of the time used, and the limit in words."""
+    from rich.progress import ProgressColumn, Task
+    from rich.progress_bar import ProgressBar
+    from rich.text import Text
+
+    class TimeLimitColumn(ProgressColumn):
+        """A bar of the time elapsed against the time limit (solvers stop at the limit)."""
+
+        def render(self, task: Task):
+            limit = task.fields.get("limit")
+            if not limit:
+                return Text("")
+            elapsed = task.elapsed or 0.0
+            return ProgressBar(total=limit, completed=min(elapsed, limit), width=30)
+
+    class LimitTextColumn(ProgressColumn):
+        def render(self, task: Task):
+            limit = task.fields.get("limit")
+            return Text(f"of {limit:g} s" if limit else "", style="progress.elapsed")
+
+    return TimeLimitColumn, LimitTextColumn
 
 
 class Steps:
     """`with steps.step("solving", limit=60): ...` shows a live line while the block runs."""
 
     def __init__(self, quiet: bool = False, console: Console | None = None):
-        self.console = console or Console(file=getattr(sys.stderr, "raw", sys.stderr))
-        self.enabled = not quiet and self.console.is_terminal
+        self.console = console
+        stream = getattr(sys.stderr, "raw", sys.stderr)
+        self.enabled = not quiet and (console.is_terminal if console is not None else _is_terminal(stream))
+        if self.enabled and self.console is None:
+            from rich.console import Console
+
+            self.console = Console(file=stream)
 
     @contextlib.contextmanager
     def step(self, text: str, limit: float | None = None) -> Iterator[None]:
         if not self.enabled:
             yield
             return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        time_limit_column, limit_text_column = _limit_columns()
         progress = Progress(
-            SpinnerColumn(), TextColumn("[progress.description]{task.description}"), _TimeLimitColumn(),
-            TimeElapsedColumn(), _LimitTextColumn(), console=self.console, transient=True,
+            SpinnerColumn(), TextColumn("[progress.description]{task.description}"), time_limit_column(),
+            TimeElapsedColumn(), limit_text_column(), console=self.console, transient=True,
             refresh_per_second=8,
         )
         with progress:
@@ -80,7 +98,10 @@ class ProgressLine:
         self._task = None
         if quiet:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        if console is None and not _is_terminal(getattr(sys.stderr, "raw", sys.stderr)):
+            return  # plain lines, and no rich to import
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         console = console or Console(stderr=True)
         if console.is_terminal:

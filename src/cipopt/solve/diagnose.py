@@ -107,19 +107,10 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
 
     def label(j: int, amount: float) -> str:
         name, index = form.rows[j][0].parent_component().name, form.rows[j][0].index()
+        words = _rule_words(name, index, instance)
         if name == "c_mandatory":
-            return f"mandatory scheme {index} (left out)"
-        if name == "c_limit":
-            return f"limit {index[0]} in {index[1]} by {fmt(amount)}"
-        if name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
-            return f"hard target {index[0]} in {index[1]} by {fmt(amount)}"
-        if name == "c_quality_floor":
-            return f"the {index[0]} quality floor in {index[1]} by {fmt(amount)}"
-        if name == "c_fair_share":
-            return f"fair share {index} by {fmt(amount)}"
-        if name == "c_cvar_max":
-            return f"cvar_max by {fmt(amount)}"
-        return f"the chance rule by {fmt(amount)} scenario(s)"
+            return f"{words} (left out)"
+        return f"{words} by {fmt(amount)}{' scenario(s)' if name == 'c_chance_count' else ''}"
 
     which = "the smallest relaxation" if proved_smallest else "a relaxation (the search stopped early: a smaller one may exist)"
     sentences = [f"{which} found, each rule's change measured against its own size, bends "
