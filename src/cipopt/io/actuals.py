@@ -228,20 +228,25 @@ def read_actuals(path: str | Path, instance: Instance, as_at: Month, log: Proble
     return Actuals(as_at=as_at, rows=tuple(rows), source=label)
 
 
-def read_phasing(path: str | Path, log: ProblemLog) -> tuple[float, ...]:
-    """A monthly profile: columns `month` (1-12 from April, or the month's name) and `share`."""
-    path = Path(path)
+def _side_table(path: str | Path, required: tuple[str, ...], log: ProblemLog):
+    """A re-plan's own CSV (phasing, bridges): read, headers normalised, required columns present."""
     label = str(path)
-    text = read_text(path, label, log)
+    text = read_text(Path(path), label, log)
     frame = read_csv_table(text, label, log) if text is not None else None
     if frame is None:
         raise InputError(log.problems)
     frame = frame.rename(columns={c: _header(c) for c in frame.columns})
-    for required in ("month", "share"):
-        if required not in frame.columns:
-            log.error(label, f"the required column {required!r} is missing", row=1)
+    for column in required:
+        if column not in frame.columns:
+            log.error(label, f"the required column {column!r} is missing", row=1)
     if log.errors:
         raise InputError(log.problems)
+    return frame, label
+
+
+def read_phasing(path: str | Path, log: ProblemLog) -> tuple[float, ...]:
+    """A monthly profile: columns `month` (1-12 from April, or the month's name) and `share`."""
+    frame, label = _side_table(path, ("month", "share"), log)
     names = ["apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "jan", "feb", "mar"]
     shares = number_column(frame, "share", label, log)
     out: dict[int, float] = {}
@@ -285,18 +290,7 @@ def read_bridges(path: str | Path, instance: Instance, as_at: Month, log: Proble
     from cipopt.io.text import bool_column, is_numeric_column
     from cipopt.schema.actuals import Bridge
 
-    path = Path(path)
-    label = str(path)
-    text = read_text(path, label, log)
-    frame = read_csv_table(text, label, log) if text is not None else None
-    if frame is None:
-        raise InputError(log.problems)
-    frame = frame.rename(columns={c: _header(c) for c in frame.columns})
-    for required in ("id", "monthly_saving"):
-        if required not in frame.columns:
-            log.error(label, f"the required column {required!r} is missing", row=1)
-    if log.errors:
-        raise InputError(log.problems)
+    frame, label = _side_table(path, ("id", "monthly_saving"), log)
     known = set(_BRIDGE_NUMBERS) | {"id", "name", "org", "until", "qia_approved"}
     custom = [c for c in frame.columns if c not in known and is_numeric_column(frame, c)]
     numbers = {c: _numbers(frame, c, label, log, "id", "bridge")
