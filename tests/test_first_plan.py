@@ -66,6 +66,15 @@ def test_every_heuristic_plan_keeps_every_rule_and_is_valued_as_the_checker_valu
     assert best is not None and found.objective <= best + 1e-6 * max(1.0, abs(best))
 
 
+def test_a_model_without_any_column_gets_the_empty_plan(tmp_path):
+    """One scheme that changes nothing: the build keeps no column for it (hypothesis found this)."""
+    (tmp_path / "instance.yaml").write_text("format_version: 1\nyears: [2025]\n", encoding="utf-8")
+    (tmp_path / "schemes.csv").write_text("id\nS0\n", encoding="utf-8")
+    _, found, plan = heuristic_plan(load_instance(tmp_path))
+    assert plan == {"S0": None} and found.objective == 0.0
+    assert check_plan(load_instance(tmp_path), plan).ok
+
+
 def test_the_shipped_instances_get_a_checked_first_plan():
     for folder in SHIPPED:
         instance = load_clean(folder)

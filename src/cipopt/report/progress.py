@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -20,7 +21,10 @@ if TYPE_CHECKING:  # rich is imported only when something is drawn (cipopt valid
 
 
 def _is_terminal(stream) -> bool:
-    """Whether a spinner would be drawn on `stream`, decided without importing rich."""
+    """Whether a spinner would be drawn on `stream`, decided without importing rich (as rich decides:
+    FORCE_COLOR set makes any stream a terminal)."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

@@ -68,9 +68,12 @@ class _Rows:
                     self.unsupported = str(getattr(form.columns[j], "name", j))
                     return
         # the start columns, in the order of the allowed starts (absent ones have no rows and no value)
-        cols = np.where(present, pair_columns, 0)
-        self.value = np.where(present, self.sense * np.asarray(form.col_cost)[cols], 0.0)
-        self.a = sp.csc_array(a[:, cols] @ sp.diags_array(present.astype(float)))
+        # (a model may have no column at all: every start absent)
+        at = np.flatnonzero(present)
+        self.value = np.zeros(len(present))
+        self.value[at] = self.sense * np.asarray(form.col_cost, dtype=float)[pair_columns[at]]
+        picked = sp.csc_array((np.ones(len(at)), (pair_columns[at], at)), shape=(a.shape[1], len(present)))
+        self.a = sp.csc_array(a @ picked)
         self.a.sort_indices()
         self.hard = ~self.soft
         self.tol = TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(self.lower), self.lower, 0)),
