@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cipopt.io.plan import scheme_rows
 from cipopt.io.text import number_column, read_csv_table, read_text
 from cipopt.schema.actuals import MONEY_COLUMNS, STARTED, STATUSES, Actuals, ActualRow, Month
 from cipopt.schema.instance import Instance
@@ -150,24 +151,14 @@ def read_actuals(path: str | Path, instance: Instance, as_at: Month, log: Proble
     money = {c: _numbers(frame, c, label, log, "scheme", "scheme") for c in MONEY_COLUMNS}
 
     schemes = {s.id: s for s in instance.schemes}
-    first_row: dict[str, int] = {}
+    given: set[str] = set()
     rows: list[ActualRow] = []
-    for row, sid in frame["scheme"].items():
-        row = int(row)
+    for row, sid in scheme_rows(frame, schemes, label, log):
+        given.add(sid)
 
         def error(message: str, column: str) -> None:
             log.error(label, f"scheme {sid}: {message}", row=row, column=column)
 
-        if sid == "":
-            log.error(label, "the scheme id is empty", row=row, column="scheme")
-            continue
-        if sid not in schemes:
-            log.error(label, f"unknown scheme {sid!r} (not in the instance)", row=row, column="scheme")
-            continue
-        if sid in first_row:
-            log.error(label, f"scheme {sid!r} is given twice (first at row {first_row[sid]})", row=row, column="scheme")
-            continue
-        first_row[sid] = row
         status = _header(frame.at[row, "status"])
         if status not in STATUSES:
             error(f"status {show(frame.at[row, 'status'])} is not one of not started, in delivery, complete, "
@@ -220,7 +211,7 @@ def read_actuals(path: str | Path, instance: Instance, as_at: Month, log: Proble
             continue
         rows.append(ActualRow(scheme=sid, status=status, started=started, rag=rag, row=row, **values))
     log.raise_if_errors()
-    missing = [s for s in schemes if s not in first_row]
+    missing = [s for s in schemes if s not in given]
     if missing:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
         log.warn(label, f"{len(missing):,} scheme(s) of the instance are not in the tracker and are taken "

@@ -6,6 +6,7 @@ its file, row and column, and errors raise `InputError` together, as for instanc
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 from cipopt.io.text import bool_column, number_column, read_csv_table, read_text
@@ -16,6 +17,23 @@ from cipopt.schema.problems import InputError, ProblemLog
 
 def _header(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def scheme_rows(frame, known: Container[str], label: str, log: ProblemLog) -> Iterator[tuple[int, str]]:
+    """(row, scheme id) of each row of a per-scheme table (a plan, a tracker) whose `scheme` is
+    given, a scheme of the instance and not repeated; the others are logged at their row."""
+    first_row: dict[str, int] = {}
+    for row, sid in frame["scheme"].items():
+        row = int(row)
+        if sid == "":
+            log.error(label, "the scheme id is empty", row=row, column="scheme")
+        elif sid not in known:
+            log.error(label, f"unknown scheme {sid!r} (not in the instance)", row=row, column="scheme")
+        elif sid in first_row:
+            log.error(label, f"scheme {sid!r} is given twice (first at row {first_row[sid]})", row=row, column="scheme")
+        else:
+            first_row[sid] = row
+            yield row, sid
 
 
 def read_plan(path: str | Path, instance: Instance, log: ProblemLog,
@@ -47,19 +65,7 @@ def read_plan(path: str | Path, instance: Instance, log: ProblemLog,
 
     known = {s.id for s in instance.schemes}
     plan: dict[str, int | None] = {}
-    first_row: dict[str, int] = {}
-    for row, sid in frame["scheme"].items():
-        row = int(row)
-        if sid == "":
-            log.error(label, "the scheme id is empty", row=row, column="scheme")
-            continue
-        if sid not in known:
-            log.error(label, f"unknown scheme {sid!r} (not in the instance)", row=row, column="scheme")
-            continue
-        if sid in first_row:
-            log.error(label, f"scheme {sid!r} is given twice (first at row {first_row[sid]})", row=row, column="scheme")
-            continue
-        first_row[sid] = row
+    for row, sid in scheme_rows(frame, known, label, log):
         raw_start = frame.at[row, "start_year"]
         start = starts.at[row]
         has_start = raw_start != ""
