@@ -89,6 +89,49 @@ def evaluate(instance: Instance, plan: dict) -> tuple[bool, float]:
     return not broken, objective
 
 
+def _sums(instance: Instance, start: dict, profiles, expected: bool):
+    """The plan's yearly sums by plain loops: (total, recurrent, in_year, discount, achieved_by)."""
+    years = list(instance.years)
+    first = years[0]
+    stops = {e.scheme: e.years for e in (instance.finance.scheme_ends if instance.finance is not None else ())}
+
+    def total(metric: str, org: str | None, year: int, with_confidence: bool) -> float:
+        result = 0.0
+        for s in instance.schemes:
+            t = start[s.id]
+            if t is None or year < t or year - t >= stops.get(s.id, len(years) + 1):
+                continue
+            value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
+            if with_confidence and expected:
+                value *= s.confidence
+            result += value
+        return result
+
+    def recurrent(org, year):
+        return total("saving", org, year, True) - total("running_cost", org, year, False)
+
+    def in_year(org, year):
+        return (recurrent(org, year) + total("nonrecurrent_saving", org, year, True)
+                - total("one_off_cost", org, year, False) - total("double_running_cost", org, year, False))
+
+    def discount(year):
+        return (1.0 + instance.discount_rate) ** (-(year - first))
+
+    def achieved_by(target, year):
+        if target.basis == "recurrent":
+            return recurrent(target.org, year)
+        if target.basis == "full_year_effect":  # docs/finance.md: the exit run-rate
+            achieved = recurrent(target.org, year)
+            for s in instance.schemes:
+                if start[s.id] == year and (s.id, "saving") not in profiles:
+                    rest = s.recurrent_saving * (1 - s.first_year_fraction) * share_of(instance, s, target.org, "saving")
+                    achieved += rest * (s.confidence if expected else 1.0)
+            return achieved
+        return in_year(target.org, year)
+
+    return total, recurrent, in_year, discount, achieved_by
+
+
 def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
     """(the ids of the rules the plan breaks, as docs/checker.md names them, its objective)."""
     years = list(instance.years)
@@ -136,40 +179,7 @@ def broken_rules(instance: Instance, plan: dict) -> tuple[set[str], float]:
                 broken.add("relation:precedes")
 
     stops = {e.scheme: e.years for e in (instance.finance.scheme_ends if instance.finance is not None else ())}
-
-    def total(metric: str, org: str | None, year: int, with_confidence: bool) -> float:
-        result = 0.0
-        for s in instance.schemes:
-            t = start[s.id]
-            if t is None or year < t or year - t >= stops.get(s.id, len(years) + 1):
-                continue
-            value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
-            if with_confidence and expected:
-                value *= s.confidence
-            result += value
-        return result
-
-    def recurrent(org, year):
-        return total("saving", org, year, True) - total("running_cost", org, year, False)
-
-    def in_year(org, year):
-        return (recurrent(org, year) + total("nonrecurrent_saving", org, year, True)
-                - total("one_off_cost", org, year, False) - total("double_running_cost", org, year, False))
-
-    def discount(year):
-        return (1.0 + instance.discount_rate) ** (-(year - first))
-
-    def achieved_by(target, year):
-        if target.basis == "recurrent":
-            return recurrent(target.org, year)
-        if target.basis == "full_year_effect":  # docs/finance.md: the exit run-rate
-            achieved = recurrent(target.org, year)
-            for s in instance.schemes:
-                if start[s.id] == year and (s.id, "saving") not in profiles:
-                    rest = s.recurrent_saving * (1 - s.first_year_fraction) * share_of(instance, s, target.org, "saving")
-                    achieved += rest * (s.confidence if expected else 1.0)
-            return achieved
-        return in_year(target.org, year)
+    total, recurrent, in_year, discount, achieved_by = _sums(instance, start, profiles, expected)
 
     penalty = 0.0
     for target in instance.targets:
@@ -339,32 +349,13 @@ def plan_figures(instance: Instance, plan: dict) -> dict:
     profiles = _profile_table(instance)
     expected = instance.objective.risk != "none"
     start = {s.id: plan.get(s.id) for s in instance.schemes}
-
-    def total(metric, org, year, with_confidence):
-        result = 0.0
-        for s in instance.schemes:
-            t = start[s.id]
-            if t is None or year < t:
-                continue
-            value = scheme_value(s, metric, year - t, profiles) * share_of(instance, s, org, metric)
-            result += value * (s.confidence if with_confidence and expected else 1.0)
-        return result
-
-    def recurrent(org, year):
-        return total("saving", org, year, True) - total("running_cost", org, year, False)
-
-    def in_year(org, year):
-        return (recurrent(org, year) + total("nonrecurrent_saving", org, year, True)
-                - total("one_off_cost", org, year, False) - total("double_running_cost", org, year, False))
-
-    def d(year):
-        return (1.0 + instance.discount_rate) ** (-(year - years[0]))
+    total, recurrent, in_year, d, achieved_by = _sums(instance, start, profiles, expected)
 
     out = {"npv": sum(d(y) * (in_year(None, y) - total("capital_cost", None, y, False)) for y in years),
            "penalty": 0.0, "achieved": {}, "shortfall": {}, "use": {}, "quality": {}}
     for t in instance.targets:
         for y, value in t.values.items():
-            got = recurrent(t.org, y) if t.basis == "recurrent" else in_year(t.org, y)
+            got = achieved_by(t, y)
             out["achieved"][t.id, y] = got
             out["shortfall"][t.id, y] = max(0.0, value - got)
             if not t.hard:
