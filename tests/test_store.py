@@ -100,13 +100,19 @@ def test_diff_shows_schemes_in_out_and_moved_and_the_objective(tmp_path):
     assert saved["moved"] == [["e-rostering", 2026, 2027]]
 
 
-def test_infeasible_solves_are_recorded_too(tmp_path):
+def _record_an_infeasible_solve(tmp_path) -> Path:
+    """Tiny with a hard target it cannot meet, solved into a new history (exit 3): the history's path."""
     inst = tmp_path / "inst"
     shutil.copytree(TINY, inst)
     text = (inst / "instance.yaml").read_text().replace("hard: false", "hard: true")
     (inst / "instance.yaml").write_text(text.replace("{2025: 100, 2026: 200, 2027: 300}", "{2025: 5000}"))
     store = tmp_path / "runs.sqlite"
     assert run("solve", inst, "--store", store).exit_code == 3
+    return store
+
+
+def test_infeasible_solves_are_recorded_too(tmp_path):
+    store = _record_an_infeasible_solve(tmp_path)
     with Store(store) as db:
         (r,) = db.runs()
         assert r.status == "infeasible" and r.objective is None
@@ -245,12 +251,7 @@ def test_a_plan_is_approved_by_name_and_listed_as_approved(tmp_path):
 
 
 def test_approving_nothing_or_no_one_is_bad_input(tmp_path):
-    inst = tmp_path / "inst"
-    shutil.copytree(TINY, inst)
-    text = (inst / "instance.yaml").read_text().replace("hard: false", "hard: true")
-    (inst / "instance.yaml").write_text(text.replace("{2025: 100, 2026: 200, 2027: 300}", "{2025: 5000}"))
-    store = tmp_path / "runs.sqlite"
-    assert run("solve", inst, "--store", store).exit_code == 3
+    store = _record_an_infeasible_solve(tmp_path)
     no_plan = run("runs", "approve", "1", "--by", "Board", "--store", store)
     assert no_plan.exit_code == 2
     assert no_plan.output.strip() == f"error: {store}: run 1 has no plan to approve (status infeasible)"
