@@ -52,17 +52,17 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
     violations += quality_violations
     violations += check_fair_shares(instance, fig)
     objective, penalty = plan_objective(instance, fig, shortfalls)
-    finance_rows, finance_violations, incentives, finance_penalty, finance_npv = check_finance(instance, fig, tolerance)
-    violations += finance_violations  # docs/finance.md
-    objective += incentives - finance_penalty
-    penalty += finance_penalty
+    finance = check_finance(instance, fig, tolerance)  # docs/finance.md
+    violations += finance.violations
+    objective += finance.objective - finance.penalty
+    penalty += finance.penalty
     risk_violations, risk_figures = check_risk(instance, fig, starts)  # docs/risk.md
     violations += risk_violations
     risk_term = 0.0
     if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
         risk_term = instance.objective.cvar_penalty * risk_figures["risk_cvar"]
         objective -= risk_term
-    years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows + finance_rows)
+    years = _years_frame(instance, fig, target_rows + limit_rows + quality_rows + finance.rows)
     notes = []
     if instance.objective.mode == "weighted_score":
         nominal = nominal_weights(instance)
@@ -73,7 +73,7 @@ def check_plan(instance: Instance, plan: dict[str, int | None]) -> CheckReport:
         violations=violations, objective=objective, years=years,
         objective_mode=instance.objective.mode, risk=instance.objective.risk,
         money_unit=instance.money_unit, penalty=penalty, selected=int(fig.selected.sum()), notes=notes,
-        risk_figures=risk_figures, net_present_value=plan_npv(instance, fig) + finance_npv, risk_penalty=risk_term,
+        risk_figures=risk_figures, net_present_value=plan_npv(instance, fig) + finance.npv, risk_penalty=risk_term,
     )
 
 

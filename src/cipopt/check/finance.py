@@ -9,6 +9,8 @@ surplus after incentives, and cash as opening cash + cumulative (surplus - capit
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from cipopt.check.figures import PlanFigures
@@ -106,13 +108,19 @@ def _condition(instance, fig: PlanFigures, rule_id: str):
     return _before_incentive(instance, fig, ct.org), _bounds(instance, ct.values), magnitude
 
 
-def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Violation], float, float, float]:
-    """(years rows, violations, what the finance extension adds to the objective (discounted incentives
-    received; under net_present_value capital receipts and the terminal value; under weighted_score
-    the benefit scale's change of the score), discounted control-total penalty, what it adds to the
-    plan's net present value in every mode (incentives, receipts, terminal value))."""
+class FinanceCheck(NamedTuple):
+    rows: list  # years rows of the bottom line
+    violations: list[Violation]
+    objective: float  # added to the objective: discounted incentives received; under net_present_value
+    #                   receipts and the terminal value; under weighted_score the benefit scale's change
+    penalty: float  # the discounted penalty on soft control totals
+    npv: float  # added to the plan's net present value in every mode: incentives, receipts, terminal value
+
+
+def check_finance(instance, fig: PlanFigures, tolerance) -> FinanceCheck:
+    """The finance extension's rules and figures, recomputed from the instance (docs/finance.md)."""
     if instance.finance is None:
-        return [], [], 0.0, 0.0, 0.0
+        return FinanceCheck([], [], 0.0, 0.0, 0.0)
     fin = instance.finance
     h = fig.horizon
     d = (1.0 + instance.discount_rate) ** -(fig.years - fig.years[0]).astype(float)
@@ -198,4 +206,4 @@ def check_finance(instance, fig: PlanFigures, tolerance) -> tuple[list, list[Vio
             if fig.selected[i]:
                 benefit = instance.schemes[i].metrics.get(fin.score_scale, 0.0)
                 incentives += weight.get(sc.criterion, 0.0) * sc.score * (benefit - 1.0)
-    return rows, out, incentives, penalty, npv
+    return FinanceCheck(rows, out, incentives, penalty, npv)
