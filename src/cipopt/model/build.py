@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from cipopt.bulk import no_cyclic_gc
 from cipopt.coefficients import Coefficients, build_coefficients
@@ -71,4 +71,6 @@ class UniqueLPNames:
 
 def write_lp(model, path: str) -> None:
     """The model as an LP file whose names are readable and unique, whatever the ids."""
+    import pyomo.environ  # noqa: F401  (registers the LP writer; the rest of cipopt needs only pyomo.core)
+
     model.write(str(path), io_options={"symbolic_solver_labels": True, "labeler": UniqueLPNames()})

@@ -9,7 +9,7 @@ itself awards: sum_y (group(y) - min_share * all(y)) . x >= 0.
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.coefficients import ALL

@@ -9,7 +9,7 @@ The same module gives the results' finance figures, so the model and years.csv c
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.model.context import (

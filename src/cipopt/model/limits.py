@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,

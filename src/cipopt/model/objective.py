@@ -4,7 +4,7 @@ less the discounted penalty on every soft target's shortfall."""
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective

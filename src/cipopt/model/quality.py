@@ -7,7 +7,7 @@ the set of allowed starts (see selection); this family holds the portfolio rule.
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,

@@ -11,7 +11,7 @@ of the schemes involved, never relation by relation and year by year.
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.model.context import BuildNotes, ModelContext, add_rows

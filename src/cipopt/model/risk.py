@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.model.context import BuildNotes, ModelContext, add_rows, extend_objective

@@ -7,7 +7,7 @@ scheme the QIA rules make ineligible. Mandatory schemes must start exactly once.
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.model.context import BuildNotes, Infeasibility, ModelContext, add_rows

@@ -7,7 +7,7 @@ Per organisation through the shares, or for the whole system.
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, row_is_empty, stack_rows,

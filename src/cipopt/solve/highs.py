@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import scipy.sparse as sp
-from pyomo.environ import Constraint, Objective, Var
+from pyomo.core import Constraint, Objective, Var
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from cipopt.bulk import no_cyclic_gc
