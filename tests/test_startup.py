@@ -7,6 +7,7 @@ module-level import anywhere on the way (a type hint, an exception class) fails 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,17 +28,22 @@ except SystemExit as exc:
 else:
     code = 0
 sys.stdout.flush()
-print("\\nMODULES " + json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules} | {m for m in sys.modules if m.startswith("scipy.") and m.count(".") == 1})}))
+print("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def imported_by(*args: str) -> tuple[int, set[str], str]:
+def imported_by(*args: str, env: dict[str, str] | None = None, full: bool = False) -> tuple[int, set[str], str]:
+    """(exit code, modules, output) of `cipopt ARGS`: the top-level modules and scipy's subpackages,
+    or with `full` every module's dotted name."""
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("MODULES ")]
     assert line, done.stdout + done.stderr
     found = json.loads(line[-1][len("MODULES "):])
-    return found["code"], set(found["modules"]), done.stdout
+    names = set(found["modules"])
+    if not full:
+        names = {m.split(".")[0] for m in names} | {m for m in names if m.startswith("scipy.") and m.count(".") == 1}
+    return found["code"], names, done.stdout
 
 
 def test_the_probe_sees_a_heavy_import(tmp_path):
@@ -73,3 +79,21 @@ def test_a_command_that_records_no_run_imports_no_sqlalchemy(tmp_path):
     code, modules, out = imported_by("check", "instances/tiny", str(plan))
     assert code in (0, 1), out  # 1: the plan breaks a rule; either way a verdict
     assert "sqlalchemy" not in modules and "dask" not in modules and "distributed" not in modules
+
+
+def test_a_solve_loads_only_the_pyomo_and_scipy_it_uses_and_records_without_sqlalchemy(tmp_path):
+    """A holby solve with --out: pyomo.core, not pyomo.environ's plugins (solvers, writers); scipy.sparse,
+    not scipy.stats, scipy.special (only risk-aware draws use it); the run recorded into an existing
+    SQLite history with sqlite3, not SQLAlchemy (cipopt.history)."""
+    from cipopt.store import Store
+
+    history = tmp_path / "runs.sqlite"
+    Store(history).close()  # an existing history at the current schema, as after any first solve
+    env = {**os.environ, "CIPOPT_STORE": str(history)}
+    code, modules, out = imported_by("solve", "instances/holby", "--out", str(tmp_path / "out"), env=env, full=True)
+    assert code == 0, out
+    assert "recorded as run 1" in out
+    assert {"pyomo.core", "pyomo.repn.plugins.standard_form", "highspy", "scipy.sparse", "sqlite3"} <= modules
+    unneeded = {"pyomo.environ", "pyomo.solvers", "pyomo.contrib.solver", "pyomo.repn.plugins.lp_writer",
+                "scipy.stats", "scipy.special", "scipy.spatial", "scipy.integrate", "sqlalchemy", "cipopt.store"}
+    assert not modules & unneeded, f"`cipopt solve` imported {sorted(modules & unneeded)}"

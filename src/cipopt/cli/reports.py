@@ -67,15 +67,25 @@ def write_excel_results(path: str, outcome, force: bool) -> None:
 
 
 def record_run(outcome, source: str, store_path: str | None) -> int | None:
-    """Record a solve in the run history; a failure warns in one line and loses nothing else."""
-    from cipopt.store import Store, default_store, describe, store_url
+    """Record a solve in the run history; a failure warns in one line and loses nothing else.
+
+    An existing SQLite history at the current schema is written with sqlite3 alone (quicker to
+    start than SQLAlchemy, cipopt.history); any other goes through Store."""
+    from cipopt.history import default_store, is_url, record_in_sqlite
 
     target = str(store_path) if store_path else default_store()
     where = target
     try:
-        where = describe(store_url(target))
-        with Store(target) as db:
-            run_id = db.record(outcome, source=str(Path(source).resolve()))
+        run_id = None
+        if not is_url(target):
+            where = str(Path(target).expanduser())
+            run_id = record_in_sqlite(Path(where), outcome, source=str(Path(source).resolve()))
+        if run_id is None:
+            from cipopt.store import Store, describe, store_url
+
+            where = describe(store_url(target))
+            with Store(target) as db:
+                run_id = db.record(outcome, source=str(Path(source).resolve()))
     except Exception as exc:  # noqa: BLE001 - the solve's own outputs are already written
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         click.echo(f"warning: the run was not recorded in the run history {where}: {reason}", err=True)
