@@ -38,7 +38,11 @@ def run() -> None:
     atexit.register(gc.freeze)
     install_signal_handlers()
     try:
-        from cipopt.cli import main
+        from cipopt import bulk
+
+        bulk.FREEZE_LOADED_MODULES = True  # this process is cipopt's (see bulk.loading_modules)
+        with bulk.loading_modules():
+            from cipopt.cli import main
 
         main()
     except KeyboardInterrupt:

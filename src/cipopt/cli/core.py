@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from cipopt.bulk import loading_modules
 from cipopt.cli.base import EXIT_CHECK_FAILED, GAP, TIME_LIMIT, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
@@ -56,10 +57,11 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
       cipopt solve plan.xlsx --excel results.xlsx
     """
     began = time.perf_counter()
-    from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
-    from cipopt.pipeline import SolveOptions, solve_instance
-    from cipopt.report.progress import Steps
-    from cipopt.report.text import solve_summary
+    with loading_modules():  # the collector paused, what they make frozen (cipopt.bulk)
+        from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
+        from cipopt.pipeline import SolveOptions, solve_instance
+        from cipopt.report.progress import Steps
+        from cipopt.report.text import solve_summary
 
     if store and no_store:
         raise BadArguments("--store and --no-store contradict each other")
