@@ -22,7 +22,6 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 from pyomo.core import Constraint, Objective, Var
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from cipopt.bulk import no_cyclic_gc
 from cipopt.errors import SolveInterrupted  # noqa: F401  (raised here; defined in the light module)
@@ -103,7 +102,12 @@ def compile_model(model) -> StandardForm:
 
 
 def compile_with_pyomo(model) -> StandardForm:
-    """Pyomo's LinearStandardFormCompiler (mixed form), for any linear Pyomo model."""
+    """Pyomo's LinearStandardFormCompiler (mixed form), for any linear Pyomo model.
+
+    Imported here: the families record their rows (compile_model), so a solve seldom needs it,
+    and its import (with pyomo.network) costs about 0.02 s of every start."""
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
     with no_cyclic_gc():  # the compiler makes an object per term too (see cipopt.bulk)
         info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     columns = info.columns
