@@ -5,7 +5,8 @@
     python benchmarks/profile.py --schemes 20000 --years 10 --save /tmp/solve.prof   # for snakeviz etc.
 
 Runs the `cipopt solve INSTANCE --out OUT` command in this process (the same code path as the
-command line, run history pointed at a scratch file) under cProfile, then prints:
+command line, run history pointed at a scratch file, made beforehand unless --new-history) under
+cProfile, then prints:
 
 1. the share of the whole run spent in each stage (read + validate, coefficients, Pyomo build,
    compile to standard form, HiGHS hand-off, solve, check, results tables, writing, run history),
@@ -33,11 +34,13 @@ import cProfile
 import io
 import os
 import pstats
+import subprocess
 import tempfile
 import time
 
 # (label, file suffix, function name): the functions whose cumulative time is a stage's
 STAGES = [
+    ("imports (every module loaded, within any stage below)", "importlib._bootstrap>", "_find_and_load"),
     ("read + parse + validate (load_instance)", "io/load.py", "load_instance"),
     ("  of which validate_instance", "schema/validate.py", "validate_instance"),
     ("coefficients (build_coefficients)", "cipopt/coefficients.py", "build_coefficients"),
@@ -85,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--top", type=int, default=30, help="how many functions to list (default 30)")
     ap.add_argument("--save", help="also save the raw profile here (pstats format)")
+    ap.add_argument("--new-history", action="store_true",
+                    help="record into a new run history (a user's first solve: SQLAlchemy creates it); "
+                         "by default one is created beforehand, as for every later solve")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cipopt-profile-") as tmp:
@@ -98,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                                work / "instance")
             print(f"generated {args.schemes} x {args.years}, {orgs} organisations, seed {args.seed}")
         os.environ["CIPOPT_STORE"] = str(work / "runs.sqlite")
+        if not args.new_history:  # in another process: its imports must not leave this one warm
+            subprocess.run([sys.executable, "-c", "import sys; from cipopt.store import Store; Store(sys.argv[1]).close()",
+                            os.environ["CIPOPT_STORE"]], check=True)
         cli_args = ["solve", str(folder), "--out", str(work / "out"), "--gap", repr(args.gap),
                     "--time-limit", repr(args.time_limit), "--threads", str(args.threads), "--quiet"]
         profiler = cProfile.Profile()
