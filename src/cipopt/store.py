@@ -20,6 +20,9 @@ Several processes may record at once: SQLite runs in WAL mode and every write tr
 the write lock when it begins (BEGIN IMMEDIATE), waiting up to 30 s, and a transaction that still
 finds the database busy is retried; PostgreSQL serialises what must be (the migrations) with an
 advisory lock. Importing this module connects to nothing.
+
+The schema (MIGRATIONS) is defined in cipopt.history, which also records a solve into an existing
+SQLite history at the current schema without SQLAlchemy (`cipopt solve` starts quicker so).
 """
 
 from __future__ import annotations
