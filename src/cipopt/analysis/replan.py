@@ -347,10 +347,48 @@ def outturn_table(instance: Instance, actuals: Actuals, coef: Coefficients, outc
                      "recovery_recurrent": rec, "recovery_nonrecurrent": non, "gap_closed_recurrent": closed_rec,
                      "gap_closed_nonrecurrent": closed_non, "forecast_outturn": outturn,
                      "shortfall": max(0.0, required - outturn)})
+    fin = instance.finance
+    for ct in (fin.control_totals if fin is not None else ()):
+        if Y not in ct.values:
+            continue
+        # in savings terms, as a board reads the year: the in-year net saving the control total needs is
+        # the control total less the do-nothing surplus and this year's gains on disposal
+        surplus = sum(year.income - year.pay - year.non_pay - year.capital_charges
+                      for p in fin.organisations if ct.org in (None, p.org) for y, year in p.do_nothing.items() if y == Y)
+        gains = sum(r.value - r.book_value for r in derived.finance.capital_receipts if r.offset == 0
+                    and outcome.plan.get(r.scheme) == Y
+                    and (ct.org is None or derived.schemes[coef.scheme_index[r.scheme]].org == ct.org))
+        t = ct.model_copy(update={"values": {Y: ct.values[Y] - surplus - gains}})
+        rows.append(_saving_row(instance, actuals, coef, x, is_new, expected, t, "in_year", "control total"))
     return pd.DataFrame(rows, columns=["target", "org", "basis", "year", "required", "delivered_to_date",
                                        "forecast_started", "gap_before_recovery", "recovery_recurrent",
                                        "recovery_nonrecurrent", "gap_closed_recurrent", "gap_closed_nonrecurrent",
                                        "forecast_outturn", "shortfall"])
+
+
+def _saving_row(instance, actuals, coef, x, is_new, expected, t, basis: str, label: str) -> dict:
+    """The current year's outturn row of a requirement in savings terms (a control total's)."""
+    Y = actuals.as_at.year
+
+    def part(metric: str, conf: bool, mask) -> float:
+        return float((coef.matrix(metric, t.org, expected and conf) @ (x * mask))[0])
+
+    def parts(mask) -> tuple[float, float]:
+        rec = part("saving", True, mask) - part("running_cost", False, mask)
+        return rec, (part("nonrecurrent_saving", True, mask) - part("one_off_cost", False, mask)
+                     - part("double_running_cost", False, mask))
+    done = net_to_date(instance, actuals, basis, t.org)
+    committed = sum(parts(1.0 - is_new))
+    rec, non = parts(is_new)
+    required = t.values[Y]
+    gap = required - done - committed
+    outturn = done + committed + rec + non
+    closed_rec = min(max(gap, 0.0), max(rec, 0.0))
+    return {"target": t.id, "org": t.org or "all", "basis": label, "year": Y, "required": required,
+            "delivered_to_date": done, "forecast_started": committed, "gap_before_recovery": gap,
+            "recovery_recurrent": rec, "recovery_nonrecurrent": non, "gap_closed_recurrent": closed_rec,
+            "gap_closed_nonrecurrent": min(max(gap, 0.0) - closed_rec, max(non, 0.0)), "forecast_outturn": outturn,
+            "shortfall": max(0.0, required - outturn)}
 
 
 def _change(status: str, approved: int | None, start: int | None, Y: int, have_approved: bool) -> str:

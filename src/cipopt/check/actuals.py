@@ -172,6 +172,24 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
                          "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
                          "forecast_outturn": float(achieved[0]), "shortfall": float(short[0])})
     bottom = _bottom_line(instance, actuals, figs, plan, shortfalls, report.problems)
+    for ct in (instance.finance.control_totals if instance.finance is not None else ()):
+        if Y not in ct.values:
+            continue
+        # the in-year net saving the control total needs: less the do-nothing surplus and the year's gains
+        required = ct.values[Y] - bottom.do_nothing_surplus(ct.org)[0] - bottom.gains(ct.org)[0]
+        done = (figs.to_date("saving_to_date", "saving", ct.org) + figs.to_date("nonrecurrent_to_date",
+                "nonrecurrent_saving", ct.org) - figs.to_date("cost_to_date", "one_off_cost", ct.org))
+        rec_all, non_all = figs.net("in_year", ct.org)
+        rec_s, non_s = figs.net("in_year", ct.org, started, bridges=False)
+        rec_n, non_n = figs.net("in_year", ct.org, new)
+        achieved = float(done + rec_all[0] + non_all[0])
+        gap = float(required - done - rec_s[0] - non_s[0])
+        recurrently = min(max(gap, 0.0), max(float(rec_n[0]), 0.0))
+        rows.append({"target": ct.id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
+                     "gap_before_recovery": gap, "recovery_recurrent": float(rec_n[0]),
+                     "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
+                     "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
+                     "forecast_outturn": achieved, "shortfall": max(0.0, required - achieved)})
     for lim in instance.limits:
         use = figs.total(lim.metric, lim.org)
         if instance.finance is not None and lim.id in instance.finance.receipts_raise:
