@@ -577,6 +577,29 @@ def test_a_replan_in_a_later_year_ages_the_schemes_started_earlier():
     assert derived["started"].mandatory and derived["started"].earliest_start == 2026
 
 
+def test_a_later_year_replan_with_a_bottom_line_drops_past_years_and_reages_disposals():
+    """As at 2026-05 with a bottom line: 2025 is history for the do-nothing position, the control
+    total and the fund; a started scheme's sale due the year after its start (2026) completes in
+    the re-plan's first year, one due in its start year (2025) is gone; brute force agrees."""
+    inst, actuals = small_case(3, bridges=True)
+    actuals = actuals.model_copy(update={"as_at": Month(year=2026, month=5), "bridges": (
+        Bridge(id="vacancy-hold", monthly_saving=30, until=Month(year=2026, month=9)),)})
+    position = {y: {"income": 10000, "pay": 7000, "non_pay": 3000 + 300 * k} for k, y in enumerate(inst.years)}
+    inst = make_instance(**{**dict(inst), "finance": {
+        "organisations": [{"org": inst.org_ids[0], "opening_cash": 500, "do_nothing": position}],
+        "control_totals": [{"id": "control", "org": inst.org_ids[0], "values": {2025: 330, 2026: 450, 2027: 600}}],
+        "incentive_funds": [{"id": "psf", "org": inst.org_ids[0], "values": {2025: 400, 2026: 400, 2027: 400},
+                             "conditions": ["control"]}],
+        "capital_receipts": [{"scheme": "started", "value": 90, "book_value": 30, "offset": 1},
+                             {"scheme": "slipping", "value": 500, "book_value": 0, "offset": 0}]}})
+    result = check_against_brute_force(inst, actuals)
+    fin = result.derived.finance
+    assert set(fin.organisations[0].do_nothing) == {2026, 2027} and set(fin.incentive_funds[0].values) == {2026, 2027}
+    assert [(r.scheme, r.offset) for r in fin.capital_receipts] == [("started", 0)]
+    receipts = result.outcome.years.query("measure == 'capital_receipt' and org == 'all'").sort_values("year")
+    assert list(receipts["value"]) == [90, 0]
+
+
 def test_a_started_scheme_the_qia_rules_bar_is_kept_with_a_warning():
     inst, actuals = small_case(3)
     barred = inst.model_copy(update={
