@@ -14,7 +14,6 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from cipopt.schema.nominal import nominal_weights
 from cipopt.schema.finance import finance_problems, full_year_effect_problems
 from cipopt.schema.instance import (
     BUILTIN_METRICS, STANDARD_DOMAINS, Instance, Relation, Scheme,
@@ -408,6 +407,8 @@ class _Checks:
         if not inst.criteria and not self.gaps.criteria:
             self.log.error(self.ctx, "objective mode weighted_score needs criteria with weights "
                                      f"(and {self.src.name('scores')})", key="objective.mode")
+        from cipopt.schema.nominal import nominal_weights  # numpy: only for an instance with criteria
+
         if (inst.criteria or inst.criteria_order) and not self.log.errors and nominal_weights(inst) is None:
             self.log.error(self.ctx, "objective mode weighted_score needs nominal weights, but the criteria's "
                                      "ranges and order leave no room around a centre: give exact weights",
