@@ -422,7 +422,7 @@ def number_cells(
             log.error(label, f"{show(cell)} is a percentage, but this column is money: write the amount "
                              "(a percentage of what is not known)", row=int(rows[i]), column=column)
             continue
-        values[i] = nan if value is None else value
+        values[i] = nan if value is None else float(value)
         if value is None:
             log.error(label, f"{show(cell)} is not {kind}", row=int(rows[i]), column=column)
         elif warning:
