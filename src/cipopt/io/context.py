@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cipopt.io.folder import CONTEXT_FILE
 from cipopt.io.messages import describe_error, fields_of, loc_to_key, normalise_header, suggestion_text
 from cipopt.io.tables import TABLES
 from cipopt.io.text import parse_number, parse_year
@@ -22,7 +23,6 @@ from cipopt.schema.instance import (
 from cipopt.schema.problems import ProblemLog
 from cipopt.schema.validate import Gaps, canonical_metric
 
-CONTEXT_FILE = "instance.yaml"
 FORMAT_VERSION = 1
 
 # Nested models of instance.yaml, so unknown keys can be reported (as warnings) at any depth.
