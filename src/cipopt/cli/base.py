@@ -175,13 +175,16 @@ def printing_warnings(log: ProblemLog):
 
 
 def load(path: str):
-    """An instance from a folder, or from an .xlsx workbook (dispatched on the suffix)."""
-    from cipopt.io.excel import is_workbook_path, load_workbook_instance
+    """An instance from a folder, or from an .xlsx workbook (dispatched on the suffix; the workbook
+    reader, and pandas with it, is imported only for a workbook)."""
+    from cipopt.io.folder import is_workbook_path
     from cipopt.io.load import load_instance
 
     log = ProblemLog()
     with printing_warnings(log):
         if is_workbook_path(path):
+            from cipopt.io.excel import load_workbook_instance
+
             return load_workbook_instance(path, log)
         allow = bool(click.get_current_context().find_root().params.get("allow_outside_links"))
         return load_instance(path, log, allow_outside_links=allow)

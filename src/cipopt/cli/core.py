@@ -157,7 +157,7 @@ def validate(instance, out, force, quiet):
     Example:
       cipopt validate instances/holby
     """
-    from cipopt.report.instance import instance_summary
+    from cipopt.report.instance import instance_summary, scheme_table
     from cipopt.report.progress import Steps
 
     if out:
@@ -168,7 +168,7 @@ def validate(instance, out, force, quiet):
     for line in lines:
         click.echo(line)
     if out:
-        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force,
+        write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(scheme_table(schemes))}, force=force,
                      kind="validate")
         click.echo(f"wrote summary.json, schemes.csv to {out}")
 

@@ -5,8 +5,10 @@ cell that is not a number, a row with too many cells. Lenient readings (money wr
 "£1,200", "12.5%", "2025/26" for a year, Windows-1252 text) are accepted with a warning that
 says what was read, so that nobody is surprised by a number they did not write.
 
-Columns are parsed vectorised (pandas) and only the cells that fail the fast path are looked at
-one by one, so a 50,000-row table costs about as much as pandas' own parsing.
+A table is read into a light `Table` (text cells by column, with spreadsheet row numbers), so
+that `cipopt validate` needs no pandas; `read_csv_table` and the `*_column` functions give the
+same as pandas objects to the readers that work on frames (plan.csv, actuals). Columns are parsed
+with one fast pass over their cells; only the cells it refuses are looked at one by one.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import re
 import stat
 from decimal import Decimal
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cipopt.schema.problems import ProblemLog, show
+
+if TYPE_CHECKING:  # pandas is imported only by the functions that give frames
+    import pandas as pd
 
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
@@ -176,8 +179,62 @@ def _delimiter(text: str, label: str, log: ProblemLog) -> tuple[str, str]:
     return ",", text
 
 
-def read_csv_table(text: str, label: str, log: ProblemLog) -> pd.DataFrame | None:
-    """A table of stripped strings with spreadsheet row numbers as its index; blank rows dropped.
+class Table:
+    """A table as read: stripped text cells by column, each row's spreadsheet row number in `rows`.
+
+    What the instance readers work on; light (no pandas) so that checking an instance is quick."""
+
+    __slots__ = ("columns", "rows", "cells", "header_row")
+
+    def __init__(self, columns: list[str], rows: list[int], cells: dict[str, list[str]], header_row: int = 1):
+        self.columns = list(columns)
+        self.rows = rows
+        self.cells = cells
+        self.header_row = header_row
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, column: str) -> list[str]:
+        return self.cells[column]
+
+    def take(self, keep: list[bool]) -> "Table":
+        """The rows where `keep` is true."""
+        return Table(self.columns, [r for r, k in zip(self.rows, keep) if k],
+                     {c: [v for v, k in zip(cells, keep) if k] for c, cells in self.cells.items()}, self.header_row)
+
+    def renamed(self, names: dict[str, str]) -> "Table":
+        return Table([names.get(c, c) for c in self.columns], self.rows,
+                     {names.get(c, c): cells for c, cells in self.cells.items()}, self.header_row)
+
+    def to_frame(self) -> "pd.DataFrame":
+        """The table as a pandas frame of strings indexed by spreadsheet row (for the frame readers)."""
+        import numpy as np
+        import pandas as pd
+
+        frame = pd.DataFrame({c: self.cells[c] for c in self.columns}, columns=self.columns, dtype=object)
+        frame.index = pd.Index(np.asarray(self.rows, dtype=np.int64))
+        frame.attrs["header_row"] = self.header_row
+        return frame
+
+    @classmethod
+    def of(cls, table: Any) -> "Table":
+        """A `Table` as is, or one from a frame of strings (a workbook sheet) with the same meaning."""
+        if isinstance(table, Table):
+            return table
+        columns = [str(c) for c in table.columns]
+        return cls(columns, [int(r) for r in table.index.tolist()],
+                   {str(c): table[c].tolist() for c in table.columns}, int(table.attrs.get("header_row", 1)))
+
+
+def read_csv_table(text: str, label: str, log: ProblemLog) -> "pd.DataFrame | None":
+    """`read_table` as a pandas frame of strings indexed by spreadsheet row number."""
+    table = read_table(text, label, log)
+    return table.to_frame() if table is not None else None
+
+
+def read_table(text: str, label: str, log: ProblemLog) -> Table | None:
+    """A table of stripped strings with spreadsheet row numbers; blank rows dropped.
 
     The header is row 1 and a record spanning several lines (a quoted line break) is one row,
     as a spreadsheet shows it. A row longer than the header is refused (its cells would shift
@@ -214,15 +271,15 @@ def read_csv_table(text: str, label: str, log: ProblemLog) -> pd.DataFrame | Non
         seen.add(c)
     width = len(header)
     body = records[first + 1:]
-    lengths = np.array(list(map(len, body)), dtype=np.int64)
-    for i in np.flatnonzero(lengths != width):
-        record = body[i]
+    for i, record in enumerate(body):
+        if len(record) == width:
+            continue
         if len(record) > width:
             extra = [c for c in record[width:] if c.strip()]
             if extra:
                 log.error(label, f"has {len(record)} cells but the header names {width} columns; "
                                  f"extra value {show(extra[0].strip())} (a value holding a comma needs "
-                                 "quotes)", row=int(i) + head_row + 1)
+                                 "quotes)", row=i + head_row + 1)
                 ok = False
                 continue
             body[i] = record[:width]
@@ -232,21 +289,19 @@ def read_csv_table(text: str, label: str, log: ProblemLog) -> pd.DataFrame | Non
         return None
     keep = [i for i, record in enumerate(body) if any(record)]  # any(): a non-empty cell (fast)
     rows = [body[i] for i in keep] if len(keep) != len(body) else body
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    frame.index = pd.Index(np.asarray(keep, dtype=np.int64) + head_row + 1)
+    numbers = [i + head_row + 1 for i in keep]
+    columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in header]
     stripped = False
-    for column in header:
-        if _needs_strip(frame[column]):
-            frame[column] = frame[column].str.strip()
+    for k, cells in enumerate(columns):
+        if _needs_strip(cells):
+            columns[k] = [c.strip() for c in cells]
             stripped = True
-    if stripped and len(frame):  # a row of spaces only is blank too
-        blank = np.ones(len(frame), dtype=bool)
-        for column in header:
-            blank &= ~frame[column].to_numpy(dtype=object).astype(bool)
-        if blank.any():
-            frame = frame[~blank]
-    frame.attrs["header_row"] = head_row
-    return frame
+    table = Table(header, numbers, dict(zip(header, columns)), head_row)
+    if stripped and numbers:  # a row of spaces only is blank too
+        filled = [any(row) for row in zip(*columns)] if columns else [False] * len(numbers)
+        if not all(filled):
+            table = table.take(filled)
+    return table
 
 
 def _report_csv_error(text: str, delimiter: str, label: str, log: ProblemLog) -> None:
@@ -271,9 +326,9 @@ def _report_csv_error(text: str, delimiter: str, label: str, log: ProblemLog) ->
 _EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")
 
 
-def _needs_strip(column: pd.Series) -> bool:
+def _needs_strip(cells: list[str]) -> bool:
     """Whether any cell has spaces at an end (one regex over the joined column: fast)."""
-    return bool(_EDGE_SPACE.search("\x00".join(column.tolist())))
+    return bool(_EDGE_SPACE.search("\x00".join(cells)))
 
 
 # -- cells -------------------------------------------------------------------------------------
@@ -327,80 +382,99 @@ def parse_year(raw: str) -> tuple[int | None, str | None]:
     return None, None
 
 
-def filled_mask(raw: pd.Series) -> np.ndarray:
-    """Which cells are not empty (cells are stripped strings; '' is falsy): fast."""
-    return raw.to_numpy(dtype=object).astype(bool)
-
-
-def _floats(cells: list[str]) -> np.ndarray | None:
-    """All cells as floats (NaN where empty) if every filled cell is a plain number, else None."""
+def plain_number(cell: str) -> float | None:
+    """A cell as a number the fast way (as pandas' to_numeric reads one), else None."""
     try:
-        return np.array([float(c) if c else math.nan for c in cells], dtype=float)
+        value = float(cell)
     except ValueError:
         return None
+    return None if value != value else value
 
 
-def number_column(
-    frame: pd.DataFrame, column: str, label: str, log: ProblemLog, *,
+def number_cells(
+    cells: list[str], rows: list[int], column: str, label: str, log: ProblemLog, *,
     integer: bool = False, year: bool = False, expected: str | None = None, money: bool = False,
-) -> pd.Series:
-    """Parse one column to floats (NaN where empty or bad), logging each bad cell with its row.
+) -> list[float]:
+    """Parse one column's cells to floats (NaN where empty or bad), logging each bad cell with its row.
 
     The fast path reads the whole column at once; only cells it refuses are read one by one,
     leniently (money, percent, financial years when `year`), with a warning for each lenient
     reading. `expected` replaces "a number" in the message of a bad cell. A `money` column
     refuses percentages.
     """
-    raw = frame[column]
-    cells = raw.tolist()
-    filled = filled_mask(raw)
-    values = _floats(cells)
-    if values is None:
-        values = pd.to_numeric(raw.where(filled), errors="coerce").to_numpy(dtype=float, copy=True)
-    bad = filled & ~np.isfinite(values)
+    nan = math.nan
+    try:
+        values = [float(c) if c else nan for c in cells]
+    except ValueError:
+        values = [plain_number(c) if c else nan for c in cells]
+        values = [nan if v is None else v for v in values]
+    isfinite = math.isfinite
+    bad = [i for i, (c, v) in enumerate(zip(cells, values)) if c and not isfinite(v)]
     if integer or year:
         kind = expected or ("a year such as 2025" if year else "a whole number")
     else:
         kind = expected or "a number"
-    rows = raw.index
-    for i in np.flatnonzero(bad):
+    for i in bad:
         cell = cells[i]
         value, warning = parse_year(cell) if year else parse_number(cell)
         if money and value is not None and cell.strip().endswith("%"):
-            values[i] = math.nan
+            values[i] = nan
             log.error(label, f"{show(cell)} is a percentage, but this column is money: write the amount "
                              "(a percentage of what is not known)", row=int(rows[i]), column=column)
             continue
-        values[i] = math.nan if value is None else value
+        values[i] = nan if value is None else float(value)
         if value is None:
             log.error(label, f"{show(cell)} is not {kind}", row=int(rows[i]), column=column)
         elif warning:
             log.warn(label, warning, row=int(rows[i]), column=column)
     if integer or year:
-        fractional = ~np.isnan(values) & (values != np.round(values))
-        for i in np.flatnonzero(fractional):
+        fractional = [i for i, v in enumerate(values) if v == v and v != round(v)]
+        for i in fractional:
             log.error(label, f"{show(cells[i])} is not {kind}", row=int(rows[i]), column=column)
-        values[fractional] = math.nan
-    return pd.Series(values, index=rows, name=column)
+            values[i] = nan
+    return values
 
 
-def bool_column(frame: pd.DataFrame, column: str, label: str, log: ProblemLog) -> pd.Series:
+def number_column(
+    frame: "pd.DataFrame", column: str, label: str, log: ProblemLog, *,
+    integer: bool = False, year: bool = False, expected: str | None = None, money: bool = False,
+) -> "pd.Series":
+    """`number_cells` of a frame's column, as a Series on the frame's index."""
+    import pandas as pd
+
+    raw = frame[column]
+    values = number_cells(raw.tolist(), raw.index.tolist(), column, label, log, integer=integer, year=year,
+                          expected=expected, money=money)
+    return pd.Series(values, index=raw.index, name=column, dtype=float)
+
+
+def bool_cells(cells: list[str], rows: list[int], column: str, label: str, log: ProblemLog) -> list[bool | None]:
     """true/false, yes/no, 1/0, y/n, t/f in any case; None where empty or bad (bad ones logged)."""
+    values = [_BOOLS.get(c.lower()) for c in cells]
+    for i, (c, v) in enumerate(zip(cells, values)):
+        if v is None and c:
+            log.error(label, f"{show(c)} is not true or false (yes/no and 1/0 are read too)",
+                      row=int(rows[i]), column=column)
+    return values
+
+
+def bool_column(frame: "pd.DataFrame", column: str, label: str, log: ProblemLog) -> "pd.Series":
+    """`bool_cells` of a frame's column, as a Series of objects on the frame's index."""
+    import pandas as pd
+
     raw = frame[column]
-    values = raw.str.lower().map(_BOOLS)
-    bad = values.isna().to_numpy() & filled_mask(raw)
-    for row in raw.index[bad]:
-        log.error(label, f"{show(raw.at[row])} is not true or false (yes/no and 1/0 are read too)",
-                  row=int(row), column=column)
-    return values.astype(object).where(values.notna(), None)
+    return pd.Series(bool_cells(raw.tolist(), raw.index.tolist(), column, label, log), index=raw.index,
+                     name=column, dtype=object)
 
 
-def is_numeric_column(frame: pd.DataFrame, column: str) -> bool:
+def is_numeric_cells(cells: list[str]) -> bool:
     """Every filled cell reads as a number (plainly or leniently) and at least one is filled."""
-    raw = frame[column]
-    filled = raw[raw != ""]
-    if filled.empty:
+    filled = [c for c in cells if c != ""]
+    if not filled:
         return False
-    parsed = pd.to_numeric(filled, errors="coerce")
-    rest = filled[parsed.isna().to_numpy()]
-    return all(parse_number(c)[0] is not None for c in rest)
+    return all(plain_number(c) is not None or parse_number(c)[0] is not None for c in filled)
+
+
+def is_numeric_column(frame: "pd.DataFrame", column: str) -> bool:
+    """`is_numeric_cells` of a frame's column."""
+    return is_numeric_cells(frame[column].tolist())

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cipopt.coefficients import qia_ineligibility
 from cipopt.schema.instance import Instance
 
+if TYPE_CHECKING:  # pandas only for `--out` (scheme_table): checking an instance needs none
+    import pandas as pd
 
-def instance_summary(inst: Instance) -> tuple[dict[str, Any], list[str], pd.DataFrame]:
+SCHEME_COLUMNS = ("scheme", "name", "category", "org", "mandatory", "eligible", "ineligible_reason")
+
+
+def instance_summary(inst: Instance) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
+    """The summary (summary.json), the lines printed, and one row per scheme (schemes.csv)."""
     reasons = {s.id: qia_ineligibility(s, inst) for s in inst.schemes}
-    schemes = pd.DataFrame(
-        [{"scheme": s.id, "name": s.name, "category": s.category, "org": s.org,
-          "mandatory": s.mandatory, "eligible": reasons[s.id] is None,
-          "ineligible_reason": reasons[s.id] or ""} for s in inst.schemes],
-        columns=["scheme", "name", "category", "org", "mandatory", "eligible", "ineligible_reason"],
-    )
+    schemes = [{"scheme": s.id, "name": s.name, "category": s.category, "org": s.org,
+                "mandatory": s.mandatory, "eligible": reasons[s.id] is None,
+                "ineligible_reason": reasons[s.id] or ""} for s in inst.schemes]
     categories = Counter(s.category for s in inst.schemes)
     relations = Counter(r.kind for r in inst.relations)
     summary = {
@@ -57,3 +58,10 @@ def instance_summary(inst: Instance) -> tuple[dict[str, Any], list[str], pd.Data
     for sid, why in ineligible.items():
         lines.append(f"    {sid}: {why}")
     return summary, lines, schemes
+
+
+def scheme_table(schemes: list[dict[str, Any]]) -> "pd.DataFrame":
+    """The per-scheme rows of `instance_summary` as a frame, for writing schemes.csv."""
+    import pandas as pd
+
+    return pd.DataFrame(schemes, columns=list(SCHEME_COLUMNS))

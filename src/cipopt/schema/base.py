@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import typing
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class CellKind(str):
+    """How a CSV column is read when its type alone does not say (io/tables.py derives the rest)."""
+
+
+Year = Annotated[int, CellKind("year")]
+"""A plan year: a cell may be written "2025/26" (read as 2025, with a warning)."""
+Word = Annotated[str, CellKind("word")]
+"""A word from a fixed list: compared in lower case, spaces and hyphens as underscores."""
 
 
 def _is_number_type(annotation) -> bool:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cipopt.schema.base import Frozen, FromYaml
+from cipopt.schema.base import Frozen, FromYaml, Word, Year
 from cipopt.schema.finance import Finance
 
 CATEGORIES = (
@@ -162,10 +162,10 @@ class Scheme(Frozen):
 
     id: str = Field(min_length=1)
     name: str = ""
-    category: str = "other"
+    category: Word = "other"
     org: str = ""
-    earliest_start: int | None = None
-    latest_start: int | None = None
+    earliest_start: Year | None = None
+    latest_start: Year | None = None
     mandatory: bool = False
     confidence: float = Field(default=1.0, ge=0, le=1)
     recurrent_saving: float = 0.0
