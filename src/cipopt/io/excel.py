@@ -41,142 +41,82 @@ import pandas as pd
 from cipopt.io.export import SCHEME_COLUMNS, TABLE_COLUMNS, instance_context, instance_tables
 from cipopt.io.load import TABLES, RawInstance, parse_raw, suggestion_text, _bulk
 from cipopt.io.text import parse_bool, parse_year, regular_file_problem
-from cipopt.schema.instance import CATEGORIES, Instance
+from cipopt.schema.docs import (
+    SECTION_MODELS, TABLE_MODELS, _nested, choices, columns, default_text, description, is_list, yaml_keys,
+)
+from cipopt.schema.instance import Instance, Quality
 from cipopt.schema.problems import InputError, ProblemLog
 
 CONTEXT_SHEET = "context"
 README_SHEET = "README"
 SECTIONS = ("settings", "organisations", "targets", "limits", "quality", "criteria", "fair_shares", "risk_groups")
+# A block's columns are its model's fields (a target's and a limit's `values` are the year columns).
 _SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "settings": ("key", "value"),
-    "organisations": ("id", "name", "sector"),
-    "targets": ("id", "org", "basis", "hard", "shortfall_penalty"),
-    "limits": ("id", "org", "metric", "sense"),
+    **{section: tuple(f for f in model.model_fields if f != "values") for section, model in SECTION_MODELS.items()},
     "quality": ("domain", "scheme_min", "portfolio_min"),
-    "criteria": ("id", "weight", "weight_min", "weight_max"),
-    "fair_shares": ("id", "org", "sector", "metric", "min_share", "years"),
-    "risk_groups": ("id", "correlation"),
 }
 _YEAR_SECTIONS = ("targets", "limits")
-_LIST_SETTINGS = ("years", "quality.domains", "criteria_order")
-SETTINGS_KEYS: tuple[tuple[str, str], ...] = (
-    ("format_version", "1: the version of the instance format this workbook follows"),
-    ("name", "the plan's name, shown on every report"),
-    ("money_unit", "one unit for all money in the workbook (default GBP thousand)"),
-    ("years", "the plan's financial years, by the calendar year each starts in: 2025, 2026, 2027"),
-    ("discount_rate", "present values discount year y by (1+r)^-(y - first year); default 0.035 (Green Book)"),
-    ("objective.mode", "net_present_value (default), savings or weighted_score"),
-    ("objective.risk", "expected (default: savings count at confidence x value), none (face value), cvar or "
-                       "chance (docs/risk.md)"),
-    ("quality.max_risk", "a scheme whose qia_risk exceeds this is ineligible unless its QIA is approved"),
-    ("quality.hard_max_risk", "above this a scheme is ineligible even if approved"),
-    ("solver.time_limit", "seconds the solver may take (empty: no limit)"),
-    ("solver.mip_gap", "relative gap at which a plan counts as optimal (default 0.0001)"),
-    ("solver.threads", "solver threads (empty: the solver's choice)"),
-    ("criteria_order", "bids only: criteria in order of importance, e.g. population_health, finance"),
-)
+_QUALITY_NOTES = {"domain": (Quality, "domains"), "scheme_min": (Quality, "scheme_min"),
+                  "portfolio_min": (Quality, "portfolio_min")}
+
+
+def _settings_fields() -> tuple[tuple[str, type, str], ...]:
+    """(key, model, field) of the settings block: every key of instance.yaml that is not a block of
+    its own, nested ones dotted (objective.mode); `finance` is one cell of JSON (= YAML)."""
+    out = []
+    for key, model, name in yaml_keys():
+        top = key.split(".")[0].split("[")[0]
+        if top in SECTION_MODELS or "[]" in key or (top == "finance" and key != "finance") \
+                or (key.startswith("quality.") and key.split(".")[1] in ("domains", "scheme_min", "portfolio_min")):
+            continue
+        if key != "finance" and _nested(model.model_fields[name].annotation) is not None:
+            continue  # quality, objective, solver: their keys are listed instead
+        out.append((key, model, name))
+    return tuple(out)
+
+
+_SETTINGS_FIELDS = _settings_fields()
+_LIST_SETTINGS = tuple(key for key, model, name in yaml_keys()  # a settings cell `a, b, c` is a list
+                       if is_list(model, name) and "[" not in key and key.split(".")[0] not in SECTION_MODELS
+                       and not key.startswith("finance"))
 _NOTE = "note"
 
-BOOLEAN_COLUMNS = {"mandatory", "qia_approved", "excluded", "hard"}
-CHOICES: dict[str, tuple[str, ...]] = {
-    "category": CATEGORIES,
-    "kind": ("requires", "excludes", "together", "precedes"),
-    "basis": ("recurrent", "in_year", "full_year_effect"),
-    "sense": ("<=", ">=", "=="),
-    "sector": ("acute", "community", "mental_health", "primary_care", "commissioner", "ambulance", "other"),
-    "objective.mode": ("net_present_value", "savings", "weighted_score"),
-    "objective.risk": ("expected", "none", "cvar", "chance"),
-    "delivery_distribution": ("triangular", "pert"),
-    **{c: ("true", "false") for c in BOOLEAN_COLUMNS},
-}
+# Booleans and drop-downs come from the models: a Literal's values, true/false, or a field's stated choices.
+BOOLEAN_COLUMNS = {name for model in (*TABLE_MODELS.values(), *SECTION_MODELS.values())
+                   for name in model.model_fields if choices(model, name) == ("true", "false")}
 
+
+def _note(model, name: str) -> str:
+    """A header's note: the field's documentation, and its default."""
+    text = description(model, name)
+    default = default_text(model, name)
+    if default == "required":
+        return f"Required. {text}"
+    return f"{text} (default {default})" if default else text
+
+
+def _block_notes(model, names) -> dict[str, str]:
+    notes = {name: _note(model, name) for name in names if name in model.model_fields}
+    if "values" in model.model_fields:
+        notes["year"] = _note(model, "values")
+    return notes
+
+
+def _block_choices(model, names) -> dict[str, tuple[str, ...]]:
+    return {name: c for name in names if name in model.model_fields and (c := choices(model, name)) and len(c) > 1}
+
+
+SETTINGS_KEYS: tuple[tuple[str, str], ...] = tuple((key, _note(model, name)) for key, model, name in _SETTINGS_FIELDS)
+_SETTINGS_CHOICES = {key: c for key, model, name in _SETTINGS_FIELDS if (c := choices(model, name)) and len(c) > 1}
 COLUMN_NOTES: dict[str, dict[str, str]] = {
-    "schemes": {
-        "id": "Required. Unique short id of the scheme, e.g. agency-price-cap.",
-        "name": "Name shown in reports (default: the id).",
-        "category": "One of: " + ", ".join(CATEGORIES) + " (default other).",
-        "org": "Organisation that runs the scheme (default: the first organisation).",
-        "earliest_start": "First year the scheme may start, e.g. 2025 (default: the first plan year).",
-        "latest_start": "Last year the scheme may start (default: the last plan year).",
-        "mandatory": "true: the scheme must be selected (default false).",
-        "confidence": "Probability of delivery, 0 to 1 (default 1).",
-        "recurrent_saving": "Full-year effect of the recurrent saving, per year, in the money unit.",
-        "first_year_fraction": "Share of the recurrent saving delivered in the start year (default 0.5).",
-        "nonrecurrent_saving": "One-off saving in the start year.",
-        "one_off_cost": "Revenue cost in the start year.",
-        "capital_cost": "Capital cost in the start year (counts against limits and NPV, never targets).",
-        "running_cost": "Recurrent revenue cost in every active year.",
-        "double_running_cost": "Revenue cost while old and new services run side by side.",
-        "double_running_years": "How many years double running lasts, from the start year.",
-        "safety": "QIA score: -2 major harm, -1 minor harm, 0 neutral, +1 minor benefit, +2 major benefit.",
-        "effectiveness": "QIA score (clinical outcomes), -2 to +2.",
-        "experience": "QIA score (patient experience), -2 to +2.",
-        "access": "QIA score (access), -2 to +2.",
-        "qia_risk": "Residual quality risk, likelihood (1-5) x consequence (1-5); default 1.",
-        "qia_approved": "true: the medical and nursing directors signed off the QIA with mitigations.",
-        "excluded": "true: the scheme may not be selected (a decision already taken).",
-        "delivery_low": "If it delivers: the lowest multiplier of its savings (default 1; docs/risk.md).",
-        "delivery_likely": "If it delivers: the most likely multiplier of its savings (default 1).",
-        "delivery_high": "If it delivers: the highest multiplier of its savings (default 1).",
-        "delivery_distribution": "triangular (default) or pert: the multiplier's shape between low and high.",
-        "slip_probability": "Probability that its savings start one year late, 0 to 1 (default 0).",
-        "risk_group": "A risk group of the context sheet: its members succeed or fail together.",
-    },
-    "profiles": {
-        "scheme": "Scheme id.", "offset": "Years after the start year (0 = the start year).",
-        "metric": "saving, nonrecurrent_saving, one_off_cost, capital_cost, running_cost, "
-                  "double_running_cost or a custom metric such as pmo_days.",
-        "value": "The amount at that offset; these rows replace the derived values of the metric.",
-    },
-    "relations": {
-        "kind": "requires (a needs b, b at least lag years earlier), excludes (not both), together "
-                "(both or neither), precedes (if both, b starts at least lag years after a).",
-        "a": "Scheme id.", "b": "Scheme id.", "lag": "Years (default 0); requires and precedes only.",
-    },
-    "shares": {
-        "scheme": "Scheme id.", "org": "Organisation id.",
-        "saving_share": "Share of the savings this organisation gets, 0 to 1 (a scheme's shares sum to 1).",
-        "cost_share": "Share of the costs this organisation pays, 0 to 1 (a scheme's shares sum to 1).",
-    },
-    "risk_groups": {
-        "id": "Id that the schemes sheet's risk_group names.",
-        "correlation": "0 to 1: how strongly its members succeed or fail together (1: all or nothing).",
-    },
-    "scores": {
-        "scheme": "Scheme id.", "criterion": "Criterion id (listed in the context sheet's criteria block).",
-        "score": "Appraisal score, 0 to 100.",
-    },
-    "organisations": {
-        "id": "Short unique id used in schemes org, shares, targets and limits.",
-        "name": "Full name.", "sector": "acute, community, mental_health, primary_care, commissioner, "
-                                         "ambulance or other.",
-    },
-    "targets": {
-        "id": "Unique id of the target, e.g. underlying.",
-        "org": "Organisation whose share counts (empty: the whole system).",
-        "basis": "recurrent (the underlying position, default), in_year (the control total) or full_year_effect "
-                 "(the underlying position at exit run-rate, docs/finance.md).",
-        "hard": "true: must be met; false (default): a shortfall is allowed at the penalty.",
-        "shortfall_penalty": "Objective lost per unit of shortfall, discounted like money (default 1).",
-        "year": "Savings required in this year against the do-nothing forecast (empty: no target).",
-    },
-    "limits": {
-        "id": "Unique id of the limit, e.g. capital.",
-        "org": "Organisation counted (empty: everything).",
-        "metric": "What is summed over active schemes: capital_cost, pmo_days, wte_nursing, ...",
-        "sense": "<= (default), >= or == (pick it from the list, or type = or '==: Excel reads a bare == as a formula).",
-        "year": "The bound in this year (empty: no bound).",
-    },
-    "quality": {
-        "domain": "A quality domain (safety, effectiveness, experience, access, or a numeric schemes column).",
-        "scheme_min": "A scheme scoring below this in the domain is ineligible unless its QIA is approved.",
-        "portfolio_min": "Each year the summed score of active schemes in the domain must be at least this.",
-    },
-    "criteria": {
-        "id": "Criterion id used in the scores sheet.", "weight": "Exact weight.",
-        "weight_min": "Lowest plausible weight (for robust ranking).",
-        "weight_max": "Highest plausible weight (for robust ranking).",
-    },
+    **{table: _block_notes(model, columns(table)) for table, model in TABLE_MODELS.items()},
+    **{section: _block_notes(model, model.model_fields) for section, model in SECTION_MODELS.items()},
+    "quality": {column: _note(*where) for column, where in _QUALITY_NOTES.items()},
+}
+COLUMN_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    **{table: _block_choices(model, columns(table)) for table, model in TABLE_MODELS.items()},
+    **{section: _block_choices(model, model.model_fields) for section, model in SECTION_MODELS.items()},
 }
 
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -799,7 +739,7 @@ def instance_workbook(instance: Instance | None = None) -> bytes:
         if instance is not None and frame is None and name != "schemes":
             continue  # an optional table the instance does not have
         ws = w.sheet(name)
-        w.header(ws, 1, columns, {**_model_notes(name), **COLUMN_NOTES.get(name, {})})
+        w.header(ws, 1, columns, COLUMN_NOTES[name])
         ws.freeze_panes = "B2" if name == "schemes" else "A2"
         if frame is not None:
             for r, row in enumerate(frame.itertuples(index=False), start=2):
@@ -807,20 +747,13 @@ def instance_workbook(instance: Instance | None = None) -> bytes:
                     _cell(ws, r, c, _excel_value(value))
         last = max(_TEMPLATE_ROWS, (len(frame) if frame is not None else 0) + 200)
         for c, column in enumerate(columns, start=1):
-            if column in CHOICES:
-                w.choices(ws, get_column_letter(c), 2, last, CHOICES[column], column)
+            if column in COLUMN_CHOICES[name]:
+                w.choices(ws, get_column_letter(c), 2, last, COLUMN_CHOICES[name][column], column)
         w.widths(ws, {c: max(10, min(40, len(col) + 4)) for c, col in enumerate(columns, start=1)})
         if name == "schemes":
             w.widths(ws, {2: 45})
         _print_setup(ws, instance.name if instance is not None else "cipopt instance workbook")
     return w.bytes()
-
-
-def _model_notes(table: str) -> dict[str, str]:
-    """Notes for columns this module does not describe: the model's own field documentation."""
-    from cipopt.io.export import field_docs
-
-    return field_docs(TABLES[table].model) if table in TABLES else {}
 
 
 def _readme(ws, blank: bool) -> None:
@@ -876,8 +809,8 @@ def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank:
         _cell(ws, r, 1, key)
         _cell(ws, r, 2, _excel_value(flat.pop(key, None)))
         _cell(ws, r, 3, note).font = grey
-        if key in CHOICES:
-            w.choices(ws, "B", r, r, CHOICES[key], key)
+        if key in _SETTINGS_CHOICES:
+            w.choices(ws, "B", r, r, _SETTINGS_CHOICES[key], key)
         r += 1
     for key, value in flat.items():  # keys this page does not list (kept, and warned when read)
         _cell(ws, r, 1, key)
@@ -901,37 +834,31 @@ def _context_sheet(w: _Sheets, context: dict[str, Any], years: list[int], blank:
             r += 1
         r += spare
         for c, column in enumerate(columns, start=1):
-            if column in CHOICES and r > first:
-                w.choices(ws, get_column_letter(c), first, r - 1, CHOICES[column], f"{title} {column}")
+            if column in COLUMN_CHOICES.get(title, {}) and r > first:
+                w.choices(ws, get_column_letter(c), first, r - 1, COLUMN_CHOICES[title][column], f"{title} {column}")
 
     spare = 3 if blank else 0
-    orgs = context.get("organisations", [])
-    block("organisations", ["id", "name", "sector"],
-          [[o.get("id"), o.get("name"), o.get("sector")] for o in orgs], spare)
-    targets = context.get("targets", [])
-    block("targets", ["id", "org", "basis", "hard", "shortfall_penalty", *years],
-          [[t.get("id"), t.get("org"), t.get("basis"), t.get("hard"), t.get("shortfall_penalty"),
-            *[t.get("values", {}).get(y) for y in years]] for t in targets], spare)
-    limits = context.get("limits", [])
-    block("limits", ["id", "org", "metric", "sense", *years],
-          [[lim.get("id"), lim.get("org"), lim.get("metric"), lim.get("sense"),
-            *[lim.get("values", {}).get(y) for y in years]] for lim in limits], spare)
-    quality = context.get("quality", {})
-    domains = quality.get("domains", ["safety", "effectiveness", "experience", "access"] if blank else [])
-    block("quality", ["domain", "scheme_min", "portfolio_min"],
-          [[d, quality.get("scheme_min", {}).get(d), quality.get("portfolio_min", {}).get(d)] for d in domains], 0)
-    criteria = context.get("criteria", [])
-    if criteria or blank:
-        block("criteria", ["id", "weight", "weight_min", "weight_max"],
-              [[c.get("id"), c.get("weight"), c.get("weight_min"), c.get("weight_max")] for c in criteria], spare)
-    fair = context.get("fair_shares", [])
-    if fair:  # format extension (docs/ranking.md): only when the instance has one
-        block("fair_shares", list(_SECTION_COLUMNS["fair_shares"]),
-              [[f.get("id"), f.get("org"), f.get("sector"), f.get("metric"), f.get("min_share"),
-                ", ".join(str(y) for y in f["years"]) if f.get("years") else None] for f in fair], 0)
-    risk_groups = context.get("risk_groups", [])
-    if risk_groups or blank:  # the blank form has the risk_group column, so the block that defines them
-        block("risk_groups", ["id", "correlation"], [[g.get("id"), g.get("correlation")] for g in risk_groups], spare)
+
+    def cell(item: dict[str, Any], column: str) -> Any:
+        value = item.get(column)
+        return ", ".join(str(v) for v in value) if isinstance(value, list) else value
+
+    for section in SECTIONS[1:]:
+        if section == "quality":
+            quality = context.get("quality", {})
+            domains = quality.get("domains", ["safety", "effectiveness", "experience", "access"] if blank else [])
+            block("quality", list(_SECTION_COLUMNS["quality"]),
+                  [[d, quality.get("scheme_min", {}).get(d), quality.get("portfolio_min", {}).get(d)]
+                   for d in domains], 0)
+            continue
+        items = context.get(section, [])
+        if not items and not blank and section not in ("organisations", "targets", "limits"):
+            continue  # an optional block the instance does not use
+        names = list(_SECTION_COLUMNS[section])
+        extra = years if section in _YEAR_SECTIONS else []
+        block(section, [*names, *extra],
+              [[cell(item, c) for c in names] + [item.get("values", {}).get(y) for y in extra] for item in items],
+              spare if section != "quality" else 0)
     w.widths(ws, {1: 24, 2: 34, 3: 14, 4: 10, 5: 18})
     for c in range(6, 6 + len(years)):
         w.widths(ws, {c: 11})
