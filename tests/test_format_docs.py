@@ -139,3 +139,75 @@ def test_every_key_of_instance_yaml_is_in_the_template(template):
     assert "finance" in settings
     assert set(Instance.model_fields) - set(docs.TABLE_MODELS) - settings - set(blocks) \
         <= {"objective", "solver"}
+
+
+# -- the scenario file: its models and its reader agree ----------------------------------------------
+
+SOUND_SCENARIOS = [
+    "description: capital halved\nscale: [{limit: capital, factor: 0.5}]\n",
+    "scale: {metric: saving, category: agency, org: [holby], factor: 0.8}\n",
+    "scale: [{target: underlying, factor: 1.1, years: [2026, 2027]}, {metric: confidence, schemes: p1, factor: 0.9}]\n",
+    "delay: [{org: holby, years: -1}]\nforce_in: p1\n",
+    "context: {limits: {pmo: null}}\nschemes: {epr: {confidence: 0.6}}\nforce_out: [a1]\n",
+    "description:\nforce_in: [p1, p2]\n",
+]
+BROKEN_SCENARIOS = [
+    "description: [1, 2]\n", "context: [1]\n", "schemes: [a1]\n", "scale: 0.8\n",
+    "scale: [{metric: saving, factor: lots}]\n", "scale: [{metric: saving, factor: -1}]\n",
+    "scale: [{metric: saving}]\n", "scale: [{metric: saving, limit: capital, factor: 1}]\n",
+    "scale: [{factor: 1}]\n", "scale: [{limit: capital, category: agency, factor: 1}]\n",
+    "scale: [{metric: saving, years: [2026], factor: 1}]\n", "delay: [{category: agency}]\n",
+    "delay: [{years: soon}]\n", "delay: 2\n", "force_in: [{a: 1}]\n", "force_out: 3\n",
+]
+
+
+def _shipped_scenarios() -> list[str]:
+    return [p.read_text(encoding="utf-8") for p in sorted((docs.FORMAT_DOC.parents[1] / "instances").glob("*/scenarios/*.y*ml"))]
+
+
+def _reader_ok(text: str) -> bool:
+    import yaml
+
+    from cipopt.analysis.scenario import parse_scenario
+    from cipopt.schema.problems import ProblemLog
+
+    log = ProblemLog()
+    scenario = parse_scenario(yaml.safe_load(text), "what-if", "what-if.yaml", log)
+    return scenario is not None and not log.errors
+
+
+def _model_ok(text: str) -> bool:
+    import yaml
+    from pydantic import ValidationError
+
+    from cipopt.schema.scenario import ScenarioFile
+
+    try:
+        ScenarioFile.model_validate(yaml.safe_load(text))
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("text", SOUND_SCENARIOS + BROKEN_SCENARIOS + _shipped_scenarios())
+def test_the_scenario_models_and_the_reader_accept_the_same_files(text):
+    assert _reader_ok(text) == _model_ok(text) == (text not in BROKEN_SCENARIOS), text
+
+
+def test_the_reader_knows_the_scenario_keys_from_the_models():
+    import yaml
+
+    from cipopt.analysis.scenario import parse_scenario
+    from cipopt.schema.problems import ProblemLog
+    from cipopt.schema.scenario import DelayEntry, ScaleEntry, ScenarioFile
+
+    log = ProblemLog()
+    parse_scenario(yaml.safe_load("forced_in: [p1]\nscale: [{metric: saving, factr: 1, factor: 1}]\n"
+                                  "delay: [{years: 1, organisation: x}]\n"), "w", "w.yaml", log)
+    warned = {p.key: p.message for p in log.warnings}
+    assert warned.keys() == {"forced_in", "scale[0].factr", "delay[0].organisation"}
+    assert ", ".join(ScenarioFile.model_fields) in warned["forced_in"]
+    assert ", ".join(ScaleEntry.model_fields) in warned["scale[0].factr"]
+    assert ", ".join(DelayEntry.model_fields) in warned["delay[0].organisation"]
+    for model in (ScenarioFile, ScaleEntry, DelayEntry):
+        assert all(info.description for info in model.model_fields.values()), model.__name__

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from cipopt.schema.scenario import ScenarioFile
 from cipopt.schema.instance import (
     Criterion, FairShare, Instance, Limit, Organisation, ProfileRow, Relation, RiskGroup, Score, Scheme,
     Share, Target,
@@ -89,7 +90,11 @@ def type_text(annotation: Any) -> str:
         return f"list of {type_text(args[0])}"
     if origin is dict:
         key = "year" if args[0] is int else "name"
-        return f"{key}: {type_text(args[1])}"
+        return f"{key}: {'mapping' if typing.get_origin(args[1]) is dict else type_text(args[1])}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_text(a) for a in args if a is not type(None))
+    if annotation is Any:
+        return "any value"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping"
     return {str: "text", int: "integer", float: "number", bool: "true/false"}.get(annotation, str(annotation))
@@ -145,13 +150,15 @@ def _row(key: str, model: type[BaseModel], name: str) -> str:
 
 
 def format_table() -> str:
-    """The generated reference: one table for instance.yaml and one per table file."""
+    """The generated reference: one table for instance.yaml, one per table file, one for scenarios."""
     head = "| {} | type | default | meaning |\n|---|---|---|---|"
     parts = ["### Every key of instance.yaml", "", head.format("key")]
     parts += [_row(key, model, name) for key, model, name in yaml_keys()]
     for table, model in TABLE_MODELS.items():
         parts += ["", f"### Every column of {table}.csv", "", head.format("column")]
         parts += [_row(c, model, c) for c in columns(table)]
+    parts += ["", "### Every key of scenarios/NAME.yaml", "", head.format("key")]
+    parts += [_row(key, model, name) for key, model, name in yaml_keys(ScenarioFile)]
     return "\n".join(parts) + "\n"
 
 
