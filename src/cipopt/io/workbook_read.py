@@ -22,6 +22,7 @@ from cipopt.io.text import parse_bool, parse_year, regular_file_problem
 from cipopt.io.workbook_layout import (
     BOOLEAN_COLUMNS, CONTEXT_SHEET, LIST_SETTINGS, NOTE, README_SHEET, SECTION_COLUMNS, SECTIONS, YEAR_SECTIONS,
 )
+from cipopt.schema.docs import SECTION_MODELS
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, ProblemLog
 
@@ -380,7 +381,7 @@ class _ContextReader:
                               row=row, column=column)
 
 
-_LIST_SECTIONS = ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups")
+_LIST_SECTIONS = tuple(SECTION_MODELS)  # the blocks that are lists of instance.yaml
 _SECTION_KEY = {"settings": "", "organisations": "organisations", "targets": "targets", "limits": "limits",
                 "quality": "quality", "criteria": "criteria", "fair_shares": "fair_shares",
                 "risk_groups": "risk_groups"}

@@ -13,6 +13,7 @@ from cipopt.io.workbook_layout import (
     COLUMN_CHOICES, COLUMN_NOTES, CONTEXT_SHEET, NOTE, README_SHEET, SECTION_COLUMNS, SECTIONS, SETTINGS_CHOICES,
     SETTINGS_KEYS, YEAR_SECTIONS, Sheets, excel_value, print_setup, put_cell,
 )
+from cipopt.schema.docs import SECTION_MODELS
 from cipopt.schema.instance import Instance
 
 def _fy_years(n: int = 5) -> list[int]:
@@ -172,7 +173,7 @@ def _flatten_settings(context: dict[str, Any]) -> dict[str, Any]:
     """The settings block's keys of a context: scalars, dotted for nested ones; lists as text."""
     flat: dict[str, Any] = {}
     for key, value in context.items():
-        if key in ("organisations", "targets", "limits", "criteria", "fair_shares", "risk_groups"):
+        if key in SECTION_MODELS:  # blocks of their own
             continue
         if key == "finance":  # docs/finance.md: nested lists of mappings, kept as one JSON (= YAML) cell
             flat[key] = json.dumps(value, separators=(", ", ": "))
