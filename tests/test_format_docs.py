@@ -190,8 +190,36 @@ def _model_ok(text: str) -> bool:
 
 
 @pytest.mark.parametrize("text", SOUND_SCENARIOS + BROKEN_SCENARIOS + _shipped_scenarios())
-def test_the_scenario_models_and_the_reader_accept_the_same_files(text):
+def test_the_scenario_models_and_the_reader_accept_the_same_files(text, monkeypatch):
+    """The reader's own checks (its messages) and the models refuse the same files."""
+    import cipopt.analysis.scenario_read as reading
+
+    assert _reader_ok(text) == (text not in BROKEN_SCENARIOS), text
+    monkeypatch.setattr(reading, "_model_problems", lambda data, file, log: None)
     assert _reader_ok(text) == _model_ok(text) == (text not in BROKEN_SCENARIOS), text
+
+
+def test_a_rule_of_the_scenario_models_holds_in_the_reader(monkeypatch):
+    """A rule added to the models is enforced at once, with its key, before the reader has words for it."""
+    import yaml
+    from pydantic import Field
+
+    import cipopt.analysis.scenario_read as reading
+    from cipopt.analysis.scenario import parse_scenario
+    from cipopt.schema.problems import ProblemLog
+    from cipopt.schema.scenario import DelayEntry, ScenarioFile
+
+    class ShortDelay(DelayEntry):
+        years: int = Field(ge=-1, le=1)
+
+    class Stricter(ScenarioFile):
+        delay: tuple[ShortDelay, ...] = ()
+
+    monkeypatch.setattr(reading, "ScenarioFile", Stricter)
+    log = ProblemLog()
+    parse_scenario(yaml.safe_load("delay: [{years: 1}, {category: agency, years: 3}]\n"), "w", "w.yaml", log)
+    (error,) = log.errors
+    assert error.key == "delay[1].years" and "3 is out of range" in error.message
 
 
 def test_the_reader_knows_the_scenario_keys_from_the_models():

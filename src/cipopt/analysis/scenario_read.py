@@ -1,4 +1,4 @@
-"""Reading a scenario file: its structure checked part by part against the file's models
+"""Reading a scenario file: its structure checked part by part, then against the file's models
 (cipopt.schema.scenario), every problem logged with the file and the key path inside it
 (`scale[0].factor`); unknown keys are warnings and are ignored. References to the instance are
 checked when the scenario is applied (cipopt.analysis.scenario_apply)."""
@@ -11,12 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cipopt.io.load import load_yaml, outside_link_problem
+from pydantic import ValidationError
+
+from cipopt.io.load import describe_error, load_yaml, outside_link_problem
 from cipopt.io.text import MAX_YAML_BYTES, read_text
 from cipopt.schema.instance import CATEGORIES
 from cipopt.schema.problems import ProblemLog
 from cipopt.schema.scenario import (
-    DELAY_KEYS, SCALE_KEYS, SCENARIO_KEYS, DelayRule, ScaleRule, Scenario, Selector,
+    DELAY_KEYS, SCALE_KEYS, SCENARIO_KEYS, DelayRule, ScaleRule, Scenario, ScenarioFile, Selector,
 )
 from cipopt.schema.validate import canonical_metric
 
@@ -80,6 +82,7 @@ def parse_scenario(data: Any, name: str, file: str, log: ProblemLog) -> Scenario
     if not isinstance(data, dict):
         log.error(file, f"must be a mapping of keys ({', '.join(SCENARIO_KEYS)}), not {_kind(data)}")
         return None
+    errors_before = len(log.errors)
     for key in data:
         if key not in SCENARIO_KEYS:
             log.warn(file, f"is not a scenario key and is ignored{_hint(key, SCENARIO_KEYS)}; expected "
@@ -106,10 +109,45 @@ def parse_scenario(data: Any, name: str, file: str, log: ProblemLog) -> Scenario
     for sid in sorted(set(force_in) & set(force_out)):
         log.error(file, f"scheme {sid!r} is in both force_in and force_out",
                   key=f"force_out[{force_out.index(sid)}]")
+    if len(log.errors) == errors_before:
+        _model_problems(data, file, log)
     # with errors, the sound parts are still returned so that their references are checked too
     # (every problem at once); the caller must not use a scenario read with errors
     return Scenario(name=name, file=file, description=description.strip(), context=context,
                     schemes=schemes, scale=scale, delay=delay, force_in=force_in, force_out=force_out)
+
+
+def _model_problems(data: dict, file: str, log: ProblemLog) -> None:
+    """What the file's models refuse that the checks above let through: the models are the format,
+    the checks its messages in a planner's words, so a rule added to a model holds at once."""
+    entry_keys = {"scale": SCALE_KEYS, "delay": DELAY_KEYS}
+    known = {}
+    for key, value in data.items():
+        if key not in SCENARIO_KEYS:
+            continue  # warned and ignored
+        keys = entry_keys.get(key)
+        if keys is not None:  # an entry's unknown keys are warned and ignored too
+            value = [{k: v for k, v in e.items() if k in keys} if isinstance(e, dict) else e
+                     for e in (value if isinstance(value, list) else [value])]
+        known[key] = value
+    try:
+        ScenarioFile.model_validate(known)
+    except ValidationError as exc:
+        for err in exc.errors():
+            log.error(file, describe_error(err), key=_error_key(err["loc"]))
+
+
+def _error_key(loc: tuple) -> str:
+    """The key path of a model error: `scale[0].factor` (union branches and validators dropped)."""
+    key = str(loc[0])
+    fields = set(SCALE_KEYS) | set(DELAY_KEYS)
+    for part in loc[1:]:
+        if isinstance(part, int) and not isinstance(part, bool):
+            key += f"[{part}]"
+        elif part in fields and loc[0] in ("scale", "delay"):
+            key += f".{part}"
+            break
+    return key
 
 
 def _kind(value: Any) -> str:

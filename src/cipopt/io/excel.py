@@ -15,15 +15,23 @@ Writers return bytes for an atomic `write_file`.
 
 from __future__ import annotations
 
-from cipopt.io.workbook_layout import (  # noqa: F401
+from cipopt.io.workbook_layout import (
     BOOLEAN_COLUMNS, COLUMN_CHOICES, COLUMN_NOTES, CONTEXT_SHEET, README_SHEET, SECTION_COLUMNS, SECTIONS,
     SETTINGS_KEYS, is_workbook_path,
 )
-from cipopt.io.workbook_read import (  # noqa: F401
+from cipopt.io.workbook_read import (
     MAX_UNPACKED_BYTES, SheetUnreadable, load_workbook_instance, read_workbook,
 )
-from cipopt.io.workbook_results import (  # noqa: F401
+from cipopt.io.workbook_results import (
     ACCOUNTING_FORMAT, BOTTOM_LINE_MEASURES, NUMBER_FORMAT, bottom_line_frame, measure_unit, money_label,
     results_workbook, targets_frame, year_label,
 )
-from cipopt.io.workbook_template import instance_workbook, template_workbook  # noqa: F401
+from cipopt.io.workbook_template import instance_workbook, template_workbook
+
+__all__ = [
+    "ACCOUNTING_FORMAT", "BOOLEAN_COLUMNS", "BOTTOM_LINE_MEASURES", "COLUMN_CHOICES", "COLUMN_NOTES", "CONTEXT_SHEET",
+    "MAX_UNPACKED_BYTES", "NUMBER_FORMAT", "README_SHEET", "SECTIONS", "SECTION_COLUMNS", "SETTINGS_KEYS",
+    "SheetUnreadable", "bottom_line_frame", "instance_workbook", "is_workbook_path", "load_workbook_instance",
+    "measure_unit", "money_label", "read_workbook", "results_workbook", "targets_frame", "template_workbook",
+    "year_label",
+]

@@ -1,11 +1,11 @@
 """What a scenario file is (`scenarios/NAME.yaml`, docs/whatif.md): overrides of an instance.
 
-These models are the one description of the file's keys: their docstrings are the reference
+These models are the one description of the file: their docstrings are the reference
 (docs/format.md's generated table), and the scenario reader (cipopt.analysis.scenario_read)
-takes its keys, and so its warnings about unknown keys, from them. The reader checks each part
-by hand, so that a problem is reported with the words and the key path a planner needs
-(`scale[0].factor`), and builds the parsed `Scenario`, whose references are checked against the
-instance when it is applied.
+takes its keys, and so its warnings about unknown keys, from them and validates every file
+against them. Its own checks come first, so that a problem is reported in the words and with the
+key path a planner needs (`scale[0].factor`); tests hold that both refuse the same files. It
+builds the parsed `Scenario`, whose references are checked against the instance when applied.
 """
 
 from __future__ import annotations
