@@ -25,7 +25,7 @@ import pandas as pd
 
 from cipopt.io.text import parse_year
 from cipopt.schema.docs import (
-    SECTION_MODELS, TABLE_MODELS, _nested, choices, columns, default_text, description, is_list, yaml_keys,
+    SECTION_MODELS, TABLE_MODELS, nested_model, choices, columns, default_text, description, is_list, yaml_keys,
 )
 from cipopt.schema.instance import Quality
 
@@ -52,7 +52,7 @@ def _settings_fields() -> tuple[tuple[str, type, str], ...]:
         if top in SECTION_MODELS or "[]" in key or (top == "finance" and key != "finance") \
                 or (key.startswith("quality.") and key.split(".")[1] in ("domains", "scheme_min", "portfolio_min")):
             continue
-        if key != "finance" and _nested(model.model_fields[name].annotation) is not None:
+        if key != "finance" and nested_model(model.model_fields[name].annotation) is not None:
             continue  # quality, objective, solver: their keys are listed instead
         out.append((key, model, name))
     return tuple(out)

@@ -117,7 +117,7 @@ def default_text(model: type[BaseModel], name: str) -> str:
     return str(value)
 
 
-def _nested(annotation: Any) -> type[BaseModel] | None:
+def nested_model(annotation: Any) -> type[BaseModel] | None:
     """The model a field holds (alone or as a list of them), if any."""
     annotation = _strip_optional(annotation)
     if typing.get_origin(annotation) in (tuple, list):
@@ -131,7 +131,7 @@ def yaml_keys(model: type[BaseModel] = Instance, prefix: str = "") -> list[tuple
     for name, info in model.model_fields.items():
         if model is Instance and name in TABLE_MODELS:
             continue
-        inner = _nested(info.annotation)
+        inner = nested_model(info.annotation)
         many = typing.get_origin(_strip_optional(info.annotation)) in (tuple, list)
         out.append((prefix + name, model, name))
         if inner is not None:
