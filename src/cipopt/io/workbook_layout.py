@@ -81,7 +81,7 @@ def _note(model, name: str) -> str:
 def _block_notes(model, names) -> dict[str, str]:
     notes = {name: _note(model, name) for name in names if name in model.model_fields}
     if "values" in model.model_fields:
-        notes["year"] = _note(model, "values")
+        notes["year"] = description(model, "values")  # one column per year: each may be left empty
     return notes
 
 
