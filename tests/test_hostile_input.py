@@ -302,9 +302,10 @@ def test_xxe_stays_unresolved(tmp_path):
 
 def test_a_workbook_that_unpacks_above_the_cap_is_refused_before_unpacking(tmp_path, monkeypatch):
     import cipopt.io.excel as excel
+    import cipopt.io.workbook_read as reading
 
     path = _book(tmp_path)
-    monkeypatch.setattr(excel, "MAX_UNPACKED_BYTES", 10_000)
+    monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 10_000)
     with pytest.raises(InputError) as info:
         excel.load_workbook_instance(path)
     assert_reported(info.value.problems, Expect("book.xlsx", ("unpacks to", "above the cap")))

@@ -539,22 +539,9 @@ def schema(out, force, quiet):
 
 
 def instance_json_schema() -> dict:
-    """The JSON Schema (draft 2020-12) of an instance, with the models' field docstrings as descriptions."""
-    from pydantic import BaseModel
+    """The JSON Schema (draft 2020-12) of an instance; descriptions are the models' field docstrings."""
+    from cipopt.schema.instance import Instance
 
-    from cipopt.io.export import field_docs
-    from cipopt.schema import instance as models
-
-    schema = models.Instance.model_json_schema()
-    classes = {name: obj for name, obj in vars(models).items()
-               if isinstance(obj, type) and issubclass(obj, BaseModel)}
-    for name, node in [("Instance", schema), *schema.get("$defs", {}).items()]:
-        cls = classes.get(name)
-        if cls is None:
-            continue
-        for field, doc in field_docs(cls).items():
-            prop = node.get("properties", {}).get(field)
-            if prop is not None and "description" not in prop:
-                prop["description"] = doc
+    schema = Instance.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "cipopt-instance-format-1", **schema}

@@ -29,29 +29,6 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 _TABLE_FIELDS = ("schemes", *TABLE_COLUMNS)
 
 
-def field_docs(cls) -> dict[str, str]:
-    """The docstrings written under a model's fields (how the schema models document them)."""
-    import ast
-    import inspect
-    import textwrap
-
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if klass.__module__.startswith("pydantic") or klass is object:
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for first, second in zip(body, body[1:]):
-            if isinstance(first, ast.AnnAssign) and isinstance(first.target, ast.Name) \
-                    and isinstance(second, ast.Expr) and isinstance(second.value, ast.Constant) \
-                    and isinstance(second.value.value, str):
-                docs[first.target.id] = inspect.cleandoc(second.value.value)
-    return docs
-
-
 def _plain(value: Any) -> Any:
     """Tuples as lists, recursively (YAML's safe dumper writes lists, not tuples)."""
     if isinstance(value, dict):

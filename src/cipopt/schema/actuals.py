@@ -30,7 +30,9 @@ class Month(Frozen):
     counted from April: calendar 2025-09 is month 6 of 2025/26, 2026-01 month 10 of 2025/26."""
 
     year: int
+    """The financial year, by the calendar year it starts in."""
     month: int = Field(ge=1, le=12)
+    """The month of the financial year, 1 (April) to 12 (March)."""
 
     @classmethod
     def of_calendar(cls, year: int, month: int) -> "Month":
@@ -52,21 +54,29 @@ class ActualRow(Frozen):
     """One scheme's line of the tracker (a row of actuals.csv or the workbook sheet `actuals`)."""
 
     scheme: str = Field(min_length=1)
+    """Scheme id."""
     status: Literal["not_started", "in_delivery", "complete", "stopped"]
+    """not_started, in_delivery, complete or stopped."""
     started: Month | None = None
     """The month it actually started (in_delivery, complete; a stopped scheme may give it)."""
     saving_to_date: float = 0.0
     """Recurrent saving delivered this financial year up to and including the as-at month."""
     nonrecurrent_to_date: float = 0.0
+    """Non-recurrent saving delivered this financial year to date."""
     cost_to_date: float = Field(default=0.0, ge=0)
     """Revenue costs spent this year to date (one-off, running and double running together)."""
     capital_to_date: float = Field(default=0.0, ge=0)
+    """Capital spent this financial year to date."""
     forecast_saving: float = 0.0
     """Recurrent saving forecast for the remaining months of the year."""
     forecast_nonrecurrent: float = 0.0
+    """Non-recurrent saving forecast for the remaining months of the year."""
     forecast_cost: float = Field(default=0.0, ge=0)
+    """Revenue costs forecast for the remaining months of the year."""
     forecast_capital: float = Field(default=0.0, ge=0)
+    """Capital forecast for the remaining months of the year."""
     rag: Literal["red", "amber", "green", ""] = ""
+    """The tracker's red, amber or green rating (empty: none), carried through."""
     row: int | None = None
     """Where the row was read (spreadsheet row), for messages."""
 
@@ -81,21 +91,35 @@ class Bridge(Frozen):
     from the first remaining month to `until`, once, and nothing in later years."""
 
     id: str = Field(min_length=1)
+    """Unique id of the bridge (not a scheme id)."""
     name: str = ""
+    """Name shown in reports (empty: the id)."""
     org: str = ""
+    """Organisation that makes the saving (empty: the first organisation)."""
     monthly_saving: float = Field(gt=0)
+    """The saving in each month it holds."""
     until: Month
+    """The last month it holds."""
     one_off_cost: float = Field(default=0.0, ge=0)
+    """Revenue cost of putting it in place, this year."""
     confidence: float = Field(default=1.0, ge=0, le=1)
+    """Probability of delivery, 0 to 1."""
     safety: int = Field(default=0, ge=-2, le=2)
+    """QIA score (patient safety), -2 to +2."""
     effectiveness: int = Field(default=0, ge=-2, le=2)
+    """QIA score (clinical outcomes), -2 to +2."""
     experience: int = Field(default=0, ge=-2, le=2)
+    """QIA score (patient experience), -2 to +2."""
     access: int = Field(default=0, ge=-2, le=2)
+    """QIA score (access), -2 to +2."""
     qia_risk: float = Field(default=1, ge=1, le=25)
+    """Residual quality risk after mitigation, likelihood (1-5) x consequence (1-5)."""
     qia_approved: bool = False
+    """true: the medical and nursing directors signed off its quality impact assessment."""
     metrics: dict[str, float] = {}
     """Other numeric columns (pmo_days): the value in the current year."""
     row: int | None = None
+    """Where the row was read (spreadsheet row), for messages."""
 
     def months(self, as_at: Month) -> int:
         """How many months it holds: from the month after `as_at` to `until`."""
@@ -109,11 +133,15 @@ class Actuals(Frozen):
     """The tracker at an as-at month, with the month-by-month phasing of the current year."""
 
     as_at: Month
+    """The last month the tracker covers."""
     rows: tuple[ActualRow, ...] = ()
+    """One line per scheme of the tracker."""
     phasing: tuple[float, ...] = (1 / 12,) * 12
     """Share of a full year's saving delivered in each month (April first); default 1/12 each."""
     source: str = "actuals"
+    """Where the tracker was read, for messages."""
     bridges: tuple[Bridge, ...] = ()
+    """Non-recurrent measures available to close this year's gap (bridges.csv)."""
 
     @model_validator(mode="after")
     def _phasing_is_a_year(self) -> "Actuals":

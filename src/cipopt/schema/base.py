@@ -27,7 +27,9 @@ def _is_number_type(annotation) -> bool:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # Field docstrings become the fields' descriptions: the one reference of the format, which
+    # `cipopt schema`, docs/format.md's table and the workbook template's notes all read.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
 class FromYaml(Frozen):

@@ -50,6 +50,7 @@ class ControlTotal(FromYaml):
     """
 
     id: str = Field(min_length=1)
+    """Unique id (among targets, limits, fair shares, control totals and incentive funds)."""
     org: str | None = None
     """The organisation; omitted = the system (every organisation with a do-nothing position)."""
     values: dict[int, float]
@@ -65,6 +66,7 @@ class IncentiveFund(FromYaml):
     that names the year is met that year: received in full, or lost in full."""
 
     id: str = Field(min_length=1)
+    """Unique id (among targets, limits, fair shares, control totals and incentive funds)."""
     org: str = Field(min_length=1)
     """The organisation whose I&E and cash receive it."""
     values: dict[int, float]
@@ -120,6 +122,7 @@ class CostBaseline(FromYaml):
     recurrent savings (plan values) cannot exceed it."""
 
     id: str = Field(min_length=1)
+    """Unique id (among targets, limits, fair shares, control totals and incentive funds)."""
     schemes: tuple[str, ...] = Field(min_length=1)
     """The schemes that cut this base."""
     values: dict[int, float]
