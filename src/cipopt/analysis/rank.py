@@ -38,6 +38,7 @@ from cipopt.pipeline import Planner, SolveOptions
 from cipopt.report.text import money
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
+from cipopt.schema.rules import RuleRef
 
 DEFAULT_STEPS = 20
 DEFAULT_SAMPLES = 200
@@ -78,9 +79,8 @@ def fund_limit(instance: Instance, fund: str | None) -> str:
 
 def scaled_fund(instance: Instance, fund: str, fraction: float) -> Instance:
     """The instance with the fund limit's every yearly value multiplied by `fraction`."""
-    limits = tuple(lim.model_copy(update={"values": {y: v * fraction for y, v in lim.values.items()}})
-                   if lim.id == fund else lim for lim in instance.limits)
-    return instance.model_copy(update={"limits": limits})
+    ref = RuleRef("limit", fund)
+    return ref.with_values(instance, {y: v * fraction for y, v in ref.values(instance).items()})
 
 
 def ranking_instance(instance: Instance) -> tuple[Instance, WeightSet, np.ndarray, str]:
