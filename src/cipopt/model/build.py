@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 from cipopt.bulk import no_cyclic_gc
 from cipopt.coefficients import Coefficients, build_coefficients
 from cipopt.model import fairness, finance, limits, objective, quality, relations, risk, selection, targets
-from cipopt.model.context import BuildNotes, ModelContext
+from cipopt.model.context import BuildNotes, ModelContext, recorded_rows
 from cipopt.model.family import Family
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
@@ -43,7 +43,11 @@ def build_model(instance: Instance, coef: Coefficients | None = None) -> BuiltMo
     notes = BuildNotes()
     with no_cyclic_gc():  # a million expression terms: the collector would dominate (see bulk.py)
         for family in FAMILIES:
+            before = len(recorded_rows(m))
             family.add_to(m, ctx, notes)
+            stray = [b.name for b in recorded_rows(m)[before:] if not family.owns(b.name)]
+            if stray:  # the LP file's row names are the families' declared rows, and only those
+                raise RuntimeError(f"family {family.name} added rows it does not declare: {', '.join(stray)}")
     return BuiltModel(model=m, ctx=ctx, notes=notes)
 
 
