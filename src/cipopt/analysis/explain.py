@@ -197,10 +197,10 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
     return pd.DataFrame(rows)
 
 
-def _with_bound(inst: Instance, ref: RuleRef, year: int, value: float) -> Instance:
+def _with_bound(inst: Instance, kind: str, rule_id: str, year: int, value: float) -> Instance:
     """A variant with one rule's bound in one year set to `value` (a quality floor: every year,
-    being one value for all years)."""
-    return ref.with_value(inst, year, value)
+    being one value for all years), the edited rule validated."""
+    return RuleRef(kind, rule_id).with_value(inst, year, value)
 
 
 def _shifted(inst: Instance, ref: RuleRef, delta: float) -> Instance:
@@ -278,7 +278,7 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         eased = probe.value + slack if sense == "<=" else probe.value - slack
         row.update(breakpoint=probe.value, step=better)
         pending.append((row, kind, rule_id))
-        tasks.append(VariantTask(_with_bound(inst, ref, year, eased), options, reference.plan))
+        tasks.append(VariantTask(_with_bound(inst, kind, rule_id, year, eased), options, reference.plan))
         labels.append(f"{r.measure} {year}")
     rows += _every_year(planner, reference, options, floor, tight, pending, tasks, labels, searched)
     searched.close()
