@@ -198,8 +198,9 @@ def _words(name: str, index, instance: Instance, amount: float | None = None) ->
         words = "cvar_max"
     elif name == CHANCE_COUNT:
         words = f"the chance rule on {instance.objective.chance_target}"
-    else:
-        words = f"the {'CVaR' if name in (SHORTFALL, EXCESS) else 'chance'} row of scenario {index if not isinstance(index, tuple) else index[0]}"
+    else:  # one row per scenario (and target and year): named by its scenario
+        scenario = index[0] if isinstance(index, tuple) else index
+        words = f"the {'CVaR' if name in (SHORTFALL, EXCESS) else 'chance'} row of scenario {scenario}"
     if amount is None:
         return words
     return f"{words} by {fmt(amount)}{' scenario(s)' if name == CHANCE_COUNT else ''}"
