@@ -16,6 +16,7 @@ from cipopt.model.finance import control_total_penalty, finance_rows, finance_va
 from cipopt.model.objective import npv_values, start_values
 from cipopt.model.risk import risk_penalty
 from cipopt.schema.instance import BUILTIN_METRICS, STANDARD_DOMAINS
+from cipopt.schema.rules import RuleRef
 
 Plan = dict[str, int | None]  # scheme id -> start year, None when not selected
 
@@ -115,19 +116,19 @@ def years_table(ctx: ModelContext, x: np.ndarray) -> pd.DataFrame:
             for d, values in quality.items():
                 floor = inst.quality.portfolio_min.get(d) if scope is None else None
                 if floor is None:
-                    add(y, scope, f"quality:{d}", values[yi])
+                    add(y, scope, RuleRef("quality", d).measure, values[yi])
                 else:
-                    add(y, scope, f"quality:{d}", values[yi], ">=", floor, max(0.0, floor - values[yi]))
+                    add(y, scope, RuleRef("quality", d).measure, values[yi], ">=", floor, max(0.0, floor - values[yi]))
     for t in inst.targets:  # each under its own organisation (or all)
         for y in sorted(t.values):
             achieved, short = shortfalls[t.id, y]
-            add(y, t.org, f"target:{t.id}", achieved, ">=", t.values[y], short)
+            add(y, t.org, RuleRef("target", t.id).measure, achieved, ">=", t.values[y], short)
     for lim in inst.limits:
         use = limit_matrix(ctx, lim) @ x
         for y in sorted(lim.values):
             value, bound = float(use[coef.year_index(y)]), lim.values[y]
             broken = {"<=": value - bound, ">=": bound - value, "==": abs(value - bound)}[lim.sense]
-            add(y, lim.org, f"limit:{lim.id}", value, lim.sense, bound, max(0.0, broken))
+            add(y, lim.org, RuleRef("limit", lim.id).measure, value, lim.sense, bound, max(0.0, broken))
     for row in finance_rows(ctx, x, scopes):  # docs/finance.md: the bottom line
         add(*row)
     frame = pd.DataFrame.from_records(records, columns=YEARS_COLUMNS)

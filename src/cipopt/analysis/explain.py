@@ -22,10 +22,12 @@ import pandas as pd
 from cipopt.analysis.sweep import (
     IN_PROCESS, Sweep, VariantTask, cluster, planner_setup, run_sweep, solve_variant, solver_threads,
 )
+from cipopt.model.build import rule_rows
 from cipopt.model.context import fmt
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.results import Plan
 from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 
 TIGHT_REL = 1e-6
 EVERY_YEAR = "all"  # the `year` of a rule eased by one amount in every year it names
@@ -78,7 +80,8 @@ def _tight_rules(outcome: SolveOutcome) -> set[tuple[str, int]]:
     tight = set()
     for r in rules.itertuples():
         at_bound = abs(r.value - r.bound) <= TIGHT_REL * max(1.0, abs(r.bound))
-        if (r.measure.startswith("target:") and r.shortfall > TIGHT_REL * max(1.0, abs(r.bound))) or at_bound:
+        ref = RuleRef.from_measure(r.measure)
+        if (ref is not None and ref.kind == "target" and r.shortfall > TIGHT_REL * max(1.0, abs(r.bound))) or at_bound:
             tight.add((r.measure, int(r.year)))
     return tight
 
@@ -88,11 +91,11 @@ def rule_matrices(planner: Planner) -> dict[str, object]:
     inst, coef = planner.instance, planner.coef
     out: dict[str, object] = {}
     for lim in inst.limits:
-        out[f"limit:{lim.id}"] = coef.matrix(lim.metric, lim.org)
+        out[RuleRef("limit", lim.id).measure] = coef.matrix(lim.metric, lim.org)
     for t in inst.targets:
-        out[f"target:{t.id}"] = coef.target_matrix(t.basis, t.org, planner.ctx.expected)
+        out[RuleRef("target", t.id).measure] = coef.target_matrix(t.basis, t.org, planner.ctx.expected)
     for d in inst.quality.portfolio_min:
-        out[f"quality:{d}"] = coef.matrix(d)
+        out[RuleRef("quality", d).measure] = coef.matrix(d)
     return out
 
 
@@ -196,49 +199,21 @@ def explain_schemes(planner: Planner, reference: SolveOutcome, options: SolveOpt
 
 def _with_bound(inst: Instance, kind: str, rule_id: str, year: int, value: float) -> Instance:
     """A variant with one rule's bound in one year set to `value` (a quality floor: every year,
-    being one value for all years)."""
-    if kind == "limit":
-        def change(lim):
-            return lim if lim.id != rule_id else lim.model_copy(update={"values": {**lim.values, year: value}})
-        return inst.model_copy(update={"limits": tuple(change(lim) for lim in inst.limits)})
-    if kind == "target":
-        def change_t(t):
-            return t if t.id != rule_id else t.model_copy(update={"values": {**t.values, year: value}})
-        return inst.model_copy(update={"targets": tuple(change_t(t) for t in inst.targets)})
-    q = inst.quality
-    return inst.model_copy(update={"quality": q.model_copy(update={"portfolio_min": {**q.portfolio_min, rule_id: value}})})
+    being one value for all years), the edited rule validated."""
+    return RuleRef(kind, rule_id).with_value(inst, year, value)
 
 
-def _shifted(inst: Instance, kind: str, rule_id: str, delta: float) -> Instance:
+def _shifted(inst: Instance, ref: RuleRef, delta: float) -> Instance:
     """A variant with a limit's or target's bound eased by `delta` in every year it names."""
-    if kind == "limit":
-        def change(lim):
-            if lim.id != rule_id:
-                return lim
-            sign = 1.0 if lim.sense == "<=" else -1.0
-            return lim.model_copy(update={"values": {y: v + sign * delta for y, v in lim.values.items()}})
-        return inst.model_copy(update={"limits": tuple(change(lim) for lim in inst.limits)})
-
-    def change_t(t):
-        return t if t.id != rule_id else t.model_copy(update={"values": {y: v - delta for y, v in t.values.items()}})
-    return inst.model_copy(update={"targets": tuple(change_t(t) for t in inst.targets)})
+    sign = 1.0 if ref.kind == "limit" and ref.rule(inst).sense == "<=" else -1.0
+    return ref.with_values(inst, {y: v + sign * delta for y, v in ref.values(inst).items()})
 
 
-def _rows_of(planner: Planner, kind: str, rule_id: str, year: int) -> tuple[list[int], str]:
+def _rows_of(planner: Planner, ref: RuleRef, year: int) -> tuple[list[int], str]:
     """The loaded model's rows of a rule (a quality floor: every year's) and its sense."""
     inst = planner.instance
-    if kind == "limit":
-        lim = next(lim for lim in inst.limits if lim.id == rule_id)
-        found = [planner.row_of("c_limit", (rule_id, year))]
-        sense = lim.sense
-    elif kind == "target":
-        t = next(t for t in inst.targets if t.id == rule_id)
-        found = [planner.row_of("c_target_recurrent" if t.basis == "recurrent" else "c_target_in_year",
-                                (rule_id, year))]
-        sense = ">="
-    else:
-        found = [planner.row_of("c_quality_floor", (rule_id, int(y))) for y in inst.years]
-        sense = ">="
+    sense = ref.rule(inst).sense if ref.kind == "limit" else ">="
+    found = [planner.row_of(name, index) for name, index in rule_rows(ref.at(year), inst)]
     return [j for j in found if j is not None], sense
 
 
@@ -257,12 +232,16 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
     searched = _Searches(progress, len(rules) + len(_multi_year_rules(inst)))
     for r in rules.itertuples():
         searched.next(f"{r.measure} {int(r.year)}")
-        kind, rule_id = r.measure.split(":", 1)
+        ref = RuleRef.from_measure(r.measure, int(r.year), r.org)
+        kind, _, rule_id = r.measure.partition(":") if ref is None else (ref.kind, "", ref.id)
         year = int(r.year)
         row = {"rule": r.measure, "kind": kind, "year": year, "org": r.org, "value": r.value, "sense": r.sense,
                "bound": r.bound, "shortfall": r.shortfall, "tight": (r.measure, year) in tight,
                "breakpoint": None, "step": None, "gain": None, "marginal_value": None, "method": ""}
         rows.append(row)
+        if ref is None:  # a finance rule (docs/finance.md): its rows are not eased here
+            row["method"] = "a finance rule: the value of easing it is not computed"
+            continue
         if kind == "quality":
             by_floor.setdefault(rule_id, []).append(row)
             if len(by_floor[rule_id]) > 1:
@@ -278,7 +257,7 @@ def explain_rules(planner: Planner, reference: SolveOutcome, options: SolveOptio
         if r.sense == "==":
             row["method"] = "an equality limit: the value of easing it is not computed"
             continue
-        found, sense = _rows_of(planner, kind, rule_id, year)
+        found, sense = _rows_of(planner, ref, year)
         where = "in every year" if kind == "quality" else f"in {year}"
         if not found:
             row.update(gain=0.0, marginal_value=0.0, method="no scheme counts in it: easing it changes nothing")
@@ -343,12 +322,12 @@ def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions
     a rule that binds in many years may be worth nothing eased in one year alone."""
     inst = reference.instance
     out = []
-    for kind, rule_id, sense, org, values in _multi_year_rules(inst):
-        measure = f"{kind}:{rule_id}"
+    for ref, sense, values in _multi_year_rules(inst):
+        kind, rule_id, org, measure = ref.kind, ref.id, ref.org, ref.measure
         searched.next(f"{measure} in every year")
         found = []  # (row, bound) of the years it names that have a row
         for y in sorted(values):
-            rows_y, _ = _rows_of(planner, kind, rule_id, int(y))
+            rows_y, _ = _rows_of(planner, ref, int(y))
             found += [(rows_y[0], values[y])] if rows_y else []
         row = {"rule": measure, "kind": kind, "year": EVERY_YEAR, "org": org or "all", "value": None, "sense": sense,
                "bound": None, "shortfall": None, "tight": any(m == measure for m, _ in tight),
@@ -370,16 +349,16 @@ def _every_year(planner: Planner, reference: SolveOutcome, options: SolveOptions
             row["step"] = probe.value
             eased = probe.value + 1e-7 * max(1.0, abs(probe.value))
             pending.append((row, kind, rule_id))
-            tasks.append(VariantTask(_shifted(inst, kind, rule_id, eased), options, reference.plan))
+            tasks.append(VariantTask(_shifted(inst, ref, eased), options, reference.plan))
             labels.append(f"{measure} every year")
     return out
 
 
 def _multi_year_rules(inst: Instance) -> list[tuple]:
     """The limits (not ==) and hard targets naming several years: each is also eased in every year at once."""
-    rules = [("limit", lim.id, lim.sense, lim.org, lim.values) for lim in inst.limits if lim.sense != "=="]
-    rules += [("target", t.id, ">=", t.org, t.values) for t in inst.targets if t.hard]
-    return [r for r in rules if len(r[4]) >= 2]
+    rules = [(RuleRef("limit", lim.id, org=lim.org), lim.sense, lim.values) for lim in inst.limits if lim.sense != "=="]
+    rules += [(RuleRef("target", t.id, org=t.org), ">=", t.values) for t in inst.targets if t.hard]
+    return [r for r in rules if len(r[2]) >= 2]
 
 
 class _Searches:

@@ -51,6 +51,7 @@ from cipopt.report.text import OBJECTIVE_WORDS, money
 from cipopt.results import starts_from_plan
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
+from cipopt.schema.rules import RuleRef
 
 DEFAULT_POINTS = 11
 BISECTION_TOL = 1e-3
@@ -77,6 +78,10 @@ class Rule:
     @property
     def name(self) -> str:
         return f"{QUALITY_PREFIX}{self.id}" if self.kind == "quality" else self.id
+
+    @property
+    def ref(self) -> RuleRef:
+        return RuleRef(self.kind, self.id, org=self.org)
 
     @property
     def parameter(self) -> str:
@@ -134,11 +139,11 @@ def resolve_rule(instance: Instance, vary: str, *, level: bool = False) -> Rule:
     for lim in instance.limits:
         if lim.id == vary:
             return _checked(Rule("limit", lim.id, lim.sense, dict(lim.values), tuple(sorted(lim.values)), level,
-                                 org=lim.org, measure=f"limit:{lim.id}"))
+                                 org=lim.org, measure=RuleRef("limit", lim.id).measure))
     for t in instance.targets:
         if t.id == vary:
             return _checked(Rule("target", t.id, ">=", dict(t.values), tuple(sorted(t.values)), level,
-                                 hard=t.hard, org=t.org, measure=f"target:{t.id}"))
+                                 hard=t.hard, org=t.org, measure=RuleRef("target", t.id).measure))
     names = [lim.id for lim in instance.limits] + [t.id for t in instance.targets] + \
         [f"{QUALITY_PREFIX}{d}" for d in instance.quality.domains]
     close = difflib.get_close_matches(vary, names, n=1, cutoff=0.6)
@@ -164,16 +169,11 @@ def _checked(rule: Rule) -> Rule:
 
 
 def rule_instance(instance: Instance, rule: Rule, values: dict[int, float]) -> Instance:
-    """The instance with the rule's yearly bounds replaced (quality: one floor, every year)."""
+    """The instance with the rule's yearly bounds replaced (quality: one floor, every year), validated."""
     if rule.kind == "quality":
         floor = next(iter(values.values()))
-        q = instance.quality
-        return instance.model_copy(update={"quality": q.model_copy(
-            update={"portfolio_min": {**q.portfolio_min, rule.id: float(floor)}})})
-    section = "limits" if rule.kind == "limit" else "targets"
-    rules = tuple(r.model_copy(update={"values": dict(values)}) if r.id == rule.id else r
-                  for r in getattr(instance, section))
-    return instance.model_copy(update={section: rules})
+        return rule.ref.with_values(instance, {y: floor for y in instance.years})
+    return rule.ref.with_values(instance, values)
 
 
 # -- the curve ------------------------------------------------------------------------------------

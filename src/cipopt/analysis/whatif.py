@@ -23,6 +23,7 @@ from cipopt.analysis.sweep import (
 from cipopt.pipeline import Planner, SolveOptions, SolveOutcome, objective_words
 from cipopt.report.text import OBJECTIVE_WORDS, describe_worst, money, worst_shortfalls
 from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 
 BASE = "base"
 Progress = Callable[[int, int, str], None]
@@ -245,9 +246,10 @@ def _wide_figures(outcome: SolveOutcome, years: list[int]) -> dict[str, float]:
         rows = system[system["measure"] == measure]
         for r in rows.itertuples():
             out[f"{measure}:{int(r.year)}"] = float(r.value)
-    targets = frame[frame["measure"].str.startswith("target:")]
-    for r in targets.itertuples():
-        out[f"shortfall:{r.measure.removeprefix('target:')}:{int(r.year)}"] = float(r.shortfall)
+    for r in frame.itertuples():
+        ref = RuleRef.from_measure(r.measure)
+        if ref is not None and ref.kind == "target":
+            out[f"shortfall:{ref.id}:{int(r.year)}"] = float(r.shortfall)
     quality = system[system["measure"].str.startswith("quality:")]
     for r in quality.itertuples():
         out[f"{r.measure}:{int(r.year)}"] = float(r.value)

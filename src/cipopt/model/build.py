@@ -1,8 +1,10 @@
 """Build the Pyomo model from an instance: the ordered registry of constraint families.
 
-Each family module has `add_to(model, ctx, notes)` and adds the components named in
-docs/formulation.md; the order matters only in that selection comes first (it makes the start
-variables) and targets come before the objective (they make the shortfall variables).
+Each family module exports `FAMILY` (cipopt.model.family.Family): its build `add_to(model, ctx,
+notes)`, the rows it adds (named in docs/formulation.md), the instance fields it reads, how a
+variant re-bounds them, its relaxation price and its words. The order matters only in that
+selection comes first (it makes the start variables) and targets come before the objective (they
+make the shortfall variables); finance and risk extend o_objective.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import pyomo.core as pyo
 from cipopt.bulk import no_cyclic_gc
 from cipopt.coefficients import Coefficients, build_coefficients
 from cipopt.model import fairness, finance, limits, objective, quality, relations, risk, selection, targets
-from cipopt.model.context import BuildNotes, ModelContext
+from cipopt.model.context import BuildNotes, ModelContext, recorded_rows
+from cipopt.model.family import Family
 from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 
-FAMILIES = (selection, targets, limits, fairness, quality, relations, objective, finance, risk)  # finance and risk extend o_objective
+FAMILIES: tuple[Family, ...] = tuple(module.FAMILY for module in (
+    selection, targets, limits, fairness, quality, relations, objective, finance, risk))
+FAMILY_OF_ROW: dict[str, Family] = {name: family for family in FAMILIES for name in family.rows}
 
 
 @dataclass
@@ -37,7 +43,11 @@ def build_model(instance: Instance, coef: Coefficients | None = None) -> BuiltMo
     notes = BuildNotes()
     with no_cyclic_gc():  # a million expression terms: the collector would dominate (see bulk.py)
         for family in FAMILIES:
+            before = len(recorded_rows(m))
             family.add_to(m, ctx, notes)
+            stray = [b.name for b in recorded_rows(m)[before:] if not family.owns(b.name)]
+            if stray:  # the LP file's row names are the families' declared rows, and only those
+                raise RuntimeError(f"family {family.name} added rows it does not declare: {', '.join(stray)}")
     return BuiltModel(model=m, ctx=ctx, notes=notes)
 
 
@@ -74,3 +84,10 @@ def write_lp(model, path: str) -> None:
     import pyomo.environ  # noqa: F401  (registers the LP writer; the rest of cipopt needs only pyomo.core)
 
     model.write(str(path), io_options={"symbolic_solver_labels": True, "labeler": UniqueLPNames()})
+
+
+def rule_rows(ref: RuleRef, instance: Instance) -> list[tuple[str, object]]:
+    """(row name, index) of every row the rule may have (one per year it names; a quality floor: every
+    year), from the family that holds it; a row the build left out (no scheme counts in it) is absent
+    from the loaded model."""
+    return [row for family in FAMILIES for row in family.rule_rows(ref, instance)]

@@ -13,8 +13,12 @@ import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.coefficients import ALL
-from cipopt.model.context import BuildNotes, ModelContext, add_rows, row_is_empty, stack_rows
+from cipopt.model.context import BuildNotes, ModelContext, add_rows, fmt, row_is_empty, stack_rows
+from cipopt.model.family import Family, Proof, fields, no_rule_rows, no_rules, nothing, proof_suffix
+from cipopt.model.selection import same_figures
 from cipopt.schema.instance import FairShare, Instance
+
+FAIR_SHARE = "c_fair_share"
 
 
 def group_orgs(instance: Instance, rule: FairShare) -> list[str]:
@@ -42,4 +46,34 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     rows = [share_row(ctx, r) for r in rules]
     kept = [k for k, row in enumerate(rows) if not row_is_empty(row, 0)]  # else 0 >= 0: nothing can break it
     matrix = stack_rows([rows[k] for k in kept], [np.array([0])] * len(kept), ctx.coef.n_pairs)
-    add_rows(m, "c_fair_share", [rules[k].id for k in kept], matrix, 0.0, np.inf, index=[r.id for r in rules])
+    add_rows(m, FAIR_SHARE, [rules[k].id for k in kept], matrix, 0.0, np.inf, index=[r.id for r in rules])
+
+
+def _price(name: str, bound: float, scale: float) -> float | None:
+    """The bound is 0: priced per unit of the row's own scale (its coefficients' sum) instead."""
+    return 1.0 / max(1.0, scale)
+
+
+def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
+    words = f"fair share {index}"
+    return words if amount is None else f"{words} by {fmt(amount)}"
+
+
+def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
+    rule = next(r for r in instance.fair_shares if r.id == index)
+    who = rule.org if rule.org is not None else f"sector {rule.sector}"
+    return (f"fair share {index}: {who} cannot get {rule.min_share:.0%} of {rule.metric} together with the "
+            f"other rules (short by at least {fmt(-proof.bound)}){proof_suffix(proof.side)}")
+
+
+def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+    """The rows are over the base model's starts: a variant may only narrow them (selection)."""
+    return same_figures(base.instance, variant)
+
+
+FAMILY = Family(
+    name="fairness", add_to=add_to, rows=(FAIR_SHARE,),
+    reads=fields("fair_shares", "organisations", "schemes", "shares", "years", "profiles"),
+    rebounds=frozenset({"schemes"}), keeps_rows=_keeps_rows, rebound=nothing,
+    price=_price, words=_words, proved=_proved, rules=no_rules, rule_rows=no_rule_rows,
+)

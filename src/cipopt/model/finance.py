@@ -12,6 +12,7 @@ import numpy as np
 import pyomo.core as pyo
 import scipy.sparse as sp
 
+from cipopt.model.family import Family, hard, no_rule_rows, no_rules, not_relaxed, nothing
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, extend_objective, fmt, row_is_empty, stack_rows,
 )
@@ -203,7 +204,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             if ct.hard and row_is_empty(matrix, year_of[int(y)]):
                 if need > 0:
                     notes.infeasibilities.append(Infeasibility(
-                        "c_control_total", f"hard control total {ct.id} needs {fmt(need)} of net saving in {y} "
+                        FINANCE_ROWS[0], f"hard control total {ct.id} needs {fmt(need)} of net saving in {y} "
                                            "but no eligible scheme can contribute to it"))
                 continue
             if not ct.hard:
@@ -213,7 +214,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             years.append(year_of[int(y)])
         matrices.append(matrix)
         chosen.append(np.array(years, dtype=np.int64))
-    add_rows(m, "c_control_total", keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf, extra=extra,
+    add_rows(m, FINANCE_ROWS[0], keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf, extra=extra,
              index=[(ct.id, int(y)) for ct in fin.control_totals for y in sorted(ct.values)])
 
     # incentive funds: v_incentive[f, y] = 1 only if each condition naming y holds:
@@ -236,7 +237,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             lower.append(required[y] - big_m)
             matrices.append(matrix)
             chosen.append(np.array([yi], dtype=np.int64))
-    add_rows(m, "c_incentive_condition", keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf,
+    add_rows(m, FINANCE_ROWS[1], keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf,
              extra=extra)
 
     # shared cost baselines: the listed schemes' recurrent savings (plan values) <= the base
@@ -248,13 +249,13 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             if row_is_empty(matrix, yi):
                 if base.values[y] < 0:
                     notes.infeasibilities.append(Infeasibility(
-                        "c_cost_baseline", f"cost baseline {base.id} is {fmt(base.values[y])} in {y}, below 0"))
+                        FINANCE_ROWS[2], f"cost baseline {base.id} is {fmt(base.values[y])} in {y}, below 0"))
                 continue
             keys.append((base.id, int(y)))
             upper.append(base.values[y])
             matrices.append(matrix)
             chosen.append(np.array([yi], dtype=np.int64))
-    add_rows(m, "c_cost_baseline", keys, stack_rows(matrices, chosen, coef.n_pairs), -np.inf, upper,
+    add_rows(m, FINANCE_ROWS[2], keys, stack_rows(matrices, chosen, coef.n_pairs), -np.inf, upper,
              index=[(b.id, int(y)) for b in fin.cost_baselines for y in sorted(b.values)])
 
     money = ctx.instance.objective.mode != "weighted_score"
@@ -263,6 +264,24 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
     terms += [((f.values[y] * coef.discount[year_of[y]]) if money else 0.0, m.v_incentive[f.id, y]) for f, y in paid]
     if terms:
         extend_objective(m, terms)
+
+
+def _reads(instance) -> frozenset[str]:
+    """With a finance section every field: the incentive rows' big-M holds targets' values and
+    schemes' figures, so no variant is re-solved in place (docs/finance.md)."""
+    if instance.finance is None:
+        return frozenset({"finance"})
+    return frozenset(type(instance).model_fields)
+
+
+FINANCE_ROWS = ("c_control_total", "c_incentive_condition", "c_cost_baseline")
+
+
+def _words(name: str, index, instance, amount: float | None = None) -> str:
+    what = {"c_control_total": "control total", "c_incentive_condition": "incentive fund",
+            "c_cost_baseline": "cost baseline"}[name]
+    words = f"{what} {index[0]} in {index[-1]}"
+    return words if amount is None else f"{words} by {fmt(amount)}"
 
 
 # -- the figures of a plan -------------------------------------------------------------------------
@@ -380,3 +399,10 @@ def finance_rows(ctx: ModelContext, x: np.ndarray, scopes: list) -> list[tuple]:
             got = received[f.id, int(y)]
             out.append((int(y), f.org, f"incentive:{f.id}", got, "", f.values[y], f.values[y] - got))
     return out
+
+
+FAMILY = Family(
+    name="finance", add_to=add_to, rows=FINANCE_ROWS, reads=_reads,
+    rebounds=frozenset(), keeps_rows=nothing, rebound=nothing,
+    price=hard, words=_words, proved=not_relaxed, rules=no_rules, rule_rows=no_rule_rows,
+)

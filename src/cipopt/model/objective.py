@@ -8,6 +8,8 @@ import pyomo.core as pyo
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective
+from cipopt.model.family import Family, fields, hard, no_rule_rows, no_rules, not_relaxed, nothing
+from cipopt.model.selection import same_figures
 from cipopt.model.finance import receipts, terminal_value
 from cipopt.schema.instance import Instance
 from cipopt.schema.nominal import nominal_weights
@@ -59,3 +61,32 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
         for tid, y in m.TARGET_YEARS_SOFT
     ]
     set_objective(m, "o_objective", start_values(ctx), penalties, maximize=True)
+
+
+def _soft(instance: Instance) -> list[tuple[str, int]]:
+    return [(t.id, int(y)) for t in instance.targets if not t.hard for y in sorted(t.values)]
+
+
+def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+    """Weights, scores' weights and penalties are costs, changed in place; the shortfall columns not."""
+    if _soft(base.instance) != _soft(variant):
+        return "the variant changes which soft targets there are"
+    return same_figures(base.instance, variant)
+
+
+def _rebound(ctx: ModelContext, rows) -> None:
+    """The variant's objective: each start's value, and each soft target's discounted penalty."""
+    rows.set_start_costs(start_values(ctx))
+    targets = {t.id: t for t in ctx.instance.targets}
+    m, coef = rows.model, ctx.coef
+    for tid, y in m.TARGET_YEARS_SOFT:
+        rows.set_var_cost(m.v_shortfall[tid, y], -targets[tid].shortfall_penalty * coef.discount[coef.year_index(y)])
+
+
+FAMILY = Family(
+    name="objective", add_to=add_to, rows=(),
+    reads=fields("objective", "targets", "criteria", "criteria_order", "scores", "finance", "discount_rate",
+                 "years", "schemes", "shares", "organisations", "profiles"),
+    rebounds=frozenset({"criteria", "criteria_order", "targets", "schemes"}), keeps_rows=_keeps_rows,
+    rebound=_rebound, price=hard, words=nothing, proved=not_relaxed, rules=no_rules, rule_rows=no_rule_rows,
+)

@@ -12,6 +12,13 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
+from cipopt.model.family import Family, Proof, fields, proof_suffix
+from cipopt.model.limits import _names
+from cipopt.model.selection import same_figures
+from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
+
+FLOOR = "c_quality_floor"
 
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
@@ -26,7 +33,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             if not nonempty[yi]:
                 if minimum > 0:
                     notes.infeasibilities.append(Infeasibility(
-                        "c_quality_floor", f"the {domain} floor {fmt(minimum)} in {y} needs schemes that "
+                        FLOOR, f"the {domain} floor {fmt(minimum)} in {y} needs schemes that "
                                            "improve it, and no eligible scheme does"))
                 continue
             keys.append((domain, y))
@@ -34,5 +41,54 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             lower.append(minimum)
         matrices.append(matrix)
         rows.append(np.array(chosen, dtype=np.int64))
-    add_rows(m, "c_quality_floor", keys, stack_rows(matrices, rows, ctx.coef.n_pairs), lower, np.inf,
+    add_rows(m, FLOOR, keys, stack_rows(matrices, rows, ctx.coef.n_pairs), lower, np.inf,
              index=[(d, y) for d in floors for y in years])
+
+
+def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+    """Floors may change in place; which domains have one, and the domains, not."""
+    q, v = base.instance.quality, variant.quality
+    if q.domains != v.domains or sorted(q.portfolio_min) != sorted(v.portfolio_min):
+        return "the variant changes which quality floors there are"
+    return same_figures(base.instance, variant)
+
+
+def _rebound(ctx: ModelContext, rows) -> None:
+    for d, value in ctx.instance.quality.portfolio_min.items():
+        for y in ctx.instance.years:
+            rows.set_row(FLOOR, (d, y), value, np.inf, f"the {d} floor in {y}")
+
+
+def _price(name: str, bound: float, scale: float) -> float | None:
+    return 1.0 / max(1.0, abs(bound))
+
+
+def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
+    words = f"the {index[0]} quality floor in {index[1]}"
+    return words if amount is None else f"{words} by {fmt(amount)}"
+
+
+def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
+    domain, year = index
+    counted = f" (schemes counted: {_names(proof.drivers(proof.plan))})" if proof.plan is not None else ""
+    return (f"the {domain} quality floor in {year} is {fmt(proof.row_lower)}; the portfolio's {domain} score "
+            f"can be at most {fmt(proof.bound)} together with the other rules{counted}{proof_suffix(proof.side)}")
+
+
+def _rules(instance: Instance) -> list[RuleRef]:
+    return [RuleRef("quality", d) for d in instance.quality.portfolio_min]
+
+
+def _rule_rows(ref: RuleRef, instance: Instance) -> list:
+    """A floor is one value for every year: all its years' rows, whichever year is named."""
+    if ref.kind != "quality":
+        return []
+    return [(FLOOR, (ref.id, int(y))) for y in instance.years]
+
+
+FAMILY = Family(
+    name="quality", add_to=add_to, rows=(FLOOR,),
+    reads=fields("quality", "schemes", "years"),
+    rebounds=frozenset({"quality", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
+    price=_price, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
+)

@@ -15,6 +15,11 @@ import pyomo.core as pyo
 import scipy.sparse as sp
 
 from cipopt.model.context import BuildNotes, ModelContext, add_rows
+from cipopt.model.family import Family, fields, hard, no_rule_rows, no_rules, not_relaxed, nothing
+from cipopt.model.selection import same_figures
+from cipopt.schema.instance import Instance
+
+KIND_ROWS = {"requires": "c_requires", "precedes": "c_precedes", "excludes": "c_excludes", "together": "c_together"}
 
 
 def _strictest(ctx: ModelContext, kind: str) -> dict[tuple[str, str], int]:
@@ -97,7 +102,27 @@ def _pair_rows(m, ctx, name: str, relations: dict, kind: str) -> None:
 
 
 def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
-    _timing_rows(m, ctx, "c_requires", _strictest(ctx, "requires"), "requires")
-    _timing_rows(m, ctx, "c_precedes", _strictest(ctx, "precedes"), "precedes")
-    _pair_rows(m, ctx, "c_excludes", _strictest(ctx, "excludes"), "excludes")
-    _pair_rows(m, ctx, "c_together", _strictest(ctx, "together"), "together")
+    for kind in ("requires", "precedes"):
+        _timing_rows(m, ctx, KIND_ROWS[kind], _strictest(ctx, kind), kind)
+    for kind in ("excludes", "together"):
+        _pair_rows(m, ctx, KIND_ROWS[kind], _strictest(ctx, kind), kind)
+
+
+def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
+    kind = next(k for k, row in KIND_ROWS.items() if row == name)
+    a, b = index[0], index[1]
+    by = f" by {index[2]}" if len(index) > 2 else ""
+    return f"{a} {kind} {b}{by}"
+
+
+def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+    """The rows are over the base model's starts: a variant may only narrow them (selection)."""
+    return same_figures(base.instance, variant)
+
+
+FAMILY = Family(
+    name="relations", add_to=add_to, rows=tuple(KIND_ROWS.values()),
+    reads=fields("relations", "schemes", "years"),
+    rebounds=frozenset({"schemes"}), keeps_rows=_keeps_rows, rebound=nothing,
+    price=hard, words=_words, proved=not_relaxed, rules=no_rules, rule_rows=no_rule_rows,
+)

@@ -19,9 +19,15 @@ import numpy as np
 import pyomo.core as pyo
 import scipy.sparse as sp
 
-from cipopt.model.context import BuildNotes, ModelContext, add_rows, extend_objective
+from cipopt.model.context import BuildNotes, ModelContext, add_rows, extend_objective, fmt
+from cipopt.model.family import Family, Proof, no_rule_rows, no_rules, nothing, proof_suffix
+from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance, Target
 from cipopt.uncertainty import Draws, cvar, net_terms, sample
+
+SHORTFALL, EXCESS, CVAR_MAX = "c_risk_shortfall", "c_cvar_excess", "c_cvar_max"
+CHANCE_TARGET, CHANCE_COUNT = "c_chance_target", "c_chance_count"
+RISK_PENALTY = 0.01  # docs/risk.md: in the diagnosis the risk rule bends first, being the one asked for
 
 
 def targets_at_risk(instance: Instance) -> list[Target]:
@@ -107,7 +113,7 @@ def _cvar(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
         matrix = sp.csr_array((0, n_pairs))
     required = np.tile([t.values[y] for t, y in named], o.draws)
     shortfall = m.v_risk_shortfall
-    add_rows(m, "c_risk_shortfall", keys, matrix, required, np.inf,
+    add_rows(m, SHORTFALL, keys, matrix, required, np.inf,
              extra=[(i, 1.0, shortfall[k]) for i, k in enumerate(keys)], index=m.RISK_SHORTFALLS)
     m.v_cvar_threshold = pyo.Var(domain=pyo.Reals)
     m.v_cvar_excess = pyo.Var(m.SCENARIOS, domain=pyo.NonNegativeReals)
@@ -116,12 +122,12 @@ def _cvar(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
     for w in range(o.draws):
         excess += [(w, 1.0, m.v_cvar_excess[w]), (w, 1.0, m.v_cvar_threshold)]
         excess += [(w, -d, shortfall[w, tid, y]) for tid, y, d in discounted]
-    add_rows(m, "c_cvar_excess", list(range(o.draws)), sp.csr_array((o.draws, n_pairs)), 0.0, np.inf,
+    add_rows(m, EXCESS, list(range(o.draws)), sp.csr_array((o.draws, n_pairs)), 0.0, np.inf,
              extra=excess, index=m.SCENARIOS)
     scale = 1.0 / ((1.0 - o.alpha) * o.draws)
     cvar_terms = [(1.0, m.v_cvar_threshold)] + [(scale, m.v_cvar_excess[w]) for w in m.SCENARIOS]
     if o.cvar_max is not None:
-        add_rows(m, "c_cvar_max", [None], sp.csr_array((1, n_pairs)), -np.inf, o.cvar_max,
+        add_rows(m, CVAR_MAX, [None], sp.csr_array((1, n_pairs)), -np.inf, o.cvar_max,
                  extra=[(0, c, v) for c, v in cvar_terms])
     if o.cvar_penalty:
         extend_objective(m, [(-o.cvar_penalty * c, v) for c, v in cvar_terms])
@@ -156,14 +162,66 @@ def _chance(m: pyo.ConcreteModel, ctx: ModelContext) -> None:
     scenario = np.array([w for w, _ in keys], dtype=np.int64)
     year = np.array([coef.year_index(y) for _, y in keys], dtype=np.int64)
     miss = m.v_chance_miss
-    add_rows(m, "c_chance_target", keys, sp.csr_array(values[scenario, :, year].reshape(len(keys), coef.n_pairs)),
+    add_rows(m, CHANCE_TARGET, keys, sp.csr_array(values[scenario, :, year].reshape(len(keys), coef.n_pairs)),
              [target.values[y] for _, y in keys], np.inf,
              extra=[(i, float(bigm[w, position[y]]), miss[w]) for i, (w, y) in enumerate(keys)],
              index=m.CHANCE_ROWS)
-    add_rows(m, "c_chance_count", [None], sp.csr_array((1, coef.n_pairs)), -np.inf,
+    add_rows(m, CHANCE_COUNT, [None], sp.csr_array((1, coef.n_pairs)), -np.inf,
              allowed_misses(o.draws, o.chance_probability), extra=[(0, 1.0, miss[w]) for w in m.SCENARIOS])
 
 
 def allowed_misses(draws: int, probability: float) -> int:
     """How many of `draws` scenarios may miss the target when it must be met with `probability`."""
     return int(math.floor((1.0 - probability) * draws + 1e-9))
+
+
+def _reads(instance: Instance) -> frozenset[str]:
+    """The scenario rows (and chance's big-M) hold the targets' values, the schemes' figures and the draws."""
+    if instance.objective.risk not in ("cvar", "chance"):
+        return frozenset({"objective"})
+    return frozenset({"objective", "targets", "risk_groups", "schemes", "profiles", "shares", "organisations",
+                      "years", "discount_rate", "finance"})
+
+
+def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+    return same_figures(base.instance, variant)
+
+
+def _price(name: str, bound: float, scale: float) -> float | None:
+    if name in (CVAR_MAX, CHANCE_COUNT):
+        return RISK_PENALTY / max(1.0, abs(bound))
+    return None
+
+
+def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
+    if name == CVAR_MAX:
+        words = "cvar_max"
+    elif name == CHANCE_COUNT:
+        words = f"the chance rule on {instance.objective.chance_target}"
+    else:  # one row per scenario (and target and year): named by its scenario
+        scenario = index[0] if isinstance(index, tuple) else index
+        words = f"the {'CVaR' if name in (SHORTFALL, EXCESS) else 'chance'} row of scenario {scenario}"
+    if amount is None:
+        return words
+    return f"{words} by {fmt(amount)}{' scenario(s)' if name == CHANCE_COUNT else ''}"
+
+
+def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
+    o = instance.objective
+    if name == CVAR_MAX:
+        return (f"the CVaR at alpha {o.alpha:g} of the shortfall cannot be brought below {fmt(proof.bound)} over the "
+                f"{o.draws:,} scenarios together with the other rules; cvar_max is {fmt(proof.row_upper)}"
+                f"{proof_suffix(proof.side)}")
+    if name != CHANCE_COUNT:
+        return None
+    met = o.draws - math.ceil(proof.bound - 1e-6)
+    return (f"target {o.chance_target} can be met in at most {met:,} of the {o.draws:,} scenarios "
+            f"({met / o.draws:.1%}) together with the other rules; chance_probability asks for "
+            f"{o.chance_probability:.1%}{proof_suffix(proof.side)}")
+
+
+FAMILY = Family(
+    name="risk", add_to=add_to, rows=(SHORTFALL, EXCESS, CVAR_MAX, CHANCE_TARGET, CHANCE_COUNT), reads=_reads,
+    rebounds=frozenset({"schemes"}), keeps_rows=_keeps_rows, rebound=nothing,
+    price=_price, words=_words, proved=_proved, rules=no_rules, rule_rows=no_rule_rows,
+)

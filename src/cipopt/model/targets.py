@@ -12,6 +12,10 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, row_is_empty, stack_rows,
 )
+from cipopt.model.family import Family, Proof, fields, proof_suffix
+from cipopt.model.selection import same_figures
+from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 
 
 # the rows of each target basis; full_year_effect is an extension (docs/finance.md)
@@ -58,3 +62,63 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             chosen.append(np.array(years, dtype=np.int64))
         add_rows(m, name, keys, stack_rows(matrices, chosen, ctx.coef.n_pairs), lower, np.inf,
                  extra=extra, index=[(t.id, int(y)) for t in these for y in sorted(t.values)])
+
+
+ROW_OF_BASIS = dict(TARGET_ROWS)
+BASIS_OF_ROW = {name: basis for basis, name in TARGET_ROWS}
+
+
+def _shape(instance: Instance) -> tuple:
+    return tuple((t.id, t.org, t.basis, t.hard, tuple(sorted(t.values))) for t in instance.targets)
+
+
+def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+    """Values and penalties may change in place; ids, organisations, bases, hardness and years not."""
+    if _shape(base.instance) != _shape(variant):
+        return "the variant changes which targets there are or the years they name"
+    return same_figures(base.instance, variant)
+
+
+def _rebound(ctx: ModelContext, rows) -> None:
+    for t in ctx.instance.targets:
+        name = ROW_OF_BASIS[t.basis]
+        for y, value in t.values.items():
+            rows.set_row(name, (t.id, y), value, np.inf, f"target {t.id} in {y}")
+
+
+def _price(name: str, bound: float, scale: float) -> float | None:
+    """Per unit of the row's own bound: missing 4,000 by 400 costs as much as missing -3 by 0.3."""
+    return 1.0 / max(1.0, abs(bound))
+
+
+def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
+    words = f"hard target {index[0]} in {index[1]}"
+    return words if amount is None else f"{words} by {fmt(amount)}"
+
+
+def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
+    tid, year = index
+    basis = BASIS_OF_ROW[name]
+    basis = {"recurrent": "recurrent", "full_year_effect": "full-year-effect"}.get(basis, "in-year")
+    return (f"hard target {tid} needs {fmt(proof.row_lower)} of {basis} net saving in {year}; at most "
+            f"{fmt(proof.bound)} can be achieved together with the other rules{proof_suffix(proof.side)}")
+
+
+def _rules(instance: Instance) -> list[RuleRef]:
+    return [RuleRef("target", t.id, org=t.org) for t in instance.targets]
+
+
+def _rule_rows(ref: RuleRef, instance: Instance) -> list:
+    if ref.kind != "target":
+        return []
+    t = ref.rule(instance)
+    years = sorted(t.values) if ref.year is None else [ref.year]
+    return [(ROW_OF_BASIS[t.basis], (t.id, int(y))) for y in years]
+
+
+FAMILY = Family(
+    name="targets", add_to=add_to, rows=tuple(ROW_OF_BASIS.values()),
+    reads=fields("targets", "objective", "schemes", "shares", "organisations"),
+    rebounds=frozenset({"targets", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
+    price=_price, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
+)

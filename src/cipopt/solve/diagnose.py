@@ -1,12 +1,13 @@
 """Why no plan exists, in words: an elastic re-solve of the loaded model, and proofs.
 
-HiGHS's `feasibilityRelaxation` re-solves the MIP with penalised slacks on chosen rows. We allow
-only the rules a board can change to bend: hard targets, limits, quality floors and mandatory
-selections; start-once rows, relations and the binaries' bounds stay hard. Each slack is priced
-per unit of its row's own bound (a limit of 4,000 missed by 400 costs as much as a floor of -3
-missed by 0.3), and dropping a mandatory scheme (a decision, not a number) costs as much as
-missing a rule ten times over, so the smallest relative change that makes a plan possible is what
-is reported: which rules it bent and by how much.
+An elastic re-solve with penalised slacks on chosen rows. We allow only the rules a board can
+change to bend: hard targets, limits, quality floors, fair shares, mandatory selections and the
+risk rule; start-once rows, relations and the binaries' bounds stay hard. Each constraint family
+states its rows' price (cipopt.model.family): per unit of the row's own bound (a limit of 4,000
+missed by 400 costs as much as a floor of -3 missed by 0.3), and dropping a mandatory scheme (a
+decision, not a number) costs as much as missing a rule ten times over, so the smallest relative
+change that makes a plan possible is what is reported: which rules it bent and by how much, in
+the family's words.
 
 The relaxed plan shows only one way out; it does not show how far a rule can be met. So every
 "at most X can be achieved" is backed by a solve that maximises that rule's measure alone, every
@@ -16,35 +17,26 @@ stopped by its time limit says so and names no cause (docs/figures.md).
 
 from __future__ import annotations
 
-import math
 import time
 
 import highspy
 import numpy as np
 
 from cipopt.coefficients import Coefficients
-from cipopt.model.context import fmt
+from cipopt.model.build import FAMILY_OF_ROW
+from cipopt.model.family import Proof
 from cipopt.schema.instance import Instance
 from cipopt.solve.highs import INF, HighsSession, new_highs
 from cipopt.solve.probe import probe_rows
 
-RELAXABLE = ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect", "c_limit", "c_quality_floor",
-             "c_mandatory", "c_fair_share")
 VIOLATION_TOL = 1e-6
-MANDATORY_PENALTY = 10.0
-RISK_RELAXABLE = ("c_cvar_max", "c_chance_count")
-RISK_PENALTY = 0.01
 RELAX_GAP = 1e-6
 MAX_PROOFS = 20  # rules whose bound is proved by its own solve; the rest are only named
 
 
-def _names(ids: list[str], limit: int = 6) -> str:
-    ids = sorted(ids)
-    if len(ids) > limit:
-        return ", ".join(ids[:limit]) + f" and {len(ids) - limit} more"
-    if len(ids) > 1:
-        return ", ".join(ids[:-1]) + " and " + ids[-1]
-    return ids[0] if ids else "no scheme"
+def _row(form, j: int) -> tuple[str, object]:
+    con = form.rows[j][0]
+    return con.parent_component().name, con.index()
 
 
 def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair_columns: np.ndarray,
@@ -60,16 +52,11 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
     by_row = form.matrix.tocsr()  # the rows' terms: fair-share prices here, the words below
     for j, (con, _) in enumerate(form.rows):
         name = con.parent_component().name
-        if name == "c_mandatory":
-            penalties[j] = MANDATORY_PENALTY
-        elif name == "c_fair_share":  # bound 0: priced per unit of the row's own scale instead
-            lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
-            penalties[j] = 1.0 / max(1.0, float(np.abs(by_row.data[lo:hi]).sum()))
-        elif name in RELAXABLE or name in RISK_RELAXABLE:
-            bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
-            # docs/risk.md: the risk rule bends first, being the one asked for
-            price = RISK_PENALTY if name in RISK_RELAXABLE else 1.0
-            penalties[j] = price / max(1.0, abs(bound))
+        bound = row_lower[j] if np.isfinite(row_lower[j]) else row_upper[j]
+        lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
+        price = FAMILY_OF_ROW[name].price(name, float(bound), float(np.abs(by_row.data[lo:hi]).sum()))
+        if price is not None:
+            penalties[j] = price
     state, x = _relax(h, by_row, penalties, row_lower, row_upper, time_limit)
     if state == "infeasible":  # proved: even with every relaxable rule bent no plan exists
         return ["even with every target, limit, quality floor and mandatory selection relaxed no plan "
@@ -82,9 +69,7 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
     column_scheme = np.full(len(form.columns), -1)
     present = pair_columns >= 0
     column_scheme[pair_columns[present]] = coef.pair_scheme[present]
-    mandatory = {s.id for s in instance.schemes if s.mandatory}
-    limits = {lim.id: lim for lim in instance.limits}
-    targets = {t.id: t for t in instance.targets}
+    mandatory = frozenset(s.id for s in instance.schemes if s.mandatory)
 
     def drivers(j: int, plan: np.ndarray) -> list[str]:
         lo, hi = by_row.indptr[j], by_row.indptr[j + 1]
@@ -106,11 +91,8 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
         return ["no plan keeps every rule, and no single rule could be named"]
 
     def label(j: int, amount: float) -> str:
-        name, index = form.rows[j][0].parent_component().name, form.rows[j][0].index()
-        words = _rule_words(name, index, instance)
-        if name == "c_mandatory":
-            return f"{words} (left out)"
-        return f"{words} by {fmt(amount)}{' scenario(s)' if name == 'c_chance_count' else ''}"
+        name, index = _row(form, j)
+        return FAMILY_OF_ROW[name].words(name, index, instance, amount)
 
     which = "the smallest relaxation" if proved_smallest else "a relaxation (the search stopped early: a smaller one may exist)"
     sentences = [f"{which} found, each rule's change measured against its own size, bends "
@@ -122,7 +104,7 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
                              "(time or count limit): no bound is claimed for them")
             break
         probe = probe_rows(h, by_row, [j], side, time_limit=left)
-        words = _proved(j, side, probe, form, instance, limits, targets, mandatory, row_lower, row_upper,
+        words = _proved(j, side, probe, form, instance, mandatory, row_lower, row_upper,
                         lambda plan, j=j: drivers(j, plan))
         if words:
             sentences.append(words)
@@ -131,7 +113,7 @@ def diagnose(session: HighsSession, instance: Instance, coef: Coefficients, pair
             left = None if time_limit is None else time_limit - (time.perf_counter() - started)
             if left is None or left > 0:
                 apart = probe_rows(h, by_row, [j], side, time_limit=left, set_aside=others)
-                words = _proved(j, side, apart, form, instance, limits, targets, mandatory, row_lower, row_upper,
+                words = _proved(j, side, apart, form, instance, mandatory, row_lower, row_upper,
                                 lambda plan, j=j: drivers(j, plan))
                 if words and apart.status != "infeasible":
                     sentences.append(words.replace("together with the other rules",
@@ -167,12 +149,12 @@ def _relax(h: highspy.Highs, by_row, penalties: np.ndarray, row_lower: np.ndarra
     return ("optimal" if status == highspy.HighsModelStatus.kOptimal else r.modelStatusToString(status)), x
 
 
-def _proved(j, side, probe, form, instance, limits, targets, mandatory, row_lower, row_upper, drivers) -> str | None:
-    """The sentence a solve optimising row j alone proved (its dual bound), or None."""
-    con = form.rows[j][0]
-    name, index = con.parent_component().name, con.index()
+def _proved(j, side, probe, form, instance, mandatory, row_lower, row_upper, drivers) -> str | None:
+    """The sentence a solve optimising row j alone proved (its dual bound), in its family's words, or None."""
+    name, index = _row(form, j)
+    family = FAMILY_OF_ROW[name]
     if probe.status == "infeasible":
-        return (f"{_rule_words(name, index, instance)} is not the only cause: even without it the other rules "
+        return (f"{family.words(name, index, instance)} is not the only cause: even without it the other rules "
                 "cannot all hold")
     bound = probe.bound
     if bound is None:
@@ -181,56 +163,6 @@ def _proved(j, side, probe, form, instance, limits, targets, mandatory, row_lowe
     tol = VIOLATION_TOL * max(1.0, abs(required))
     if (side == ">=" and bound >= required - tol) or (side == "<=" and bound <= required + tol):
         return None  # the solve could not prove the rule out of reach
-    how = "maximising" if side == ">=" else "minimising"
-    proof = f" (a solve {how} it alone proved this)"
-    if name == "c_mandatory":
-        return f"mandatory scheme {index} cannot run together with the other rules{proof}"
-    if name == "c_limit":
-        lid, year = index
-        lim = limits[lid]
-        if side == "<=":
-            who = drivers(probe.x) if probe.x is not None else []
-            forced = [s for s in who if s in mandatory]
-            subject = (f" (mandatory scheme{'s' if len(forced) > 1 else ''} {_names(forced)})"
-                       if forced and len(forced) == len(who) else "")
-            return (f"at least {fmt(bound)} of {lim.metric} is needed in {year} together with the other rules"
-                    f"{subject}; the {lid} limit is {lim.sense} {fmt(row_upper[j])}{proof}")
-        return (f"at most {fmt(bound)} of {lim.metric} can be reached in {year} together with the other rules; "
-                f"the {lid} limit asks for {lim.sense} {fmt(row_lower[j])}{proof}")
-    if name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
-        tid, year = index
-        basis = {"recurrent": "recurrent", "full_year_effect": "full-year-effect"}.get(targets[tid].basis, "in-year")
-        return (f"hard target {tid} needs {fmt(row_lower[j])} of {basis} net saving in {year}; at most "
-                f"{fmt(bound)} can be achieved together with the other rules{proof}")
-    if name == "c_quality_floor":
-        domain, year = index
-        counted = f" (schemes counted: {_names(drivers(probe.x))})" if probe.x is not None else ""
-        return (f"the {domain} quality floor in {year} is {fmt(row_lower[j])}; the portfolio's {domain} score "
-                f"can be at most {fmt(bound)} together with the other rules{counted}{proof}")
-    if name == "c_fair_share":
-        rule = next(r for r in instance.fair_shares if r.id == index)
-        who = rule.org if rule.org is not None else f"sector {rule.sector}"
-        return (f"fair share {index}: {who} cannot get {rule.min_share:.0%} of {rule.metric} together with the "
-                f"other rules (short by at least {fmt(-bound)}){proof}")
-    o = instance.objective
-    if name == "c_cvar_max":
-        return (f"the CVaR at alpha {o.alpha:g} of the shortfall cannot be brought below {fmt(bound)} over the "
-                f"{o.draws:,} scenarios together with the other rules; cvar_max is {fmt(row_upper[j])}{proof}")
-    met = o.draws - math.ceil(bound - 1e-6)
-    return (f"target {o.chance_target} can be met in at most {met:,} of the {o.draws:,} scenarios "
-            f"({met / o.draws:.1%}) together with the other rules; chance_probability asks for "
-            f"{o.chance_probability:.1%}{proof}")
-
-
-def _rule_words(name: str, index, instance: Instance) -> str:
-    if name == "c_mandatory":
-        return f"mandatory scheme {index}"
-    if name == "c_limit":
-        return f"limit {index[0]} in {index[1]}"
-    if name in ("c_target_recurrent", "c_target_in_year", "c_target_full_year_effect"):
-        return f"hard target {index[0]} in {index[1]}"
-    if name == "c_quality_floor":
-        return f"the {index[0]} quality floor in {index[1]}"
-    if name == "c_fair_share":
-        return f"fair share {index}"
-    return "cvar_max" if name == "c_cvar_max" else f"the chance rule on {instance.objective.chance_target}"
+    proof = Proof(side=side, bound=float(bound), row_lower=float(row_lower[j]), row_upper=float(row_upper[j]),
+                  drivers=drivers, plan=probe.x, mandatory=mandatory)
+    return family.proved(name, index, proof, instance)
