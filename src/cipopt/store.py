@@ -38,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cipopt.schema.instance import Instance
+from cipopt.solve.result import SolveResult
 
 STORE_ENV = "CIPOPT_STORE"
 
@@ -349,7 +350,7 @@ class Store:
         self.close()
 
     # writing -----------------------------------------------------------------------------------
-    def record(self, outcome, source: str | None = None) -> int:
+    def record(self, outcome: SolveResult, source: str | None = None) -> int:
         """Record a solve's outcome; returns the run id."""
         inst: Instance = outcome.instance
         summary = outcome.summary()

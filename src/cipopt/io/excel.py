@@ -43,6 +43,7 @@ from cipopt.io.load import TABLES, RawInstance, parse_raw, suggestion_text, _bul
 from cipopt.io.text import parse_bool, parse_year, regular_file_problem
 from cipopt.schema.instance import CATEGORIES, Instance
 from cipopt.schema.problems import InputError, ProblemLog
+from cipopt.solve.result import SolveResult
 
 CONTEXT_SHEET = "context"
 README_SHEET = "README"
@@ -1163,7 +1164,7 @@ def bottom_line_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["org", "measure", *instance.years])
 
 
-def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
+def results_workbook(outcome: SolveResult, reasons: pd.DataFrame | None = None) -> bytes:
     """The results of a solve as formatted sheets: summary, plan, targets, years, the bottom line
     (with `finance`), reasons."""
     from openpyxl.styles import Alignment, Font

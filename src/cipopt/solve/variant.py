@@ -26,6 +26,10 @@ from cipopt.solve.highs import INF, StandardForm
 SCHEME_FIELDS_IN_PLACE = {"mandatory", "earliest_start", "latest_start", "qia_approved", "excluded"}
 
 
+class NotInPlace(Exception):
+    """The variant changes the model's structure: it needs a fresh build (the message says why)."""
+
+
 @dataclass
 class Bounds:
     col_lower: np.ndarray
@@ -99,16 +103,16 @@ def _allowed(instance: Instance) -> set[tuple[str, int]]:
 
 def variant_bounds(
     built: BuiltModel, form: StandardForm, rows: dict, pair_columns: np.ndarray, variant: Instance
-) -> Bounds | str:
-    """The bounds and costs that make the built model the variant's, or why that is impossible."""
+) -> Bounds:
+    """The bounds and costs that make the built model the variant's; `NotInPlace` when none can."""
     base = built.ctx.instance
     if not _same_structure(base, variant):
-        return "the variant changes the model's structure"
+        raise NotInPlace("the variant changes the model's structure")
     coef = built.coef
     allowed = _allowed(variant)
     pair_keys = [(coef.scheme_ids[s], int(coef.years[t])) for s, t in zip(coef.pair_scheme, coef.pair_start)]
     if not allowed <= set(pair_keys):
-        return "the variant allows starts the base model does not have"
+        raise NotInPlace("the variant allows starts the base model does not have")
 
     b = Bounds.of(form)
     m = built.model
