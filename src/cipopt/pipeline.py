@@ -82,18 +82,19 @@ def solve(planner: "Planner", options: SolveOptions = SolveOptions(), **kw) -> S
     return planner.solve(options, **kw)
 
 
-def extract(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs=()) -> Plan:
+def extract(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[int] | None = None) -> Plan:
     """Stage extract: the plan in the solver's columns (starts the compiled model dropped but the
     variant forces are put back)."""
     return plan_from_starts(coef, _chosen(coef, pair_columns, x, forced_pairs))
 
 
-def _chosen(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs=()) -> np.ndarray:
+def _chosen(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[int] | None = None) -> np.ndarray:
     """Per allowed start (pair), the solver's value of its column."""
     chosen = np.zeros(coef.n_pairs)
     present = pair_columns >= 0
     chosen[present] = x[pair_columns[present]]
-    chosen[forced_pairs] = 1.0
+    if forced_pairs:
+        chosen[list(forced_pairs)] = 1.0
     return chosen
 
 

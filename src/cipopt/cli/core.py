@@ -57,7 +57,7 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
     """
     began = time.perf_counter()
     from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
-    from cipopt.pipeline import SolveOptions, solve_instance
+    from cipopt.pipeline import SolveOptions, result_files, solve_instance
     from cipopt.report.progress import Steps
     from cipopt.report.text import solve_summary
 
@@ -81,9 +81,7 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
     for line in solve_summary(outcome):
         click.echo(line)
     if out:
-        files = {"summary.json": json_text(outcome.summary())}
-        if outcome.plan_frame is not None:
-            files = {"plan.csv": csv_text(outcome.plan_frame), "years.csv": csv_text(outcome.years), **files}
+        files = result_files(outcome)
         write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if excel:
