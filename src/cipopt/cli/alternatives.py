@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from cipopt.cli.base import Finite, GAP, SEED, TIME_LIMIT, exit_without_plan, guarded, load, main
+from cipopt.cli import options
+from cipopt.cli.base import Finite, exit_without_plan, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 
 
@@ -16,13 +17,13 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
               help="Percent: each plan's objective is within this of the optimum.")
 @click.option("--min-difference", "min_difference", type=click.IntRange(min=1), default=1, show_default=True,
               help="Schemes decided differently (in/out or start year) from every earlier plan.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve.")
-@click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every solve.")
-@click.option("--seed", type=SEED, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv and "
+             "alternatives_summary.json")
+@options.force
+@options.time_limit
+@options.gap(0.0)
+@options.solver_seed(0)
+@options.quiet
 @guarded
 def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed, quiet):
     """Find up to COUNT plans for INSTANCE, best first, each within WITHIN percent of the optimum

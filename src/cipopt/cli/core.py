@@ -10,29 +10,30 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import EXIT_CHECK_FAILED, GAP, TIME_LIMIT, guarded, load, load_plan, main
+from cipopt.cli import options
+from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides instance.yaml solver.time_limit.")
-@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
-@click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
+@options.out("plan.csv, years.csv and summary.json")
+@options.force
+@options.time_limit
+@options.gap()
+@options.threads
 @click.option("--start", "start", type=click.Path(dir_okay=False),
               help="Warm-start from this plan (a plan.csv, e.g. a run's from cipopt runs show); checked and "
                    "reported, handed to HiGHS even if it breaks rules.")
 @click.option("--no-first-plan", is_flag=True,
               help="Skip the first-plan heuristic that gives HiGHS a start (docs/formulation.md).")
-@click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
+@options.verbose
 @click.option("--excel", "excel", type=click.Path(dir_okay=False),
               help="Also write the plan, targets, years, summary and reasons as a formatted workbook (.xlsx).")
 @click.option("--store", "store", type=click.Path(dir_okay=False),
               help="Record the run in this history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")
 @click.option("--no-store", is_flag=True, help="Do not record the run in the run history.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.quiet
 @guarded
 def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, verbose, excel, store, no_store,
           quiet):
@@ -100,9 +101,9 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.argument("plan", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("violations.csv, years.csv and summary.json")
+@options.force
+@options.quiet
 @guarded
 def check(instance, plan, out, force, quiet):
     """Check PLAN (a plan.csv from cipopt, a spreadsheet or by hand) against every rule of INSTANCE.
@@ -140,9 +141,9 @@ def check(instance, plan, out, force, quiet):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("summary.json and schemes.csv (eligibility)")
+@options.force
+@options.quiet
 @guarded
 def validate(instance, out, force, quiet):
     """Check INSTANCE without solving: every problem at once, then a summary when it is sound.
@@ -173,8 +174,8 @@ def validate(instance, out, force, quiet):
 @click.argument("instance", type=click.Path())
 @click.option("--lp", "--out", "-o", "lp", type=click.Path(dir_okay=False), required=True,
               help="Write the model in LP format here.")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.force
+@options.quiet
 @guarded
 def build(instance, lp, force, quiet):
     """Build the model for INSTANCE without solving and write it as an LP file anyone can read.

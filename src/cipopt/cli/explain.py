@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import GAP, TIME_LIMIT, exit_without_plan, guarded, load, main, printing_warnings, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import exit_without_plan, guarded, load, main, printing_warnings
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import ProblemLog
 
@@ -14,13 +15,13 @@ from cipopt.schema.problems import ProblemLog
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.option("--plan", "plan", type=click.Path(dir_okay=False), help="Explain this plan.csv instead of the optimal plan.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, explain_summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per re-solve; overrides instance.yaml.")
-@click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("explain_schemes.csv, explain_rules.csv and explain_summary.json")
+@options.force
+@options.time_limit
+@options.gap(0.0)
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     """Explain, for every scheme, why it is in or out of the plan, and for every limit, target and
     quality floor, what easing it would be worth.

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, SEED, TIME_LIMIT, guarded, load, main, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import EXIT_INTERNAL, SEED, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 
 
@@ -19,13 +20,12 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 @click.option("--samples", "-n", type=click.IntRange(min=0), default=200, show_default=True,
               help="Weight vectors sampled for the core index (0: no robust view).")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the weight sampling.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write bids.csv, budget_levels.csv, portfolios.csv, weight_samples.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.time_limit
+@options.out("bids.csv, budget_levels.csv, portfolios.csv, weight_samples.csv and summary.json")
+@options.force
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sweep):
     """Rank the bids of INSTANCE for a fund panel: entry budget, greedy loss and core index.
 

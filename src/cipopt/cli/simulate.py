@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from cipopt.cli.base import SEED, guarded, load, load_plan, main, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import SEED, guarded, load, load_plan, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report.text import money
 
@@ -19,14 +20,13 @@ from cipopt.report.text import money
 @click.option("--seed", type=SEED, default=None,
               help="Seed of the draws (default: instance.yaml objective.seed, 0 unless set); the same seed "
                    "gives the same numbers.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write simulation.csv (per target and year), simulation_savings.csv (per year and "
-                   "organisation) and simulation_summary.json here: a folder of its own, or the --out "
-                   "folder of cipopt solve (its other files are kept), for the report's risk view.")
-@click.option("--force", is_flag=True, help="Write into an existing --out folder, replacing an earlier simulation there.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("simulation.csv (per target and year), simulation_savings.csv (per year and organisation) and "
+             "simulation_summary.json", where="a folder of its own, or the --out folder of cipopt solve (its other "
+             "files are kept), for the report's risk view")
+@options.force
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def simulate(instance, plan, draws, seed, out, force, quiet, sweep):
     """Simulate how PLAN (a plan.csv) may deliver, under the schemes' delivery risk.
 
