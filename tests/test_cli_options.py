@@ -77,3 +77,28 @@ def test_no_command_declares_a_shared_option_itself():
                 flags = [a.value for a in node.args if isinstance(a, ast.Constant)]
                 assert not set(flags) & set(SHARED) and flags[:1] != ["--out"], \
                     f"{path.name}:{node.lineno} declares {flags}"
+
+
+def test_commands_print_results_through_the_one_terminal_renderer():
+    """No command words a result line by line itself: `for line in ...: click.echo(line)` is
+    report/terminal.py's `show`."""
+    for path in sorted(CLI.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "line":
+                body = node.body
+                assert not (len(body) == 1 and "echo" in ast.unparse(body[0])), f"{path.name}:{node.lineno}"
+
+
+def test_the_renderer_words_each_kind_of_result():
+    from cipopt.check import check_plan
+    from cipopt.io.load import load_instance
+    from cipopt.pipeline import SolveOptions, solve_instance
+    from cipopt.report import terminal
+    from cipopt.report.text import solve_summary
+
+    inst = load_instance(Path(__file__).resolve().parents[1] / "instances" / "tiny")
+    solved = solve_instance(inst, SolveOptions(mip_gap=0.0))
+    assert terminal.lines(solved) == solve_summary(solved)
+    report = check_plan(inst, solved.plan)
+    assert isinstance(report, terminal.Worded) and terminal.lines(report) == report.lines()
+    assert terminal.lines(iter(["a", "b"])) == ["a", "b"]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cipopt.cli import options
+from cipopt.report import terminal
 from cipopt.cli.base import EXIT_INTERNAL, Finite, echo_problems, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import InputError, Problem, ProblemLog
@@ -85,8 +86,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
         result = run_whatif(inst, scenarios, _options(time_limit, gap, threads), progress=progress, sweep=sweep)
     finally:
         progress.close()
-    for line in result.lines():
-        click.echo(line)
+    terminal.show(result)
     if out:
         files = {"whatif.csv": csv_text(result.table()), "whatif_years.csv": csv_text(result.years()),
                  "whatif_plans.csv": csv_text(result.plans()), "summary.json": json_text(result.summary())}
@@ -152,8 +152,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
                               options=_options(time_limit, gap, threads), progress=progress, sweep=sweep)
     finally:
         progress.close()
-    for line in result.lines():
-        click.echo(line)
+    terminal.show(result)
     if out:
         files = {"frontier.csv": csv_text(result.table()), "summary.json": json_text(result.summary())}
         write_folder(out, files, force=force, kind="frontier")

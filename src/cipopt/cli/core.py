@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from cipopt.cli import options
+from cipopt.report import terminal
 from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
@@ -60,7 +61,6 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
     from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
     from cipopt.pipeline import SolveOptions, result_files, solve_instance
     from cipopt.report.progress import Steps
-    from cipopt.report.text import solve_summary
 
     if store and no_store:
         raise BadArguments("--store and --no-store contradict each other")
@@ -79,8 +79,7 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
         options = dataclasses.replace(options, deadline=began + limit)
     with steps.step("building and solving the model", limit=limit):
         outcome = solve_instance(inst, options, start=given)
-    for line in solve_summary(outcome):
-        click.echo(line)
+    terminal.show(outcome)
     if out:
         files = result_files(outcome)
         write_folder(out, files, force=force, kind="solve")
@@ -126,8 +125,7 @@ def check(instance, plan, out, force, quiet):
         chosen = load_plan(plan, inst)
     with steps.step("checking the plan"):
         report = check_plan(inst, chosen)
-    for line in report.lines():
-        click.echo(line)
+    terminal.show(report)
     if out:
         summary = {"ok": report.ok, "violations": len(report.violations), "objective": report.objective,
                    "net_present_value": report.net_present_value, "shortfall_penalty": report.penalty,
@@ -162,8 +160,7 @@ def validate(instance, out, force, quiet):
     with Steps(quiet).step(f"reading and checking {instance}"):
         inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
-    for line in lines:
-        click.echo(line)
+    terminal.show(lines)
     if out:
         write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(schemes)}, force=force,
                      kind="validate")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cipopt.cli import options
+from cipopt.report import terminal
 from cipopt.cli.base import EXIT_INTERNAL, SEED, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 
@@ -66,8 +67,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         for message in full["messages"]:
             click.echo(f"  {message}")
         sys.exit(3 if full["status"] == "infeasible" else 4)
-    for line in result.lines():
-        click.echo(line)
+    terminal.show(result)
     if out:
         files = {"bids.csv": csv_text(result.bids()), "budget_levels.csv": csv_text(result.levels_table()),
                  "portfolios.csv": csv_text(result.portfolios()),

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cipopt.cli import options
+from cipopt.report import terminal
 from cipopt.cli.base import guarded, load, main, printing_warnings
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.schema.problems import InputError, Problem, ProblemLog
@@ -84,8 +85,7 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
     with steps.step("re-planning", limit=time_limit):
         result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads),
                             given=given)
-    for line in show.lines(result):
-        click.echo(line)
+    terminal.show(show.lines(result))
     if out:
         files = {"summary.json": json_text(result.summary())}
         if result.schemes is not None:

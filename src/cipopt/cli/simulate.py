@@ -9,7 +9,7 @@ import click
 from cipopt.cli import options
 from cipopt.cli.base import SEED, guarded, load, load_plan, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.report.text import money
+from cipopt.report import terminal
 
 
 @main.command()
@@ -59,36 +59,10 @@ def simulate(instance, plan, draws, seed, out, force, quiet, sweep):
         line.close()
     for message in result.summary["checker_messages"]:
         click.echo(f"warning: the plan breaks a rule: {message}", err=True)
-    for line in _lines(result):
-        click.echo(line)
+    terminal.show(terminal.simulation_lines(result))
     if out:
         files = {"simulation.csv": csv_text(result.targets), "simulation_savings.csv": csv_text(result.savings),
                  "simulation_summary.json": json_text(result.summary)}
         write_folder(out, files, force=force, kind="simulate")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     sys.exit(0)
-
-
-def _lines(result) -> list[str]:
-    s = result.summary
-    unit = result.instance.money_unit
-    out = [f"{result.draws:,} draws, seed {result.seed} ({unit}); P10: 90% of draws deliver at least this"]
-    header = f"  {'year':>6} {'required':>10} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10} {'P(met)':>7} {'E[short]':>10}"
-    for tid, frame in result.targets.groupby("target", sort=False):
-        first = frame.iloc[0]
-        out.append(f"\ntarget {tid} ({first['basis']}, {first['org']}): met in every year in "
-                   f"{s['probability_met_every_year'][tid]:.1%} of draws")
-        out.append(header)
-        for r in frame.itertuples():
-            out.append(f"  {r.year:>6} {money(r.required):>10} {money(r.mean):>10} {money(r.p10):>10} "
-                       f"{money(r.p50):>10} {money(r.p90):>10} {r.probability_met:>7.1%} "
-                       f"{money(r.expected_shortfall):>10}")
-    out.append("\nnet savings (all organisations)")
-    out.append(f"  {'year':>6} {'measure':<22} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10}")
-    for r in result.savings[result.savings["org"] == "all"].itertuples():
-        out.append(f"  {r.year:>6} {r.measure:<22} {money(r.mean):>10} {money(r.p10):>10} {money(r.p50):>10} "
-                   f"{money(r.p90):>10}")
-    if s["loss_targets"]:
-        out.append(f"\nshortfall of {', '.join(s['loss_targets'])}, discounted, over all years: mean "
-                   f"{money(s['loss_mean'])}, CVaR at alpha {s['alpha']:g} {money(s['loss_cvar'])}")
-    return out
