@@ -7,7 +7,6 @@ a plan the checker rejects is never reported as a solution (status `error` with 
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from cipopt.bulk import no_cyclic_gc
-from cipopt.check import CheckReport, check_plan
+from cipopt.check import check_plan
 from cipopt.coefficients import build_coefficients
 from cipopt.model.build import BuiltModel, build_model
 from cipopt.model.context import ModelContext

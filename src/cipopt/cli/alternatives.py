@@ -6,9 +6,9 @@ from __future__ import annotations
 import click
 
 from cipopt.cli import options
-from cipopt.report import terminal
 from cipopt.cli.base import Finite, exit_without_plan, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 
 
 @main.command()

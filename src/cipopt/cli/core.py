@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from cipopt.cli import options
-from cipopt.report import terminal
 from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.report import terminal
 
 
 @main.command()

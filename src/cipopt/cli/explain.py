@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from cipopt.cli import options
-from cipopt.report import terminal
 from cipopt.cli.base import exit_without_plan, guarded, load, main, printing_warnings
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 from cipopt.schema.problems import ProblemLog
 
 

@@ -7,9 +7,10 @@ import sys
 import click
 
 from cipopt.cli import options
-from cipopt.report import terminal
-from cipopt.cli.base import EXIT_INTERNAL, SEED, guarded, load, main
+from cipopt.cli.base import SEED, guarded, load, main
+from cipopt.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_NO_PLAN
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 
 
 @main.command()
@@ -66,7 +67,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         click.echo(f"rank: at the full fund no portfolio keeps the rules ({full['status']})")
         for message in full["messages"]:
             click.echo(f"  {message}")
-        sys.exit(3 if full["status"] == "infeasible" else 4)
+        sys.exit(EXIT_INFEASIBLE if full["status"] == "infeasible" else EXIT_NO_PLAN)
     terminal.show(result)
     if out:
         files = {"bids.csv": csv_text(result.bids()), "budget_levels.csv": csv_text(result.levels_table()),

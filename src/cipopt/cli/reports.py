@@ -11,14 +11,9 @@ import click
 
 from cipopt.cli import options
 from cipopt.cli.base import guarded, load, main
-from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.io.write import check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
-EXIT_BAD_INPUT = 2
-
-
-class BadArguments(OutputExists):
-    """Arguments that cannot work together or name the wrong kind of file: like an existing
-    output, reported by `guarded` in one line with exit code 2, before any work."""
+from cipopt.errors import EXIT_BAD_INPUT, BadArguments  # noqa: F401  (BadArguments: importable from here)
 
 
 def _store_errors(command):
