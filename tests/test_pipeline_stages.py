@@ -106,3 +106,28 @@ def test_the_result_module_imports_nothing_heavy():
             " 'cipopt.check', 'sqlalchemy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_solver_s_ending_in_words_asks_for_a_diagnosis_only_when_no_plan_exists():
+    from types import SimpleNamespace
+
+    asked = []
+
+    def diagnosis():
+        asked.append(True)
+        return ["  target t in 2025 cannot be met"]
+
+    def raw(status, watchdog=False):
+        return SimpleNamespace(status=status, stopped_by_watchdog=watchdog, model_status="kTimeLimit")
+
+    assert pipeline.solver_messages(raw(SolveStatus.OPTIMAL), 10, with_cuts=False, diagnosis=diagnosis) == []
+    assert pipeline.solver_messages(raw(SolveStatus.INFEASIBLE), 10, with_cuts=True, diagnosis=diagnosis) == [
+        "no plan keeps every rule together with the added cuts"]
+    assert not asked
+    assert pipeline.solver_messages(raw(SolveStatus.INFEASIBLE), 10, with_cuts=False, diagnosis=diagnosis) == [
+        "no plan keeps every rule:", "  target t in 2025 cannot be met"]
+    assert asked == [True]
+    words = pipeline.solver_messages(raw(SolveStatus.TIME_LIMIT_NO_SOLUTION, watchdog=True), 2.5, with_cuts=False,
+                                     diagnosis=diagnosis)
+    assert words == ["the solve overran its time limit of 2.5 s and was stopped",
+                     "the solver stopped (kTimeLimit) before finding any plan"]

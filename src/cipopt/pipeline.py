@@ -97,6 +97,24 @@ def _chosen(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[in
     return chosen
 
 
+def solver_messages(raw, time_limit: float | None, *, with_cuts: bool,
+                    diagnosis: Callable[[], list[str]]) -> list[str]:
+    """How the solver's run ended, in words; `diagnosis` (why no plan exists) is asked only then."""
+    messages = []
+    if raw.stopped_by_watchdog:
+        messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
+    if raw.status == SolveStatus.INFEASIBLE and with_cuts:
+        messages.append("no plan keeps every rule together with the added cuts")
+    elif raw.status == SolveStatus.INFEASIBLE:
+        messages.append("no plan keeps every rule:")
+        messages.extend(diagnosis())
+    if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
+        messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
+    if raw.status == SolveStatus.ERROR:
+        messages.append(f"the solver ended with status {raw.model_status!r}")
+    return messages
+
+
 def evaluate(result: SolveResult, ctx: ModelContext, plan: Plan) -> SolveResult:
     """Stage evaluate: the plan's exact objective, NPV and penalties from the model's coefficients."""
     parts = objective_parts(ctx, starts_from_plan(ctx.coef, plan))
@@ -318,18 +336,9 @@ class Planner:
             if outcome.dual_bound is not None:
                 outcome = replace(outcome, mip_gap=_gap(outcome))
             return outcome
-        messages = list(notes)
-        if raw.stopped_by_watchdog:
-            messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
-        if raw.status == SolveStatus.INFEASIBLE and extra_rows:
-            messages.append("no plan keeps every rule together with the added cuts")
-        elif raw.status == SolveStatus.INFEASIBLE:
-            messages.append("no plan keeps every rule:")
-            messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))
-        if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
-            messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
-        if raw.status == SolveStatus.ERROR:
-            messages.append(f"the solver ended with status {raw.model_status!r}")
+        messages = [*notes, *solver_messages(
+            raw, time_limit, with_cuts=bool(extra_rows),
+            diagnosis=lambda: diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))]
         outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
                                 mip_gap=raw.mip_gap, messages=messages, first_plan=heuristic_info,
