@@ -136,3 +136,12 @@ def test_the_light_modules_import_nothing_heavy(module):
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", f"{module} loads {out.stdout.strip()}"
+
+
+def test_every_pipeline_stage_the_doc_names_is_a_function_there():
+    from cipopt import pipeline
+
+    named = set(re.findall(r"`pipeline\.(\w+)", DOC))
+    assert {"build", "solve", "extract", "evaluate", "check", "with_tables", "result_files"} <= named
+    for name in named:
+        assert callable(getattr(pipeline, name, None)), f"docs/architecture.md names pipeline.{name}"
