@@ -141,7 +141,7 @@ def test_the_light_modules_import_nothing_heavy(module):
 def test_every_pipeline_stage_the_doc_names_is_a_function_there():
     from cipopt import pipeline
 
-    named = set(re.findall(r"`pipeline\.(\w+)", DOC))
+    named = set(re.findall(r"`pipeline\.(\w+)", DOC)) - {"py"}
     assert {"build", "solve", "extract", "evaluate", "check", "with_tables", "result_files"} <= named
     for name in named:
         assert callable(getattr(pipeline, name, None)), f"docs/architecture.md names pipeline.{name}"
