@@ -1,4 +1,9 @@
-"""load -> validate -> build -> hand off -> solve -> extract -> check, as stages and as one call.
+"""load -> validate -> build -> hand off -> solve -> extract -> evaluate -> check -> tables -> write,
+as stages and as one call.
+
+Each stage is a function here (`build`, `solve`, `extract`, `evaluate`, `check`, `with_tables`,
+`result_files`) taking and giving a frozen `SolveResult` (solve/result.py); analyses may call them
+one by one, and `Planner.solve` and `solve_instance` chain them (docs/architecture.md).
 
 A `Planner` builds the model and hands it to HiGHS once; every later solve (what-if, ranking,
 alternatives) reuses it. Every plan it returns has been re-checked by the independent checker:
@@ -15,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
 from cipopt.bulk import no_cyclic_gc
 from cipopt.check import check_plan
 from cipopt.coefficients import build_coefficients
@@ -28,9 +34,9 @@ from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.diagnose import diagnose
 from cipopt.solve.heuristic import first_plan
 from cipopt.solve.probe import Probe, probe_rows
+from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.result import MODE_WORDS, SolveResult, objective_words  # noqa: F401  (importable from here)
 from cipopt.solve.result import json_number as _json_number
-from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, NotInPlace, row_index, variant_bounds
 
