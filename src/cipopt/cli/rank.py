@@ -64,9 +64,8 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         progress.close()
     full = result.levels[-1]
     if full["plan"] is None and full["status"] != "error":
-        click.echo(f"rank: at the full fund no portfolio keeps the rules ({full['status']})")
-        for message in full["messages"]:
-            click.echo(f"  {message}")
+        terminal.show([f"rank: at the full fund no portfolio keeps the rules ({full['status']})",
+                       *(f"  {message}" for message in full["messages"])])
         sys.exit(EXIT_INFEASIBLE if full["status"] == "infeasible" else EXIT_NO_PLAN)
     terminal.show(result)
     if out:
@@ -77,6 +76,5 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     errors = result.errors()
     if errors:
-        for e in errors:
-            click.echo(e, err=True)
+        terminal.show(errors, err=True)
         sys.exit(EXIT_INTERNAL)

@@ -57,8 +57,7 @@ def simulate(instance, plan, draws, seed, out, force, quiet, sweep):
         result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep, progress=line)
     finally:
         line.close()
-    for message in result.summary["checker_messages"]:
-        click.echo(f"warning: the plan breaks a rule: {message}", err=True)
+    terminal.show((f"warning: the plan breaks a rule: {m}" for m in result.summary["checker_messages"]), err=True)
     terminal.show(terminal.simulation_lines(result))
     if out:
         files = {"simulation.csv": csv_text(result.targets), "simulation_savings.csv": csv_text(result.savings),
