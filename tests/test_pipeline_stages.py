@@ -131,3 +131,14 @@ def test_the_solver_s_ending_in_words_asks_for_a_diagnosis_only_when_no_plan_exi
                                      diagnosis=diagnosis)
     assert words == ["the solve overran its time limit of 2.5 s and was stopped",
                      "the solver stopped (kTimeLimit) before finding any plan"]
+
+
+def test_the_layers_that_read_a_result_name_its_type():
+    """io/excel.py and store.py take a SolveResult by name, not by duck typing."""
+    import typing
+
+    from cipopt.io.excel import results_workbook
+    from cipopt.store import Store
+
+    assert typing.get_type_hints(results_workbook)["outcome"] is SolveResult
+    assert typing.get_type_hints(Store.record)["outcome"] is SolveResult
