@@ -169,7 +169,10 @@ def test_a_start_plan_file_with_an_unknown_scheme_is_bad_input(tmp_path):
 
 
 def test_with_no_time_left_for_highs_the_first_plan_is_returned_checked():
+    """Holby has an incentive fund: its all-or-nothing binaries are set where the first plan meets
+    the control total, and the objective counts them as the checker does."""
     instance = load_clean(ROOT / "instances" / "holby")
+    assert instance.finance.incentive_funds
     outcome = solve_instance(instance, SolveOptions(first_plan=True, deadline=time.perf_counter()))
     assert outcome.status == SolveStatus.FEASIBLE
     assert outcome.plan_source == "first-plan heuristic"

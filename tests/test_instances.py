@@ -5,13 +5,15 @@ tiny: the constants below are the optimum derived step by step in instances/tiny
 every plan straight from docs/semantics.md (no solver, no cipopt model code), and by the solver.
 
 holby: the structure promised by instances/holby/README.md (40 schemes covering every category,
-the custom metrics, the limits, targets and quality rules), and the figures its "What the
-optimal plan does" section quotes.
+the custom metrics, the limits, targets, quality rules and the bottom line), and every figure of
+its "What the optimal plan does" tables, read from the README and held against the solver and
+the independent checker.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -39,8 +41,8 @@ TINY_RUNNER_UP = 410.0  # README plan B: pathology 2025, epr 2026, e-rostering 2
 TINY_FEASIBLE_PLANS = 64
 
 # --- holby: figures quoted in instances/holby/README.md ----------------------------------------
-HOLBY_OBJECTIVE = 51426.111267  # GBP thousand, net present value
-HOLBY_SELECTED = 30
+HOLBY_OBJECTIVE = 61122.566972  # GBP thousand: NPV 76,999.69 less shortfall penalty 15,877.12
+HOLBY_SELECTED = 29
 HOLBY_UNDERLYING_SHORT_YEARS = {2028, 2029}
 
 
@@ -123,6 +125,17 @@ def _yearly(inst, plan, metric: str, expected: bool = False) -> dict[int, float]
     return out
 
 
+def _sales(inst, plan) -> dict[int, tuple[float, float]]:
+    """Per year, the (proceeds, gain) of the disposals completing then (docs/finance.md)."""
+    out = {y: (0.0, 0.0) for y in inst.years}
+    for r in (inst.finance.capital_receipts if inst.finance else ()):
+        t = plan[r.scheme]
+        if t is not None and t + r.offset in out:
+            proceeds, gain = out[t + r.offset]
+            out[t + r.offset] = (proceeds + r.value, gain + r.value - r.book_value)
+    return out
+
+
 def _objective(inst, plan) -> float | None:
     """The plan's objective (net_present_value), or None if it breaks a rule."""
     for r in inst.relations:
@@ -135,8 +148,11 @@ def _objective(inst, plan) -> float | None:
             return None
         if r.kind == "precedes" and ta is not None and tb is not None and tb < ta + r.lag:
             return None
+    sales = _sales(inst, plan)
     for lim in inst.limits:
         used = _yearly(inst, plan, lim.metric)
+        if inst.finance is not None and lim.id in inst.finance.receipts_raise:
+            used = {y: v - sales[y][0] for y, v in used.items()}
         for y, bound in lim.values.items():
             if not {"<=": used[y] <= bound + 1e-9, ">=": used[y] >= bound - 1e-9,
                     "==": abs(used[y] - bound) <= 1e-9}[lim.sense]:
@@ -159,7 +175,20 @@ def _objective(inst, plan) -> float | None:
                 return None
             if not t.hard:
                 penalty += t.shortfall_penalty * inst.discount(y) * short
-    return sum(inst.discount(y) * (in_year[y] - capital[y]) for y in inst.years) - penalty
+    bonus, met = 0.0, {}
+    fin = inst.finance
+    for ct in (fin.control_totals if fin else ()):  # do-nothing surplus + in-year net saving + gains
+        for y, required in ct.values.items():
+            surplus = sum(p.do_nothing[y].surplus for p in fin.organisations if y in p.do_nothing) + in_year[y] + sales[y][1]
+            short = max(0.0, required - surplus)
+            met[ct.id, y] = short <= 1e-6 * (1 + abs(required))
+            if ct.hard and not met[ct.id, y]:
+                return None
+            penalty += 0.0 if ct.hard else ct.shortfall_penalty * inst.discount(y) * short
+    for f in (fin.incentive_funds if fin else ()):  # paid in full only in a year every condition is met
+        bonus += sum(inst.discount(y) * v for y, v in f.values.items() if all(met.get((c, y), True) for c in f.conditions))
+    bonus += sum(inst.discount(y) * sales[y][0] for y in inst.years)  # proceeds are cash in
+    return sum(inst.discount(y) * (in_year[y] - capital[y]) for y in inst.years) + bonus - penalty
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,9 +299,24 @@ def test_holby_targets_limits_and_quality_rules(holby):
     assert (underlying.basis, underlying.hard) == ("recurrent", False)
     values = [underlying.values[y] for y in holby.years]
     assert values == sorted(values) and values[-1] == 28000  # cumulative recurrent target
-    control = targets["control-total"]
-    assert (control.basis, control.hard) == ("in_year", False)
-    assert control.shortfall_penalty > 0
+    assert set(targets) == {"underlying"}  # the control total is the bottom line's, priced by the PSF
+    fin = holby.finance
+    position = fin.organisations[0]
+    assert [position.do_nothing[y].surplus for y in holby.years] == [-10000, -16000, -21500, -26000, -30000]
+    assert position.do_nothing[2025].income == 280000 and position.opening_cash == 12000
+    (control,) = fin.control_totals
+    assert [control.values[y] for y in holby.years] == [-4000, -3500, -3000, -2000, -1000]
+    assert (control.hard, control.shortfall_penalty) == (False, 0.0)
+    (psf,) = fin.incentive_funds
+    assert psf.conditions == ("control",) and set(psf.values.values()) == {5000}
+    (ash,) = fin.capital_receipts
+    assert (ash.scheme, ash.value, ash.book_value, ash.offset) == ("ash-house-disposal", 3000, 1800, 1)
+    assert fin.receipts_raise == ("capital",)
+    by_id = {s.id: s for s in holby.schemes}
+    assert by_id["ash-house-disposal"].nonrecurrent_saving == 0  # a receipt, not a saving
+    bank = {p.offset: p.value for p in holby.profiles if p.scheme == "bank-first" and p.metric == "saving"}
+    agency = {p.offset: p.value for p in holby.profiles if p.scheme == "bank-first" and p.metric == "agency_spend_reduction"}
+    assert bank == {k: round(0.35 * v) for k, v in agency.items()}  # the agency premium only (README)
     limits = {lim.id: lim for lim in holby.limits}
     assert set(limits) == {"capital", "pmo", "nursing-wte", "agency-ceiling"}
     expected = {"capital": ("capital_cost", "<="), "pmo": ("pmo_days", "<="),
@@ -286,7 +330,7 @@ def test_holby_targets_limits_and_quality_rules(holby):
     q = holby.quality
     assert q.domains == ("safety", "effectiveness", "experience", "access")
     assert q.scheme_min == {"safety": 0, "effectiveness": 0}
-    assert (q.max_risk, q.hard_max_risk) == (12, 15)
+    assert (q.max_risk, q.hard_max_risk) == (12, 12)  # extreme risks (15+) do not proceed
     assert set(q.portfolio_min) == {"experience", "access"}
     assert (holby.solver.time_limit, holby.solver.mip_gap) == (60, 0.0001)
 
@@ -296,9 +340,10 @@ def test_holby_relations_and_quality_exclusions(holby):
     assert kinds == {"requires", "excludes", "together", "precedes"}
     assert ("requires", "e-rostering", "epr", 1) in {(r.kind, r.a, r.b, r.lag) for r in holby.relations}
     ineligible = {s.id for s in holby.schemes if not _eligible(holby, s)}
-    assert ineligible == {"ward-skill-mix", "hospital-at-night", "miu-closure"}
+    assert ineligible == {"ward-skill-mix", "hospital-at-night", "establishment-review", "miu-closure"}
     by_id = {s.id: s for s in holby.schemes}
-    assert by_id["miu-closure"].qia_approved and by_id["miu-closure"].qia_risk > 15  # hard max
+    for sid in ("miu-closure", "establishment-review"):  # approved, but extreme: above the hard max
+        assert by_id[sid].qia_approved and by_id[sid].qia_risk > 12
     assert by_id["ward-skill-mix"].safety < 0 and not by_id["ward-skill-mix"].qia_approved
 
 
@@ -317,3 +362,117 @@ def test_holby_optimal_plan_matches_the_readme(holby):
     assert {"limit:capital", "limit:pmo", "limit:nursing-wte"} <= set(at_bound.measure)
     # the independent evaluator above values the solver's plan the same
     assert _objective(holby, outcome.plan) == pytest.approx(outcome.objective, rel=1e-9)
+
+
+# -- the README's tables, read from the README --------------------------------------------------
+
+README_ROWS = {  # row label of "Year by year" -> (measure in years.csv, column)
+    "recurrent net saving": ("recurrent_net_saving", "value"),
+    "`underlying` target": ("target:underlying", "bound"),
+    "shortfall": ("target:underlying", "shortfall"),
+    "in-year net saving": ("in_year_net_saving", "value"),
+    "do-nothing surplus": ("do_nothing:surplus", "value"),
+    "gain on disposal": ("gain_on_disposal", "value"),
+    "surplus before PSF": ("control_total:control", "value"),
+    "control total": ("control_total:control", "bound"),
+    "control total missed by": ("control_total:control", "shortfall"),
+    "PSF received (of 5,000)": ("incentive:psf", "value"),
+    "surplus (deficit -)": ("surplus", "value"),
+    "capital receipt": ("capital_receipt", "value"),
+    "closing cash": ("cash", "value"),
+    "capital used, net of receipts (limit)": ("limit:capital", "value"),
+    "PMO days (limit)": ("limit:pmo", "value"),
+    "nursing WTE (limit)": ("limit:nursing-wte", "value"),
+    "agency spend reduction (floor)": ("limit:agency-ceiling", "value"),
+    "experience / access (floor 0)": ("quality:experience", "value"),
+}
+
+
+def _readme_section(title: str) -> str:
+    text = (HOLBY / "README.md").read_text(encoding="utf-8")
+    start = text.index(title)
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace("*", "").replace(",", "").replace(")", "").strip())
+
+
+def _readme_year_table() -> dict[str, list[str]]:
+    section = _readme_section("## What the optimal plan does")
+    table = section[section.index("| | 2025/26"):]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _figure(years, measure: str, column: str, year: int) -> float:
+    hit = years[(years["measure"] == measure) & (years["year"] == year)]
+    assert len(hit) == 1, (measure, year)
+    return float(hit[column].iloc[0])
+
+
+@pytest.fixture(scope="module")
+def holby_solved(holby):
+    from cipopt.check.checker import check_plan
+    from cipopt.pipeline import SolveOptions, solve_instance
+
+    outcome = solve_instance(holby, SolveOptions(mip_gap=0.0))
+    return outcome, check_plan(holby, outcome.plan)
+
+
+def test_holby_readme_year_table_is_the_solvers_and_the_checkers(holby, holby_solved):
+    outcome, checked = holby_solved
+    assert checked.ok
+    table = _readme_year_table()
+    assert set(table) == set(README_ROWS)
+    for label, (measure, column) in README_ROWS.items():
+        for year, cell in zip(holby.years, table[label]):
+            for source, years in (("solver", outcome.years), ("checker", checked.years)):
+                if label == "experience / access (floor 0)":
+                    shown = [_number(c) for c in cell.split("/")]
+                    got = [_figure(years, f"quality:{d}", "value", year) for d in ("experience", "access")]
+                    assert shown == got, (label, year, source)
+                    continue
+                main = cell.split("(")[0]
+                assert _number(main) == pytest.approx(_figure(years, measure, column, year), abs=0.5), (
+                    label, year, source)
+                if "(" in cell:  # the limit's bound
+                    bound = _number(cell.split("(")[1])
+                    assert bound == pytest.approx(_figure(years, measure, "bound", year), abs=0.5), (label, year)
+
+
+def test_holby_readme_plan_and_headline_are_the_solvers_and_the_checkers(holby, holby_solved):
+    outcome, checked = holby_solved
+    section = _readme_section("## What the optimal plan does")
+    starts = {}
+    for line in section.splitlines():
+        m = re.match(r"\| (\d{4})/\d\d \| (.*) \|$", line)
+        if m:
+            for sid in m.group(2).split(","):
+                starts[sid.split("(")[0].replace("*", "").strip()] = int(m.group(1))
+    assert starts == {k: v for k, v in outcome.plan.items() if v is not None}
+    npv, penalty, objective = (int(re.search(pattern, section).group(1).replace(",", "")) for pattern in (
+        r"net present value GBP ([\d,]+)k", r"shortfall penalty ([\d,]+)k", r"objective ([\d,]+)k"))
+    for source in (outcome, checked):
+        assert (round(source.net_present_value), round(source.shortfall_penalty if source is outcome
+                                                           else source.penalty), round(source.objective)) == (
+            npv, penalty, objective)
+    assert f"**{len(outcome.selected)} of the 40" in section
+
+
+def test_holby_control_total_cannot_be_held_in_the_years_the_readme_says(holby):
+    """README: "no eligible plan ... closes the gap (checked: with a hard control total in either
+    year there is no plan)"; and with every year's control total hard there is none either."""
+    from cipopt.pipeline import SolveOptions, solve_instance
+
+    fin = holby.finance
+    (control,) = fin.control_totals
+    for years in ({2028: control.values[2028]}, {2029: control.values[2029]}, dict(control.values)):
+        hard = control.model_copy(update={"id": "hard", "values": years, "hard": True})
+        tighter = holby.model_copy(update={"finance": fin.model_copy(update={"control_totals": (control, hard)})})
+        assert solve_instance(tighter, SolveOptions(mip_gap=0.0)).status == "infeasible", years

@@ -206,20 +206,50 @@ def plain_value(inst, actuals: Actuals, plan: dict) -> tuple[bool, float, dict]:
 
     ok, penalty, outturn = True, 0.0, {}
     d = {y: (1 + inst.discount_rate) ** -(y - Y) for y in years}
+    met = {}  # (target or control total, year) -> met
     for t in inst.targets:
         for y in years:
             if y in t.values:
                 achieved = net(t.basis, t.org, y)
                 short = max(0.0, t.values[y] - achieved)
+                met[t.id, y] = short <= TOL * (1 + abs(t.values[y]))
                 if y == Y:
                     outturn[t.id] = achieved
                 if t.hard and short > TOL * (1 + abs(t.values[y])):
                     ok = False
                 penalty += 0 if t.hard else t.shortfall_penalty * short * d[y]
+    fin, bonus = inst.finance, 0.0  # the bottom line (docs/finance.md): control totals, funds, disposals
+    if fin is not None:
+        sold = {y: [0.0, 0.0] for y in years}  # proceeds, gain
+        for r in fin.capital_receipts:
+            if plan[r.scheme] is not None and plan[r.scheme] + r.offset in sold:
+                sold[plan[r.scheme] + r.offset][0] += r.value
+                sold[plan[r.scheme] + r.offset][1] += r.value - r.book_value
+        for ct in fin.control_totals:
+            for y in years:
+                if y in ct.values:
+                    surplus = sum(p.do_nothing[y].surplus for p in fin.organisations
+                                  if y in p.do_nothing and ct.org in (None, p.org)) + net("in_year", ct.org, y) + sold[y][1]
+                    short = max(0.0, ct.values[y] - surplus)
+                    met[ct.id, y] = short <= TOL * (1 + abs(ct.values[y]))
+                    if y == Y:  # the outturn reads a control total in savings terms: the in-year net saving
+                        outturn[ct.id] = net("in_year", ct.org, y)
+                    if ct.hard and not met[ct.id, y]:
+                        ok = False
+                    penalty += 0 if ct.hard else ct.shortfall_penalty * short * d[y]
+        for f in fin.incentive_funds:
+            bonus += sum(d[y] * v for y, v in f.values.items() if y in d and all(met.get((c, y), True) for c in f.conditions))
+        bonus += sum(d[y] * sold[y][0] for y in years)
+    def proceeds(y):  # capital receipts landing in year y (they raise the limits `receipts_raise` names)
+        return sum(r.value for r in inst.finance.capital_receipts
+                   if plan[r.scheme] is not None and plan[r.scheme] + r.offset == y)
+
     for lim in inst.limits:
         for y in years:
             if y in lim.values:
                 use = total(lim.metric, lim.org, y)
+                if inst.finance is not None and lim.id in inst.finance.receipts_raise:
+                    use -= proceeds(y)
                 if (lim.sense == "<=" and use > lim.values[y] + TOL * (1 + abs(lim.values[y]))) or (
                         lim.sense == ">=" and use < lim.values[y] - TOL * (1 + abs(lim.values[y]))):
                     ok = False
@@ -234,7 +264,7 @@ def plain_value(inst, actuals: Actuals, plan: dict) -> tuple[bool, float, dict]:
             flows -= sum(r.saving_to_date + r.nonrecurrent_to_date - r.cost_to_date - r.capital_to_date
                          for r in actuals.rows)
         objective += d[y] * flows
-    return ok, objective - penalty, outturn
+    return ok, objective + bonus - penalty, outturn
 
 
 def brute_force_replan(inst, actuals):
@@ -309,6 +339,37 @@ def small_case(as_at_month: int, risk: str = "expected", hard: bool = False, bri
 def test_the_replan_is_the_best_plan_brute_force_finds_with_the_starts_fixed(as_at, risk, hard, bridges):
     inst, actuals = small_case(as_at, risk, hard, bridges)
     check_against_brute_force(inst, actuals)
+
+
+@pytest.mark.parametrize("as_at, bridges", [(3, False), (6, True), (12, False)])
+def test_a_replan_with_a_bottom_line_is_the_best_plan_brute_force_finds(as_at, bridges):
+    """A finance instance (docs/finance.md): a control total the delivered-to-date saving counts
+    towards, an incentive fund lost in full in a year it is missed, a disposal whose gain counts in
+    the surplus and whose proceeds in the objective. The re-plan, the checker and plain loops agree."""
+    inst, actuals = small_case(as_at, bridges=bridges)
+    position = {y: {"income": 10000, "pay": 7000, "non_pay": 3000 + 300 * k, "capital_charges": 0}
+                for k, y in enumerate(inst.years)}
+    inst = make_instance(**{**dict(inst), "finance": {
+        "organisations": [{"org": inst.org_ids[0], "opening_cash": 500, "do_nothing": position}],
+        "control_totals": [{"id": "control", "org": inst.org_ids[0], "values": {2025: 330, 2026: 450, 2027: 600}}],
+        "incentive_funds": [{"id": "psf", "org": inst.org_ids[0], "values": {2025: 400, 2026: 400, 2027: 400},
+                             "conditions": ["control"]}],
+        "capital_receipts": [{"scheme": "new-b", "value": 120, "book_value": 50, "offset": 1}],
+        "receipts_raise": ["capital"]}})
+    result = check_against_brute_force(inst, actuals)
+    assert result.check.objective == pytest.approx(result.outcome.objective, rel=1e-9)
+    fund = result.outcome.years.query("measure == 'incentive:psf'")
+    assert 0 < fund["value"].sum() < fund["bound"].sum()  # received in some years, lost in others: the cliff bites
+    without = check_replan(inst.model_copy(update={"finance": None}), actuals, result.plan, None, None)
+    assert without.objective != pytest.approx(result.check.objective)  # the bottom line is counted
+
+
+def test_replan_refuses_the_finance_parts_it_cannot_carry_yet():
+    inst, actuals = small_case(3)
+    inst = make_instance(**{**dict(inst), "finance": {"non_cash_releasing": ["new-a"]}})
+    result = replan(inst, actuals)
+    assert result.status.value == "error"
+    assert "does not carry finance.non_cash_releasing" in result.outcome.messages[0]
 
 
 def test_a_back_loaded_phasing_is_brute_forced_too():
@@ -480,8 +541,9 @@ def test_the_holby_q1_example_prints_what_its_readme_quotes(tmp_path):
     to_date = summary["to_date"]
     assert to_date["delivered_saving"] / to_date["planned_saving"] == pytest.approx(0.8, abs=1e-3)  # 20% behind
     assert f"{summary['objective']:,.0f}" in readme and summary["replan_checker"] == "accepted"
-    control = next(r for r in summary["outturn"] if r["target"] == "control-total")
+    control = next(r for r in summary["outturn"] if r["target"] == "control")  # the control total, in savings terms
     assert control["recovery_nonrecurrent"] == pytest.approx(0.9 * 55 * 9 + 0.95 * 40 * 6)
+    assert control["required"] == 6000  # -4,000 control total less the -10,000 do-nothing surplus
     import pandas as pd
 
     plan = pd.read_csv(tmp_path / "out" / "plan.csv", keep_default_na=False)
@@ -513,6 +575,29 @@ def test_a_replan_in_a_later_year_ages_the_schemes_started_earlier():
     saving = {p.offset: p.value for p in result.derived.profiles if p.scheme == "started" and p.metric == "saving"}
     assert saving == {0: 250, 1: 400}  # the forecast, then the full year at offset 2
     assert derived["started"].mandatory and derived["started"].earliest_start == 2026
+
+
+def test_a_later_year_replan_with_a_bottom_line_drops_past_years_and_reages_disposals():
+    """As at 2026-05 with a bottom line: 2025 is history for the do-nothing position, the control
+    total and the fund; a started scheme's sale due the year after its start (2026) completes in
+    the re-plan's first year, one due in its start year (2025) is gone; brute force agrees."""
+    inst, actuals = small_case(3, bridges=True)
+    actuals = actuals.model_copy(update={"as_at": Month(year=2026, month=5), "bridges": (
+        Bridge(id="vacancy-hold", monthly_saving=30, until=Month(year=2026, month=9)),)})
+    position = {y: {"income": 10000, "pay": 7000, "non_pay": 3000 + 300 * k} for k, y in enumerate(inst.years)}
+    inst = make_instance(**{**dict(inst), "finance": {
+        "organisations": [{"org": inst.org_ids[0], "opening_cash": 500, "do_nothing": position}],
+        "control_totals": [{"id": "control", "org": inst.org_ids[0], "values": {2025: 330, 2026: 450, 2027: 600}}],
+        "incentive_funds": [{"id": "psf", "org": inst.org_ids[0], "values": {2025: 400, 2026: 400, 2027: 400},
+                             "conditions": ["control"]}],
+        "capital_receipts": [{"scheme": "started", "value": 90, "book_value": 30, "offset": 1},
+                             {"scheme": "slipping", "value": 500, "book_value": 0, "offset": 0}]}})
+    result = check_against_brute_force(inst, actuals)
+    fin = result.derived.finance
+    assert set(fin.organisations[0].do_nothing) == {2026, 2027} and set(fin.incentive_funds[0].values) == {2026, 2027}
+    assert [(r.scheme, r.offset) for r in fin.capital_receipts] == [("started", 0)]
+    receipts = result.outcome.years.query("measure == 'capital_receipt' and org == 'all'").sort_values("year")
+    assert list(receipts["value"]) == [90, 0]
 
 
 def test_a_started_scheme_the_qia_rules_bar_is_kept_with_a_warning():

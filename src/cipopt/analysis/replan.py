@@ -204,7 +204,52 @@ def derive_instance(instance: Instance, actuals: Actuals, coef: Coefficients | N
         "name": f"{instance.name} (re-plan at {actuals.as_at.calendar})",
         "years": years, "schemes": tuple(schemes), "profiles": tuple(profiles), "targets": targets,
         "limits": limits, "fair_shares": tuple(fair), "quality": quality,
+        "finance": derive_finance(instance, actuals),
     })
+
+
+# Parts of `finance` a re-plan does not carry yet: each would need the tracker's year restated in
+# its own terms (income moved to date, charges on capital spent to date, a bridge's end re-aged).
+NOT_REPLANNED = ("income_flows", "non_cash_releasing", "capital_charges", "cost_baselines", "scheme_ends",
+                 "appraisal_years", "score_scale")
+
+
+def finance_not_replanned(instance: Instance) -> list[str]:
+    """The keys of `finance` the instance uses that `cipopt replan` cannot carry (docs/replan.md)."""
+    fin = instance.finance
+    if fin is None:
+        return []
+    return [f"finance.{k}" for k in NOT_REPLANNED if getattr(fin, k) not in (None, (), [])]
+
+
+def derive_finance(instance: Instance, actuals: Actuals):
+    """The bottom line from the as-at year: years before it dropped; the current year's control
+    totals less the in-year net saving delivered to date (as the targets are), so the surplus the
+    plan still has to find is what remains; a started scheme's disposal `offset` re-aged (a sale
+    completed before the as-at year is gone)."""
+    fin = instance.finance
+    if fin is None:
+        return None
+    Y = actuals.as_at.year
+    tracker = actuals.by_scheme
+
+    def later(values: dict) -> dict:
+        return {y: v for y, v in values.items() if y >= Y}
+
+    organisations = tuple(o.model_copy(update={"do_nothing": later(o.do_nothing)}) for o in fin.organisations)
+    control_totals = tuple(
+        c.model_copy(update={"values": {y: (v - net_to_date(instance, actuals, "in_year", c.org) if y == Y else v)
+                                        for y, v in later(c.values).items()}})
+        for c in fin.control_totals)
+    funds = tuple(f.model_copy(update={"values": later(f.values)}) for f in fin.incentive_funds)
+    receipts = []
+    for r in fin.capital_receipts:
+        row = tracker.get(r.scheme)
+        age = Y - row.started.year if row is not None and row.is_started else 0
+        if r.offset >= age:
+            receipts.append(r.model_copy(update={"offset": r.offset - age}))
+    return fin.model_copy(update={"organisations": organisations, "control_totals": control_totals,
+                                  "incentive_funds": funds, "capital_receipts": tuple(receipts)})
 
 
 # -- the re-plan ---------------------------------------------------------------------------------
@@ -215,6 +260,12 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
     their actual start year), that re-plan checked and evaluated instead of optimised."""
     coef = build_coefficients(instance)
     derived = derive_instance(instance, actuals, coef)
+    unsupported = finance_not_replanned(instance)
+    if unsupported:
+        return Replan(instance=instance, actuals=actuals, derived=derived, approved=approved,
+                      outcome=SolveOutcome(instance=derived, status=SolveStatus.ERROR, messages=[
+                          f"cipopt replan does not carry {', '.join(unsupported)} yet (docs/replan.md): "
+                          "re-plan without them or solve the instance afresh"]))
     planner = Planner(derived, verbose=options.verbose)
     if given is None:
         outcome = planner.solve(options)
@@ -298,10 +349,48 @@ def outturn_table(instance: Instance, actuals: Actuals, coef: Coefficients, outc
                      "recovery_recurrent": rec, "recovery_nonrecurrent": non, "gap_closed_recurrent": closed_rec,
                      "gap_closed_nonrecurrent": closed_non, "forecast_outturn": outturn,
                      "shortfall": max(0.0, required - outturn)})
+    fin = instance.finance
+    for ct in (fin.control_totals if fin is not None else ()):
+        if Y not in ct.values:
+            continue
+        # in savings terms, as a board reads the year: the in-year net saving the control total needs is
+        # the control total less the do-nothing surplus and this year's gains on disposal
+        surplus = sum(year.income - year.pay - year.non_pay - year.capital_charges
+                      for p in fin.organisations if ct.org in (None, p.org) for y, year in p.do_nothing.items() if y == Y)
+        gains = sum(r.value - r.book_value for r in derived.finance.capital_receipts if r.offset == 0
+                    and outcome.plan.get(r.scheme) == Y
+                    and (ct.org is None or derived.schemes[coef.scheme_index[r.scheme]].org == ct.org))
+        t = ct.model_copy(update={"values": {Y: ct.values[Y] - surplus - gains}})
+        rows.append(_saving_row(instance, actuals, coef, x, is_new, expected, t, "in_year", "control total"))
     return pd.DataFrame(rows, columns=["target", "org", "basis", "year", "required", "delivered_to_date",
                                        "forecast_started", "gap_before_recovery", "recovery_recurrent",
                                        "recovery_nonrecurrent", "gap_closed_recurrent", "gap_closed_nonrecurrent",
                                        "forecast_outturn", "shortfall"])
+
+
+def _saving_row(instance, actuals, coef, x, is_new, expected, t, basis: str, label: str) -> dict:
+    """The current year's outturn row of a requirement in savings terms (a control total's)."""
+    Y = actuals.as_at.year
+
+    def part(metric: str, conf: bool, mask) -> float:
+        return float((coef.matrix(metric, t.org, expected and conf) @ (x * mask))[0])
+
+    def parts(mask) -> tuple[float, float]:
+        rec = part("saving", True, mask) - part("running_cost", False, mask)
+        return rec, (part("nonrecurrent_saving", True, mask) - part("one_off_cost", False, mask)
+                     - part("double_running_cost", False, mask))
+    done = net_to_date(instance, actuals, basis, t.org)
+    committed = sum(parts(1.0 - is_new))
+    rec, non = parts(is_new)
+    required = t.values[Y]
+    gap = required - done - committed
+    outturn = done + committed + rec + non
+    closed_rec = min(max(gap, 0.0), max(rec, 0.0))
+    return {"target": t.id, "org": t.org or "all", "basis": label, "year": Y, "required": required,
+            "delivered_to_date": done, "forecast_started": committed, "gap_before_recovery": gap,
+            "recovery_recurrent": rec, "recovery_nonrecurrent": non, "gap_closed_recurrent": closed_rec,
+            "gap_closed_nonrecurrent": min(max(gap, 0.0) - closed_rec, max(non, 0.0)), "forecast_outturn": outturn,
+            "shortfall": max(0.0, required - outturn)}
 
 
 def _change(status: str, approved: int | None, start: int | None, Y: int, have_approved: bool) -> str:

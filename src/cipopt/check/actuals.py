@@ -171,8 +171,29 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
                          "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
                          "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
                          "forecast_outturn": float(achieved[0]), "shortfall": float(short[0])})
+    bottom = _bottom_line(instance, actuals, figs, plan, shortfalls, report.problems)
+    for ct in (instance.finance.control_totals if instance.finance is not None else ()):
+        if Y not in ct.values:
+            continue
+        # the in-year net saving the control total needs: less the do-nothing surplus and the year's gains
+        required = ct.values[Y] - bottom.do_nothing_surplus(ct.org)[0] - bottom.gains(ct.org)[0]
+        done = (figs.to_date("saving_to_date", "saving", ct.org) + figs.to_date("nonrecurrent_to_date",
+                "nonrecurrent_saving", ct.org) - figs.to_date("cost_to_date", "one_off_cost", ct.org))
+        rec_all, non_all = figs.net("in_year", ct.org)
+        rec_s, non_s = figs.net("in_year", ct.org, started, bridges=False)
+        rec_n, non_n = figs.net("in_year", ct.org, new)
+        achieved = float(done + rec_all[0] + non_all[0])
+        gap = float(required - done - rec_s[0] - non_s[0])
+        recurrently = min(max(gap, 0.0), max(float(rec_n[0]), 0.0))
+        rows.append({"target": ct.id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
+                     "gap_before_recovery": gap, "recovery_recurrent": float(rec_n[0]),
+                     "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
+                     "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
+                     "forecast_outturn": achieved, "shortfall": max(0.0, required - achieved)})
     for lim in instance.limits:
         use = figs.total(lim.metric, lim.org)
+        if instance.finance is not None and lim.id in instance.finance.receipts_raise:
+            use = use - bottom.receipts(lim.org)
         use[0] += figs.bridge_total(lim.metric, lim.org)
         column = {m: c for c, m in TO_DATE.items()}.get(lim.metric)
         if column:
@@ -188,7 +209,7 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
                 report.problems.append(f"limit {lim.id} in {int(y)}: {use[j]:,.1f} (to date included) is not "
                                        f"{lim.sense} {bound:,.1f}")
     report.outturn = pd.DataFrame(rows, columns=["target", *OUTTURN_COLUMNS])
-    report.objective = _objective(instance, figs, shortfalls)
+    report.objective = _objective(instance, figs, shortfalls) + bottom.value
     if outturn is not None:
         mine = report.outturn.set_index("target")
         for r in outturn.itertuples():
@@ -201,6 +222,85 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
             abs(objective - report.objective) > 1e-6 * max(1.0, abs(objective), abs(report.objective)):
         report.problems.append(f"the re-plan's objective is {objective:,.6f}, the checker finds {report.objective:,.6f}")
     return report
+
+
+class _BottomLine:
+    """The re-plan's bottom line from the as-at year (docs/finance.md), in the checker's own terms:
+    control totals as do-nothing surplus + in-year net saving (delivered to date included) + gains on
+    disposal; incentive funds received only in a year every condition is met; disposals in the year
+    the selling scheme's true start plus `offset` reaches."""
+
+    def __init__(self, instance: Instance, figs: ReplanFigures, plan: dict[str, int | None]):
+        self.instance, self.figs = instance, figs
+        self.sales: list[tuple[str, np.ndarray, np.ndarray]] = []  # (org, receipt, gain) per disposal
+        fin = instance.finance
+        for r in (fin.capital_receipts if fin else ()):
+            start = plan.get(r.scheme)
+            year = None if start is None else start + r.offset
+            hit = (figs.years == year).astype(float)
+            org = next(s.org for s in instance.schemes if s.id == r.scheme)
+            self.sales.append((org, hit * r.value, hit * (r.value - r.book_value)))
+        self.value = 0.0
+
+    def receipts(self, org: str | None) -> np.ndarray:
+        return sum((rec for o, rec, _ in self.sales if org is None or o == org), np.zeros(len(self.figs.years)))
+
+    def gains(self, org: str | None) -> np.ndarray:
+        return sum((g for o, _, g in self.sales if org is None or o == org), np.zeros(len(self.figs.years)))
+
+    def do_nothing_surplus(self, org: str | None) -> np.ndarray:
+        out = np.zeros(len(self.figs.years))
+        col = {int(y): j for j, y in enumerate(self.figs.years)}
+        for p in self.instance.finance.organisations:
+            if org is None or p.org == org:
+                for y, year in p.do_nothing.items():
+                    if int(y) in col:
+                        out[col[int(y)]] += year.income - year.pay - year.non_pay - year.capital_charges
+        return out
+
+
+def _bottom_line(instance: Instance, actuals: Actuals, figs: ReplanFigures, plan: dict[str, int | None],
+                 shortfalls: dict[str, np.ndarray], problems: list[str]) -> _BottomLine:
+    """Control totals and incentive funds of the re-plan's years; `value` is what they add to the
+    objective (incentives received, under net_present_value the disposals' proceeds, less the soft
+    control totals' penalties), discounted to the as-at year."""
+    bottom = _BottomLine(instance, figs, plan)
+    fin = instance.finance
+    if fin is None:
+        return bottom
+    d = (1.0 + instance.discount_rate) ** -(figs.years - figs.years[0]).astype(float)
+    missed: dict[str, np.ndarray] = {}
+    for t in instance.targets:
+        bounds = np.array([t.values.get(int(y), np.nan) for y in figs.years])
+        missed[t.id] = ~np.isnan(bounds) & (shortfalls[t.id] > np.array(
+            [tolerance(b, abs(b)) if not np.isnan(b) else 0.0 for b in bounds]))
+    for ct in fin.control_totals:
+        rec, non = figs.net("in_year", ct.org)
+        surplus = bottom.do_nothing_surplus(ct.org) + rec + non + bottom.gains(ct.org)
+        done = (figs.to_date("saving_to_date", "saving", ct.org) + figs.to_date("nonrecurrent_to_date",
+                "nonrecurrent_saving", ct.org) - figs.to_date("cost_to_date", "one_off_cost", ct.org))
+        surplus[0] += done
+        bounds = np.array([ct.values.get(int(y), np.nan) for y in figs.years])
+        short = np.where(np.isnan(bounds), 0.0, np.maximum(0.0, np.nan_to_num(bounds) - surplus))
+        slack = np.array([tolerance(b, abs(v)) for b, v in zip(np.nan_to_num(bounds), surplus)])
+        missed[ct.id] = ~np.isnan(bounds) & (short > slack)
+        if ct.hard:
+            for j in np.flatnonzero(missed[ct.id]):
+                problems.append(f"hard control total {ct.id} in {int(figs.years[j])}: forecast surplus "
+                                f"{surplus[j]:,.1f} is below the required {bounds[j]:,.1f}")
+        else:
+            bottom.value -= ct.shortfall_penalty * float(d @ short)
+    money = instance.objective.mode != "weighted_score"
+    for f in fin.incentive_funds:
+        amount = np.array([f.values.get(int(y), 0.0) for y in figs.years])
+        lost = np.zeros(len(figs.years), dtype=bool)
+        for c in f.conditions:
+            lost |= missed[c]
+        if money:
+            bottom.value += float(d @ np.where(lost, 0.0, amount))
+    if instance.objective.mode == "net_present_value":
+        bottom.value += float(d @ bottom.receipts(None))
+    return bottom
 
 
 def _objective(instance: Instance, figs: ReplanFigures, shortfalls: dict[str, np.ndarray]) -> float:

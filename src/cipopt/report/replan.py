@@ -40,7 +40,9 @@ def lines(result) -> list[str]:
     for r in result.outturn.itertuples():
         gap = (f"gap {money(r.gap_before_recovery)}" if r.gap_before_recovery > 0
                else f"no gap ({money(-r.gap_before_recovery)} ahead)")
-        text.append(f"  target {r.target} ({r.basis}, {r.org}): required {money(r.required)}, delivered to date "
+        what = (f"control total {r.target} (the in-year net saving it needs, {r.org})" if r.basis == "control total"
+                else f"target {r.target} ({r.basis}, {r.org})")
+        text.append(f"  {what}: required {money(r.required)}, delivered to date "
                     f"{money(r.delivered_to_date)}, started schemes forecast {money(r.forecast_started)}, {gap}")
         closes = (f"; of the gap it closes {money(r.gap_closed_recurrent)} recurrently and "
                   f"{money(r.gap_closed_nonrecurrent)} non-recurrently" if r.gap_before_recovery > 0 else "")

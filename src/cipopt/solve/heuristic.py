@@ -51,6 +51,10 @@ class _Rows:
         self.price = np.zeros(m)  # objective lost per unit of activity short of a soft row's lower bound
         self.soft = np.zeros(m, dtype=bool)
         self.unsupported = ""
+        # all-or-nothing money (an incentive fund's binary): worth `value` if set, allowed only where each of
+        # its >= rows still holds with its negative (big-M) coefficient; the greedy leaves it at 0 (always
+        # allowed) and sets it at the end where the plan meets the conditions
+        self.bonus: list[tuple[float, np.ndarray, np.ndarray]] = []
         aux = np.flatnonzero(~is_pair)
         if len(aux):
             sub = a[:, aux].tocsc()
@@ -64,6 +68,9 @@ class _Rows:
                         and not self.soft[rows[0]]):
                     self.soft[rows[0]] = True
                     self.price[rows[0]] = -cost / vals[0]
+                elif (form.integrality[j] != 0 and form.col_lower[j] == 0 and form.col_upper[j] == 1 and len(rows)
+                      and np.all(vals < 0) and np.all(self.upper[rows] >= 1e30) and cost >= 0):
+                    self.bonus.append((cost, rows.copy(), vals.copy()))
                 elif len(rows) or cost:
                     self.unsupported = str(getattr(form.columns[j], "name", j))
                     return
@@ -341,6 +348,13 @@ class _Greedy:
         return self.gain(rows, new - vals, new, self.r.value[p])
 
 
+def _kind_of(variable: str) -> str:
+    """In the users' words, the rows a variable the greedy cannot set belongs to."""
+    if variable.startswith("v_incentive"):
+        return "an incentive fund, all or nothing in a year: its binary needs the solver's search"
+    return "delivery risk rows"
+
+
 def first_plan(form, pair_columns: np.ndarray, pair_scheme: np.ndarray, *,
                deadline: float | None = None, improve_seconds: float = 5.0) -> FirstPlan:
     """A plan that keeps every row of the model, found greedily; or none, with the reason.
@@ -353,7 +367,7 @@ def first_plan(form, pair_columns: np.ndarray, pair_scheme: np.ndarray, *,
     if rows.unsupported:
         return FirstPlan(None, None, time.perf_counter() - started,
                          f"the first-plan heuristic does not handle the variable {rows.unsupported} "
-                         "(delivery risk rows); HiGHS searches alone")
+                         f"({_kind_of(rows.unsupported)}); HiGHS searches alone")
     g = _Greedy(rows, pair_scheme, deadline)
     g.cover()  # the greedy itself runs whatever the deadline: a plan in hand is the point
     g.fill(stop_at_deadline=False)
@@ -379,7 +393,9 @@ def first_plan(form, pair_columns: np.ndarray, pair_scheme: np.ndarray, *,
     best = np.zeros(int(pair_scheme.max(initial=-1)) + 1)
     np.maximum.at(best, pair_scheme, rows.value)
     bound = rows.sense * (float(best.sum()) + rows.sense * offset)
-    return FirstPlan(g.x.astype(float), rows.sense * (g.objective() + rows.sense * offset),
+    paid = sum(value for value, at, vals in rows.bonus
+               if np.all(g.act[at] + vals >= rows.lower[at] - 1e-9 * np.maximum(1.0, np.abs(rows.lower[at]))))
+    return FirstPlan(g.x.astype(float), rows.sense * (g.objective() + paid + rows.sense * offset),
                      time.perf_counter() - started, bound=bound)
 
 
