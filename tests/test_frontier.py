@@ -132,6 +132,13 @@ def holby():
     return load_instance(HOLBY)
 
 
+@pytest.fixture(scope="module")
+def holby_without_bottom_line(holby):
+    """An instance with `finance` is rebuilt for every variant by design (docs/finance.md): the
+    in-place re-solve of a curve is tested on the rest of holby."""
+    return holby.model_copy(update={"finance": None})
+
+
 @pytest.mark.slow
 def test_holby_capital_curve_rises_as_the_budget_loosens(holby):
     f = run_frontier(holby, "capital", points=3, options=EXACT)
@@ -140,14 +147,14 @@ def test_holby_capital_curve_rises_as_the_budget_loosens(holby):
     values = objectives(f)
     assert all(b >= a - 1e-6 for a, b in zip(values, values[1:])), values
     assert all(pt.outcome.check.ok and pt.outcome.status.value == "optimal" for pt in f.points)
-    assert f.rebuilds == 0
+    assert f.rebuilds >= len(f.points) - 1  # holby has a bottom line: every variant is a fresh build
     # at the loose end the limit no longer binds: the plan is the one that ignores it
     assert f.slack(f.points[-1]) == pytest.approx(0, abs=1e-6)
 
 
 @pytest.mark.slow
-def test_holby_experience_floor_curve_falls_as_the_floor_rises(holby):
-    f = run_frontier(holby, "quality:experience", points=3, start=0, stop=2, options=EXACT)
+def test_holby_experience_floor_curve_falls_as_the_floor_rises(holby_without_bottom_line):
+    f = run_frontier(holby_without_bottom_line, "quality:experience", points=3, start=0, stop=2, options=EXACT)
     values = objectives(f)
     assert all(b <= a + 1e-6 for a, b in zip(values, values[1:])), values
     for pt in f.points:
