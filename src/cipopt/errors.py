@@ -7,9 +7,12 @@ those libraries (docs/performance.md, "Start-up").
 
 from __future__ import annotations
 
+EXIT_OK = 0  # a plan (optimal or feasible), or a check that passes
 EXIT_CHECK_FAILED = 1
-EXIT_INTERNAL = 1
+EXIT_INTERNAL = 1  # an internal error, or the checker rejected the solver's plan
 EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3  # no plan keeps every rule
+EXIT_NO_PLAN = 4  # no plan found within the limits
 EXIT_INTERRUPTED = 130
 
 
@@ -19,6 +22,11 @@ class SolveInterrupted(Exception):
 
 class OutputExists(Exception):
     """The output folder already holds files and the user did not pass --force."""
+
+
+class BadArguments(OutputExists):
+    """Arguments that cannot work together or name the wrong kind of file: like an existing
+    output, reported in one line with exit code 2, before any work."""
 
 
 class SweepUnavailable(Exception):

@@ -1,4 +1,9 @@
-"""load -> validate -> build -> hand off -> solve -> extract -> check, as stages and as one call.
+"""load -> validate -> build -> hand off -> solve -> extract -> evaluate -> check -> tables -> write,
+as stages and as one call.
+
+Each stage is a function here (`build`, `solve`, `extract`, `evaluate`, `check`, `with_tables`,
+`result_files`) taking and giving a frozen `SolveResult` (solve/result.py); analyses may call them
+one by one, and `Planner.solve` and `solve_instance` chain them (docs/architecture.md).
 
 A `Planner` builds the model and hands it to HiGHS once; every later solve (what-if, ranking,
 alternatives) reuses it. Every plan it returns has been re-checked by the independent checker:
@@ -7,20 +12,17 @@ a plan the checker rejects is never reported as a solution (status `error` with 
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from cipopt import __version__
 from cipopt.bulk import no_cyclic_gc
-from cipopt.check import CheckReport, check_plan
+from cipopt.check import check_plan
 from cipopt.coefficients import build_coefficients
 from cipopt.model.build import BuiltModel, build_model
 from cipopt.model.context import ModelContext
@@ -33,8 +35,10 @@ from cipopt.solve.diagnose import diagnose
 from cipopt.solve.heuristic import first_plan
 from cipopt.solve.probe import Probe, probe_rows
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
+from cipopt.solve.result import MODE_WORDS, SolveResult, objective_words  # noqa: F401  (importable from here)
+from cipopt.solve.result import json_number as _json_number
 from cipopt.solve.status import SolveStatus
-from cipopt.solve.variant import Bounds, row_index, variant_bounds
+from cipopt.solve.variant import Bounds, NotInPlace, row_index, variant_bounds
 
 OBJECTIVE_REL_TOL = 1e-6
 FINISH_SECONDS_PER_START = 2e-5  # checking a plan and writing its tables, per allowed start (docs/performance.md)
@@ -68,86 +72,115 @@ class SolveOptions:
         )
 
 
-@dataclass
-class SolveOutcome:
-    instance: Instance
-    status: SolveStatus
-    objective: float | None = None  # what was maximised: the mode's value less the penalties
-    net_present_value: float | None = None  # the plan's NPV, no penalties, in every mode
-    shortfall_penalty: float | None = None  # the discounted soft-target shortfall penalties
-    risk_penalty: float | None = None  # risk cvar: cvar_penalty x CVaR (else 0)
-    solver_objective: float | None = None
-    dual_bound: float | None = None
-    mip_gap: float | None = None
-    plan: Plan | None = None
-    messages: list[str] = field(default_factory=list)
-    check: CheckReport | None = None
-    build_seconds: float = 0.0
-    handoff_seconds: float = 0.0
-    solve_seconds: float = 0.0
-    check_seconds: float = 0.0
-    solver_version: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-    plan_frame: pd.DataFrame | None = None
-    years: pd.DataFrame | None = None
-    plan_source: str | None = None  # "solver", "first-plan heuristic" or "start" (docs/performance.md)
-    first_plan: dict[str, Any] | None = None  # the heuristic's objective, seconds and note, when it ran
-    start: dict[str, Any] | None = None  # the given start plan: schemes, rules broken
-    solver_abandoned: bool = False  # HiGHS would not stop and still runs in its thread (end the process fast)
-
-    @property
-    def selected(self) -> list[str]:
-        return [s for s, y in (self.plan or {}).items() if y is not None]
-
-    def summary(self) -> dict[str, Any]:
-        inst = self.instance
-        return {
-            "status": self.status.value,
-            "objective": _json_number(self.objective),
-            "objective_meaning": objective_words(inst),
-            "net_present_value": _json_number(self.net_present_value),
-            "shortfall_penalty": _json_number(self.shortfall_penalty),
-            "risk_penalty": _json_number(self.risk_penalty),
-            "mip_gap": _json_number(self.mip_gap),
-            "dual_bound": _json_number(self.dual_bound),
-            "objective_mode": inst.objective.mode,
-            "risk": inst.objective.risk,
-            "money_unit": inst.money_unit,
-            "instance_name": inst.name,
-            "instance_sha256": inst.sha256(),
-            "years": list(inst.years),
-            "schemes": len(inst.schemes),
-            "selected": len(self.selected),
-            "build_seconds": round(self.build_seconds, 4),
-            "handoff_seconds": round(self.handoff_seconds, 4),
-            "solve_seconds": round(self.solve_seconds, 4),
-            "check_seconds": round(self.check_seconds, 4),
-            "solver": "highs",
-            "solver_version": self.solver_version,
-            "solver_options": self.options,
-            "checker": None if self.check is None else ("accepted" if self.check.ok else "rejected"),
-            "plan_source": self.plan_source,
-            "first_plan": self.first_plan,
-            "start": self.start,
-            "risk_figures": {} if self.check is None else dict(self.check.risk_figures),  # docs/risk.md
-            "messages": list(self.messages),
-            "cipopt_version": __version__,
-        }
+SolveOutcome = SolveResult  # the older name, kept for analyses, benchmarks and tests
 
 
-MODE_WORDS = {"net_present_value": "NPV", "savings": "discounted net savings", "weighted_score": "weighted score"}
+# -- the stages: each can be called alone; Planner.solve and solve_instance chain them ----------
+
+def build(instance: Instance, *, verbose: bool = False) -> "Planner":
+    """Stage build: coefficients, the Pyomo model, and its hand-off to HiGHS (once per instance)."""
+    return Planner(instance, verbose=verbose)
 
 
-def objective_words(instance: Instance) -> str:
-    """What the objective is, named as such: never "net present value" (docs/figures.md)."""
-    less = " less shortfall penalties"
-    if instance.objective.risk == "cvar" and instance.objective.cvar_penalty:
-        less += " and the CVaR penalty"
-    return MODE_WORDS[instance.objective.mode] + less
+def solve(planner: "Planner", options: SolveOptions = SolveOptions(), **kw) -> SolveResult:
+    """Stage solve (with extract, evaluate, check and tables): `Planner.solve`'s chain."""
+    return planner.solve(options, **kw)
 
 
-def _json_number(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
+def extract(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[int] | None = None) -> Plan:
+    """Stage extract: the plan in the solver's columns (starts the compiled model dropped but the
+    variant forces are put back)."""
+    return plan_from_starts(coef, _chosen(coef, pair_columns, x, forced_pairs))
+
+
+def _chosen(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[int] | None = None) -> np.ndarray:
+    """Per allowed start (pair), the solver's value of its column."""
+    chosen = np.zeros(coef.n_pairs)
+    present = pair_columns >= 0
+    chosen[present] = x[pair_columns[present]]
+    if forced_pairs:
+        chosen[list(forced_pairs)] = 1.0
+    return chosen
+
+
+def solver_messages(raw, time_limit: float | None, *, with_cuts: bool,
+                    diagnosis: Callable[[], list[str]]) -> list[str]:
+    """How the solver's run ended, in words; `diagnosis` (why no plan exists) is asked only then."""
+    messages = []
+    if raw.stopped_by_watchdog:
+        messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
+    if raw.status == SolveStatus.INFEASIBLE and with_cuts:
+        messages.append("no plan keeps every rule together with the added cuts")
+    elif raw.status == SolveStatus.INFEASIBLE:
+        messages.append("no plan keeps every rule:")
+        messages.extend(diagnosis())
+    if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
+        messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
+    if raw.status == SolveStatus.ERROR:
+        messages.append(f"the solver ended with status {raw.model_status!r}")
+    return messages
+
+
+def evaluate(result: SolveResult, ctx: ModelContext, plan: Plan) -> SolveResult:
+    """Stage evaluate: the plan's exact objective, NPV and penalties from the model's coefficients."""
+    parts = objective_parts(ctx, starts_from_plan(ctx.coef, plan))
+    return replace(result, plan=plan, objective=parts.objective, net_present_value=parts.net_present_value,
+                   shortfall_penalty=parts.shortfall_penalty, risk_penalty=parts.risk_penalty)
+
+
+def check(result: SolveResult, ctx: ModelContext) -> SolveResult:
+    """Stage check: the independent checker confirms the evaluated plan and its figures; a plan it
+    rejects comes back with status `error` and the checker's words, never as a solution."""
+    started = time.perf_counter()
+    report = check_plan(ctx.instance, result.plan)
+    result = replace(result, check=report, check_seconds=time.perf_counter() - started)
+    problems = []
+    if not report.ok:
+        problems += [v.message for v in report.violations]
+    if not _close(report.objective, result.objective):
+        problems.append(f"the checker values the plan at {report.objective:,.6f}, "
+                        f"the model at {result.objective:,.6f}")
+    for what, mine, theirs in (("net present value", result.net_present_value, report.net_present_value),
+                               ("shortfall penalty", result.shortfall_penalty, report.penalty)):
+        if not _close(theirs, mine):
+            problems.append(f"the checker's {what} is {theirs:,.6f}, the model's {mine:,.6f}")
+    # The plan's exact value may exceed the solver's (an incumbent's shortfall variables need
+    # not be at their least), never fall below it.
+    if result.solver_objective is not None and result.objective < result.solver_objective \
+            and not _close(result.solver_objective, result.objective, 1e-5):
+        problems.append(f"the solver reports {result.solver_objective:,.6f} for a plan worth "
+                        f"{result.objective:,.6f}")
+    if problems:
+        return replace(result, status=SolveStatus.ERROR, messages=[
+            *result.messages, "internal error: the independent checker rejected the solver's plan", *problems])
+    return result
+
+
+def with_gap(result: SolveResult) -> SolveResult:
+    """The gap between the plan's exact value and the solver's bound (a feasible, not optimal, plan)."""
+    if result.dual_bound is not None and result.status == SolveStatus.FEASIBLE:
+        return replace(result, mip_gap=_gap(result))
+    return result
+
+
+def with_tables(result: SolveResult, ctx: ModelContext) -> SolveResult:
+    """Stage tables: plan.csv's and years.csv's frames for the plan."""
+    x = starts_from_plan(ctx.coef, result.plan)
+    return replace(result, plan_frame=plan_table(ctx, result.plan), years=years_table(ctx, x))
+
+
+def result_files(result: SolveResult) -> dict[str, str]:
+    """Stage write: the files a solve writes (plan.csv and years.csv when there is a plan, summary.json)."""
+    from cipopt.io.write import csv_text, json_text
+
+    files = {"summary.json": json_text(result.summary())}
+    if result.plan_frame is not None:
+        files = {"plan.csv": csv_text(result.plan_frame), "years.csv": csv_text(result.years), **files}
+    return files
+
+
+def _gap(result: SolveResult) -> float:
+    return max(0.0, result.dual_bound - result.objective) / max(abs(result.objective), 1e-9)
 
 
 class Planner:
@@ -180,14 +213,14 @@ class Planner:
     def ctx(self):
         return self.built.ctx
 
-    def _outcome(self, instance: Instance, status: SolveStatus, **kw) -> SolveOutcome:
-        return SolveOutcome(
+    def _outcome(self, instance: Instance, status: SolveStatus, **kw) -> SolveResult:
+        return SolveResult(
             instance=instance, status=status, build_seconds=self.build_seconds,
             handoff_seconds=self.handoff_seconds, solver_version=HIGHS_VERSION, **kw)
 
     def solve(self, options: SolveOptions = SolveOptions(), *, variant: Instance | None = None,
               start: Plan | None = None, extra_rows: Callable[["Bounds"], list] | None = None,
-              tables: bool = True, checked: bool = True, given_start: Plan | None = None) -> SolveOutcome:
+              tables: bool = True, checked: bool = True, given_start: Plan | None = None) -> SolveResult:
         """Solve the instance, or a variant of it (see `cipopt.solve.variant`), reusing the model.
 
         A variant that changes only bounds, costs, windows or mandatory flags is solved in place;
@@ -202,6 +235,9 @@ class Planner:
         An analysis's internal re-solve whose plan nobody is shown passes `tables=False` (no
         plan_frame or years table: in rank they cost twice the re-solve) and `checked=False` (no
         independent check; `check` stays None): every plan a user sees is still checked.
+
+        The chain: apply the variant's bounds, solve (HiGHS, with a start), extract, evaluate,
+        check, tables (the module's stage functions).
         """
         finish = {"tables": tables, "checked": checked}
         instance = variant if variant is not None else self.instance
@@ -214,8 +250,9 @@ class Planner:
                                  messages=[i.message for i in self.built.notes.infeasibilities])
         target = self._base_bounds
         if variant is not None and variant is not self.instance:
-            target = variant_bounds(self.built, self.form, self._rows, self.pair_columns, variant)
-            if isinstance(target, str):
+            try:
+                target = variant_bounds(self.built, self.form, self._rows, self.pair_columns, variant)
+            except NotInPlace:
                 return self._fresh(variant).solve(options, start=start, extra_rows=extra_rows, **finish)
         if target.infeasible:
             return self._outcome(instance, SolveStatus.INFEASIBLE, options=opts, messages=list(target.infeasible))
@@ -286,52 +323,41 @@ class Planner:
             source, x_fallback, value = fallback
             bound = None if raw is None else raw.best_bound
             outcome = finished or self._outcome(instance, SolveStatus.FEASIBLE, options=opts, solver_objective=value)
-            outcome.solve_seconds = 0.0 if raw is None else raw.seconds
-            outcome.dual_bound = bound if bound is not None else weak_bound
-            outcome.messages += notes
+            messages = [*outcome.messages, *notes]
             if bound is None and weak_bound is not None:
-                outcome.messages.append("HiGHS reported no bound: the gap is to the plan value with every rule "
-                                        "dropped (each scheme at its best start), a weak bound")
+                messages.append("HiGHS reported no bound: the gap is to the plan value with every rule "
+                                "dropped (each scheme at its best start), a weak bound")
             if raw is not None and raw.stopped_by_watchdog:
-                outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
-            outcome.messages.append(f"HiGHS found no better plan in time: the plan is the {source}'s")
-            outcome.plan_source, outcome.first_plan, outcome.start = source, heuristic_info, start_info
-            outcome.solver_abandoned = raw is not None and raw.abandoned
-            if outcome.solver_abandoned:
-                outcome.messages.append("HiGHS did not stop when cancelled; its plan, if any, is lost")
+                messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
+            messages.append(f"HiGHS found no better plan in time: the plan is the {source}'s")
+            abandoned = raw is not None and raw.abandoned
+            if abandoned:
+                messages.append("HiGHS did not stop when cancelled; its plan, if any, is lost")
+            outcome = replace(outcome, solve_seconds=0.0 if raw is None else raw.seconds,
+                              dual_bound=bound if bound is not None else weak_bound, messages=messages,
+                              plan_source=source, first_plan=heuristic_info, start=start_info,
+                              solver_abandoned=abandoned)
             if finished is None:
                 return self._finish(outcome, self.ctx, plan_from_starts(self.coef, x_fallback))
             if outcome.dual_bound is not None:
-                outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
+                outcome = replace(outcome, mip_gap=_gap(outcome))
             return outcome
+        messages = [*notes, *solver_messages(
+            raw, time_limit, with_cuts=bool(extra_rows),
+            diagnosis=lambda: diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))]
         outcome = self._outcome(instance, raw.status, options=opts, solve_seconds=raw.seconds,
                                 solver_objective=raw.objective, dual_bound=raw.dual_bound,
-                                mip_gap=raw.mip_gap)
-        outcome.messages += notes
-        outcome.first_plan, outcome.start = heuristic_info, start_info
-        outcome.solver_abandoned = raw.abandoned
-        if raw.stopped_by_watchdog:
-            outcome.messages.append(f"the solve overran its time limit of {time_limit:g} s and was stopped")
-        if raw.status == SolveStatus.INFEASIBLE and extra_rows:
-            outcome.messages.append("no plan keeps every rule together with the added cuts")
-        elif raw.status == SolveStatus.INFEASIBLE:
-            outcome.messages.append("no plan keeps every rule:")
-            outcome.messages.extend(diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))
-        if raw.status == SolveStatus.TIME_LIMIT_NO_SOLUTION:
-            outcome.messages.append(f"the solver stopped ({raw.model_status}) before finding any plan")
-        if raw.status == SolveStatus.ERROR:
-            outcome.messages.append(f"the solver ended with status {raw.model_status!r}")
+                                mip_gap=raw.mip_gap, messages=messages, first_plan=heuristic_info,
+                                start=start_info, solver_abandoned=raw.abandoned)
         if raw.x is None or not raw.status.has_plan:
             return outcome
-        chosen = np.zeros(self.coef.n_pairs)
-        present = self.pair_columns >= 0
-        chosen[present] = raw.x[self.pair_columns[present]]
-        chosen[target.forced_pairs] = 1.0
-        outcome.plan_source = "solver"
+        chosen = _chosen(self.coef, self.pair_columns, raw.x, target.forced_pairs)
+        plan = plan_from_starts(self.coef, chosen)  # the extract stage
+        source = "solver"
         if fallback is not None and np.array_equal(chosen > 0.5, fallback[1] > 0.5):
-            outcome.plan_source = fallback[0]  # HiGHS kept the start it was given
+            source = fallback[0]  # HiGHS kept the start it was given
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
-        return self._finish(outcome, ctx, plan_from_starts(self.coef, chosen), **finish)
+        return self._finish(replace(outcome, plan_source=source), ctx, plan, **finish)
 
     def row_of(self, constraint: str, index) -> int | None:
         """The loaded model's row of a constraint (e.g. ("c_limit", ("capital", 2026))), None if absent."""
@@ -385,7 +411,7 @@ class Planner:
                 notes.append(f"  starts no model column allows, left out of the start: {', '.join(outside[:10])}")
         return x, info, notes
 
-    def evaluate(self, plan: Plan) -> SolveOutcome:
+    def evaluate(self, plan: Plan) -> SolveResult:
         """A plan made elsewhere, checked and evaluated like a solve's (status `feasible`, no gap).
 
         A plan that breaks a rule comes back with status `error` and the checker's words.
@@ -394,10 +420,8 @@ class Planner:
         outcome = self._outcome(self.instance, SolveStatus.FEASIBLE,
                                 messages=["a given plan, evaluated and checked (not solved)"])
         if not report.ok:
-            outcome.status = SolveStatus.ERROR
-            outcome.check = report
-            outcome.messages = ["the given plan breaks rules:"] + [v.message for v in report.violations]
-            return outcome
+            return replace(outcome, status=SolveStatus.ERROR, check=report,
+                           messages=["the given plan breaks rules:"] + [v.message for v in report.violations])
         full = {s.id: plan.get(s.id) for s in self.instance.schemes}
         return self._finish(outcome, self.ctx, full)
 
@@ -408,61 +432,18 @@ class Planner:
             self._rebuilt = {key: Planner(variant)}  # keep only the latest, to bound memory
         return self._rebuilt[key]
 
-    def _finish(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan, *, tables: bool = True,
-                checked: bool = True) -> SolveOutcome:
-        """Evaluate the plan exactly, have the independent checker confirm it, build its tables."""
+    def _finish(self, outcome: SolveResult, ctx: ModelContext, plan: Plan, *, tables: bool = True,
+                checked: bool = True) -> SolveResult:
+        """The last stages: evaluate the plan exactly, have the independent checker confirm it,
+        build its tables."""
         with no_cyclic_gc():  # after a big build every collection walks the whole model (bulk.py)
-            return self._finish_checked(outcome, ctx, plan, tables=tables, checked=checked)
-
-    def _finish_checked(self, outcome: SolveOutcome, ctx: ModelContext, plan: Plan, *, tables: bool = True,
-                        checked: bool = True) -> SolveOutcome:
-        x = starts_from_plan(self.coef, plan)
-        outcome.plan = plan
-        parts = objective_parts(ctx, x)
-        outcome.objective = parts.objective
-        outcome.net_present_value = parts.net_present_value
-        outcome.shortfall_penalty = parts.shortfall_penalty
-        outcome.risk_penalty = parts.risk_penalty
-        if not checked:
-            self._gap(outcome)
-            if tables:
-                outcome.plan_frame = plan_table(ctx, plan)
-                outcome.years = years_table(ctx, x)
-            return outcome
-        started = time.perf_counter()
-        outcome.check = check_plan(ctx.instance, plan)
-        outcome.check_seconds = time.perf_counter() - started
-        problems = []
-        if not outcome.check.ok:
-            problems += [v.message for v in outcome.check.violations]
-        if not _close(outcome.check.objective, outcome.objective):
-            problems.append(f"the checker values the plan at {outcome.check.objective:,.6f}, "
-                            f"the model at {outcome.objective:,.6f}")
-        for what, mine, theirs in (("net present value", parts.net_present_value, outcome.check.net_present_value),
-                                   ("shortfall penalty", parts.shortfall_penalty, outcome.check.penalty)):
-            if not _close(theirs, mine):
-                problems.append(f"the checker's {what} is {theirs:,.6f}, the model's {mine:,.6f}")
-        # The plan's exact value may exceed the solver's (an incumbent's shortfall variables need
-        # not be at their least), never fall below it.
-        if outcome.solver_objective is not None and outcome.objective < outcome.solver_objective \
-                and not _close(outcome.solver_objective, outcome.objective, 1e-5):
-            problems.append(f"the solver reports {outcome.solver_objective:,.6f} for a plan worth "
-                            f"{outcome.objective:,.6f}")
-        if problems:
-            outcome.status = SolveStatus.ERROR
-            outcome.messages.append("internal error: the independent checker rejected the solver's plan")
-            outcome.messages.extend(problems)
-            return outcome
-        self._gap(outcome)
-        if tables:
-            outcome.plan_frame = plan_table(ctx, plan)
-            outcome.years = years_table(ctx, x)
-        return outcome
-
-    @staticmethod
-    def _gap(outcome: SolveOutcome) -> None:
-        if outcome.dual_bound is not None and outcome.status == SolveStatus.FEASIBLE:
-            outcome.mip_gap = max(0.0, outcome.dual_bound - outcome.objective) / max(abs(outcome.objective), 1e-9)
+            outcome = evaluate(outcome, ctx, plan)
+            if checked:
+                outcome = check(outcome, ctx)
+                if outcome.status == SolveStatus.ERROR:
+                    return outcome
+            outcome = with_gap(outcome)
+            return with_tables(outcome, ctx) if tables else outcome
 
 
 def _close(a: float, b: float, rel: float = OBJECTIVE_REL_TOL) -> bool:
@@ -470,11 +451,11 @@ def _close(a: float, b: float, rel: float = OBJECTIVE_REL_TOL) -> bool:
 
 
 def solve_instance(instance: Instance, options: SolveOptions = SolveOptions(), *,
-                   start: Plan | None = None) -> SolveOutcome:
+                   start: Plan | None = None) -> SolveResult:
     """Build, solve and check one instance.
 
     One build and one solve: no cyclic garbage collection in between (see cipopt.bulk), since
     with the model alive every collection walks its millions of objects and frees nothing.
     """
     with no_cyclic_gc():
-        return Planner(instance, verbose=options.verbose).solve(options, given_start=start)
+        return solve(build(instance, verbose=options.verbose), options, given_start=start)

@@ -50,6 +50,7 @@ from cipopt.history import (  # noqa: F401  (the schema and the defaults, kept i
     run_rows,
 )
 from cipopt.schema.instance import Instance
+from cipopt.solve.result import SolveResult
 
 if TYPE_CHECKING:  # pandas only for Run.plan_frame: recording a run needs none
     import pandas as pd
@@ -283,7 +284,7 @@ class Store:
         self.close()
 
     # writing -----------------------------------------------------------------------------------
-    def record(self, outcome, source: str | None = None) -> int:
+    def record(self, outcome: SolveResult, source: str | None = None) -> int:
         """Record a solve's outcome; returns the run id (the values are cipopt.history.run_rows')."""
         instance_row, run_row, plan_rows = run_rows(outcome, source)
         sha = instance_row["sha256"]

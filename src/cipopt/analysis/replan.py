@@ -13,6 +13,7 @@ outturn from the original instance and the tracker and must agree with what is r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,8 +278,9 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
             started = {r.scheme for r in actuals.rows if r.is_started}
             Y = actuals.as_at.year
             outcome = planner.evaluate({s.id: (Y if s.id in started else given.get(s.id)) for s in derived.schemes})
-            outcome.messages = ["a given re-plan, evaluated and checked (not optimised)" if m.startswith("a given plan")
-                                else m for m in outcome.messages]
+            outcome = dataclasses.replace(outcome, messages=[
+                "a given re-plan, evaluated and checked (not optimised)" if m.startswith("a given plan")
+                else m for m in outcome.messages])
     result = Replan(instance=instance, actuals=actuals, derived=derived, outcome=outcome, approved=approved)
     for r in actuals.rows:
         if r.is_started and coef.ineligible.get(r.scheme):
@@ -305,7 +307,7 @@ def replan(instance: Instance, actuals: Actuals, approved: Approved | None = Non
     result.schemes = scheme_table(instance, actuals, plan, approved, result.months)
     result.check = check_replan(instance, actuals, plan, outcome.objective, result.outturn)
     if not result.check.ok:
-        outcome.status = SolveStatus.ERROR
+        result.outcome = dataclasses.replace(outcome, status=SolveStatus.ERROR)
         result.messages.append("internal error: the independent checker rejected the re-plan")
         result.messages.extend(result.check.problems)
     return result

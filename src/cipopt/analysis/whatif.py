@@ -9,6 +9,7 @@ scenario's rules. An infeasible scenario is a row of the comparison with its rea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -302,8 +303,7 @@ def run_whatif(instance: Instance, scenarios: list[Applied], options: SolveOptio
     solved = run_sweep(planner_setup, instance, solve_variant, tasks, sweep=sweep, state=planner,
                        progress=shifted, labels=[a.name for a in scenarios])
     for applied, res in zip(scenarios, solved):
-        outcome = res.outcome
-        outcome.instance = applied.instance  # a worker solved a copy of it
+        outcome = dataclasses.replace(res.outcome, instance=applied.instance)  # a worker solved a copy of it
         row = WhatIfRow(name=applied.name, description=applied.description, outcome=outcome,
                         rebuilt=res.rebuilt, warm_start=res.warm_start,
                         changes=list(applied.changes), notes=list(applied.notes))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import click
 
-from cipopt.cli.base import Finite, GAP, SEED, TIME_LIMIT, exit_without_plan, guarded, load, main
+from cipopt.cli import options
+from cipopt.cli.base import Finite, exit_without_plan, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 
 
 @main.command()
@@ -16,13 +18,13 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
               help="Percent: each plan's objective is within this of the optimum.")
 @click.option("--min-difference", "min_difference", type=click.IntRange(min=1), default=1, show_default=True,
               help="Schemes decided differently (in/out or start year) from every earlier plan.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv, alternatives_summary.json.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve.")
-@click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every solve.")
-@click.option("--seed", type=SEED, default=0, show_default=True, help="HiGHS random seed (same inputs and seed, same plans).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("alternatives.csv, alternative_plans.csv, alternative_years.csv, importance.csv and "
+             "alternatives_summary.json")
+@options.force
+@options.time_limit
+@options.gap(0.0)
+@options.solver_seed(0)
+@options.quiet
 @guarded
 def alternatives(instance, count, within, min_difference, out, force, time_limit, gap, seed, quiet):
     """Find up to COUNT plans for INSTANCE, best first, each within WITHIN percent of the optimum
@@ -50,28 +52,8 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
         line.close()
         exit_without_plan("no plan to start from", exc.outcome)
     line.close()
-    unit = inst.money_unit
-    click.echo(f"{inst.name}: {len(result.plans)} plan(s) within {within:g}% of the optimum, each differing "
-               f"from every earlier one in at least {min_difference} scheme(s)")
-    click.echo(f"  objective: {objective_words(inst)}; NPV: net present value, no penalties")
-    if result.exhausted:
-        click.echo(f"  only {len(result.plans)} of the {count} requested exist under these rules")
-    for r in result.summary.itertuples():
-        change = "" if r.plan == 1 else (
-            f"  vs best: -{r.below_best:,.1f} ({r.below_best_pct:.2f}%); "
-            + "; ".join(f"{label} {getattr(r, label).replace(';', ', ')}"
-                        for label in ("added", "removed", "moved") if getattr(r, label)))
-        click.echo(f"  plan {r.plan}: {r.objective:,.1f} objective; NPV {r.net_present_value:,.1f} {unit}; "
-                   f"shortfall penalty {r.shortfall_penalty:,.1f}; {r.selected} schemes{change}")
-    click.echo("")
-    click.echo("importance of each scheme in the optimal plan (objective lost without it; "
-               "'needed': no plan keeps the rules without it):")
-    for r in result.importance.itertuples():
-        loss = "mandatory" if r.mandatory else (
-            f"{r.loss_when_excluded:,.1f}" if r.loss_when_excluded == r.loss_when_excluded and r.loss_when_excluded is not None
-            else "needed" if r.status_when_excluded == "infeasible" else r.status_when_excluded)
-        core = "core (in every plan)" if r.in_every_alternative else ""
-        click.echo(f"  {r.rank:>3}. {r.scheme:<28} {loss:>12}  {core}")
+    terminal.show(terminal.alternatives_lines(result, inst, count=count, within=within,
+                                              min_difference=min_difference))
     if out:
         summary = {"instance_sha256": inst.sha256(), "requested": count, "found": len(result.plans),
                    "within_pct": within, "min_difference": min_difference, "seed": seed,

@@ -6,8 +6,10 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, Finite, GAP, TIME_LIMIT, echo_problems, guarded, load, main, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import EXIT_INTERNAL, Finite, echo_problems, guarded, load, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 from cipopt.schema.problems import InputError, Problem, ProblemLog
 
 
@@ -42,15 +44,14 @@ def _scenario_names(instance: str, names: tuple[str, ...], all_: bool) -> list[s
                    "A then B as one scenario. Repeat for several.")
 @click.option("--all", "all_", is_flag=True,
               help="Every scenario in INSTANCE/scenarios (the default when no --scenario is given).")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write whatif.csv, whatif_years.csv, whatif_plans.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
-@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
-@click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("whatif.csv, whatif_years.csv, whatif_plans.csv and summary.json")
+@options.force
+@options.time_limit
+@options.gap()
+@options.threads
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, sweep):
     """Solve INSTANCE and each what-if scenario, and compare them with the base plan.
 
@@ -85,8 +86,7 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
         result = run_whatif(inst, scenarios, _options(time_limit, gap, threads), progress=progress, sweep=sweep)
     finally:
         progress.close()
-    for line in result.lines():
-        click.echo(line)
+    terminal.show(result)
     if out:
         files = {"whatif.csv": csv_text(result.table()), "whatif_years.csv": csv_text(result.years()),
                  "whatif_plans.csv": csv_text(result.plans()), "summary.json": json_text(result.summary())}
@@ -108,15 +108,14 @@ def whatif(instance, names, all_, out, force, time_limit, gap, threads, quiet, s
               help="Give a limit or target the same value in every year it names, instead of a factor on "
                    "its yearly values.")
 @click.option("--scenario", "-s", "scenario", metavar="NAME", help="Apply this scenario first (A+B for several).")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write frontier.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
-@click.option("--gap", type=GAP, default=0.0, show_default=True,
-              help="Relative MIP gap of each point (0: each point optimal).")
-@click.option("--threads", type=click.IntRange(min=1), help="Solver threads.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("frontier.csv and summary.json")
+@options.force
+@options.time_limit
+@options.gap(0.0)
+@options.threads
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def frontier(instance, vary, points, start, stop, level, scenario, out, force, time_limit, gap, threads, quiet,
              sweep):
     """The trade-off curve of the objective against one rule of INSTANCE (epsilon-constraint).
@@ -153,8 +152,7 @@ def frontier(instance, vary, points, start, stop, level, scenario, out, force, t
                               options=_options(time_limit, gap, threads), progress=progress, sweep=sweep)
     finally:
         progress.close()
-    for line in result.lines():
-        click.echo(line)
+    terminal.show(result)
     if out:
         files = {"frontier.csv": csv_text(result.table()), "summary.json": json_text(result.summary())}
         write_folder(out, files, force=force, kind="frontier")

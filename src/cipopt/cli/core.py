@@ -11,29 +11,31 @@ from pathlib import Path
 import click
 
 from cipopt.bulk import loading_modules
-from cipopt.cli.base import EXIT_CHECK_FAILED, GAP, TIME_LIMIT, guarded, load, load_plan, main
+from cipopt.cli import options
+from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
 from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.report import terminal
 
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write plan.csv, years.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides instance.yaml solver.time_limit.")
-@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
-@click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
+@options.out("plan.csv, years.csv and summary.json")
+@options.force
+@options.time_limit
+@options.gap()
+@options.threads
 @click.option("--start", "start", type=click.Path(dir_okay=False),
               help="Warm-start from this plan (a plan.csv, e.g. a run's from cipopt runs show); checked and "
                    "reported, handed to HiGHS even if it breaks rules.")
 @click.option("--no-first-plan", is_flag=True,
               help="Skip the first-plan heuristic that gives HiGHS a start (docs/formulation.md).")
-@click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
+@options.verbose
 @click.option("--excel", "excel", type=click.Path(dir_okay=False),
               help="Also write the plan, targets, years, summary and reasons as a formatted workbook (.xlsx).")
 @click.option("--store", "store", type=click.Path(dir_okay=False),
               help="Record the run in this history (default $CIPOPT_STORE, else ~/.cipopt/runs.sqlite).")
 @click.option("--no-store", is_flag=True, help="Do not record the run in the run history.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.quiet
 @guarded
 def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, verbose, excel, store, no_store,
           quiet):
@@ -59,9 +61,8 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
     began = time.perf_counter()
     with loading_modules():  # the collector paused, what they make frozen (cipopt.bulk)
         from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
-        from cipopt.pipeline import SolveOptions, solve_instance
+        from cipopt.pipeline import SolveOptions, result_files, solve_instance
         from cipopt.report.progress import Steps
-        from cipopt.report.text import solve_summary
 
     if store and no_store:
         raise BadArguments("--store and --no-store contradict each other")
@@ -80,12 +81,9 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
         options = dataclasses.replace(options, deadline=began + limit)
     with steps.step("building and solving the model", limit=limit):
         outcome = solve_instance(inst, options, start=given)
-    for line in solve_summary(outcome):
-        click.echo(line)
+    terminal.show(outcome)
     if out:
-        files = {"summary.json": json_text(outcome.summary())}
-        if outcome.plan_frame is not None:
-            files = {"plan.csv": csv_text(outcome.plan_frame), "years.csv": csv_text(outcome.years), **files}
+        files = result_files(outcome)
         write_folder(out, files, force=force, kind="solve")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     if excel:
@@ -104,9 +102,9 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.argument("plan", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write violations.csv, years.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("violations.csv, years.csv and summary.json")
+@options.force
+@options.quiet
 @guarded
 def check(instance, plan, out, force, quiet):
     """Check PLAN (a plan.csv from cipopt, a spreadsheet or by hand) against every rule of INSTANCE.
@@ -129,8 +127,7 @@ def check(instance, plan, out, force, quiet):
         chosen = load_plan(plan, inst)
     with steps.step("checking the plan"):
         report = check_plan(inst, chosen)
-    for line in report.lines():
-        click.echo(line)
+    terminal.show(report)
     if out:
         summary = {"ok": report.ok, "violations": len(report.violations), "objective": report.objective,
                    "net_present_value": report.net_present_value, "shortfall_penalty": report.penalty,
@@ -144,9 +141,9 @@ def check(instance, plan, out, force, quiet):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write summary.json and schemes.csv (eligibility) here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("summary.json and schemes.csv (eligibility)")
+@options.force
+@options.quiet
 @guarded
 def validate(instance, out, force, quiet):
     """Check INSTANCE without solving: every problem at once, then a summary when it is sound.
@@ -165,8 +162,7 @@ def validate(instance, out, force, quiet):
     with Steps(quiet).step(f"reading and checking {instance}"):
         inst = load(instance)
     summary, lines, schemes = instance_summary(inst)
-    for line in lines:
-        click.echo(line)
+    terminal.show(lines)
     if out:
         write_folder(out, {"summary.json": json_text(summary), "schemes.csv": csv_text(scheme_table(schemes))}, force=force,
                      kind="validate")
@@ -177,8 +173,8 @@ def validate(instance, out, force, quiet):
 @click.argument("instance", type=click.Path())
 @click.option("--lp", "--out", "-o", "lp", type=click.Path(dir_okay=False), required=True,
               help="Write the model in LP format here.")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.force
+@options.quiet
 @guarded
 def build(instance, lp, force, quiet):
     """Build the model for INSTANCE without solving and write it as an LP file anyone can read.

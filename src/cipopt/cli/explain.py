@@ -6,21 +6,23 @@ from pathlib import Path
 
 import click
 
-from cipopt.cli.base import GAP, TIME_LIMIT, exit_without_plan, guarded, load, main, printing_warnings, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import exit_without_plan, guarded, load, main, printing_warnings
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 from cipopt.schema.problems import ProblemLog
 
 
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.option("--plan", "plan", type=click.Path(dir_okay=False), help="Explain this plan.csv instead of the optimal plan.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), help="Write explain_schemes.csv, explain_rules.csv, explain_summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per re-solve; overrides instance.yaml.")
-@click.option("--gap", type=GAP, default=0.0, show_default=True, help="Relative MIP gap of every re-solve.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("explain_schemes.csv, explain_rules.csv and explain_summary.json")
+@options.force
+@options.time_limit
+@options.gap(0.0)
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     """Explain, for every scheme, why it is in or out of the plan, and for every limit, target and
     quality floor, what easing it would be worth.
@@ -59,23 +61,7 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
         exit_without_plan("nothing to explain", exc.outcome)
     line.close()
     ref = result.reference
-    click.echo(f"{inst.name}: explaining {reference_note} (objective, {objective_words(inst)}: {ref.objective:,.1f}; "
-               f"net present value {ref.net_present_value:,.1f} {inst.money_unit})")
-    click.echo("")
-    click.echo("schemes:")
-    for r in result.schemes.itertuples():
-        click.echo(f"  {r.scheme:<28} {r.reason}")
-    click.echo("")
-    click.echo("value of easing each rule that binds or whose easing pays (objective gained per unit, at the first "
-               "bound where the best plan changes):")
-    shown = result.rules[result.rules.tight | (result.rules.gain.fillna(0).astype(float) > 0)]
-    if shown.empty:
-        click.echo("  none: no limit, target or floor binds")
-    for r in shown.itertuples():
-        value = "-" if r.marginal_value is None or r.marginal_value != r.marginal_value else f"{r.marginal_value:,.3f}"
-        where = (f"{'every year':<10}  {'':>12} {r.sense} {'':<12}" if r.year == "all" else
-                 f"{r.year!s:<10}  {r.value:>12,.1f} {r.sense} {r.bound:<12,.1f}")
-        click.echo(f"  {r.rule:<28} {where} {value:>10} per unit  ({r.method})")
+    terminal.show(terminal.explain_lines(result, inst, reference_note))
     if out:
         summary = {"instance_sha256": inst.sha256(), "reference": reference_note,
                    "objective": ref.objective, "objective_meaning": objective_words(inst),

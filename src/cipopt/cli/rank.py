@@ -6,8 +6,11 @@ import sys
 
 import click
 
-from cipopt.cli.base import EXIT_INTERNAL, SEED, TIME_LIMIT, guarded, load, main, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import SEED, guarded, load, main
+from cipopt.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_NO_PLAN
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 
 
 @main.command()
@@ -19,13 +22,12 @@ from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 @click.option("--samples", "-n", type=click.IntRange(min=0), default=200, show_default=True,
               help="Weight vectors sampled for the core index (0: no robust view).")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the weight sampling.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds per solve; overrides instance.yaml.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write bids.csv, budget_levels.csv, portfolios.csv, weight_samples.csv and summary.json here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.time_limit
+@options.out("bids.csv, budget_levels.csv, portfolios.csv, weight_samples.csv and summary.json")
+@options.force
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sweep):
     """Rank the bids of INSTANCE for a fund panel: entry budget, greedy loss and core index.
 
@@ -62,12 +64,10 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         progress.close()
     full = result.levels[-1]
     if full["plan"] is None and full["status"] != "error":
-        click.echo(f"rank: at the full fund no portfolio keeps the rules ({full['status']})")
-        for message in full["messages"]:
-            click.echo(f"  {message}")
-        sys.exit(3 if full["status"] == "infeasible" else 4)
-    for line in result.lines():
-        click.echo(line)
+        terminal.show([f"rank: at the full fund no portfolio keeps the rules ({full['status']})",
+                       *(f"  {message}" for message in full["messages"])])
+        sys.exit(EXIT_INFEASIBLE if full["status"] == "infeasible" else EXIT_NO_PLAN)
+    terminal.show(result)
     if out:
         files = {"bids.csv": csv_text(result.bids()), "budget_levels.csv": csv_text(result.levels_table()),
                  "portfolios.csv": csv_text(result.portfolios()),
@@ -76,6 +76,5 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     errors = result.errors()
     if errors:
-        for e in errors:
-            click.echo(e, err=True)
+        terminal.show(errors, err=True)
         sys.exit(EXIT_INTERNAL)

@@ -6,8 +6,10 @@ import sys
 
 import click
 
-from cipopt.cli.base import GAP, TIME_LIMIT, guarded, load, main, printing_warnings
+from cipopt.cli import options
+from cipopt.cli.base import guarded, load, main, printing_warnings
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
+from cipopt.report import terminal
 from cipopt.schema.problems import InputError, Problem, ProblemLog
 
 
@@ -29,14 +31,13 @@ from cipopt.schema.problems import InputError, Problem, ProblemLog
 @click.option("--plan", "plan", type=click.Path(dir_okay=False),
               help="Check and evaluate this re-plan (a plan.csv: start_year per scheme and bridge, started "
                    "schemes at their actual start year) instead of optimising; exit 1 if it breaks a rule.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write plan.csv, outturn.csv, recovery.csv, months.csv, years.csv, summary.json, "
-                   "replan.xlsx and replan.html here.")
-@click.option("--force", is_flag=True, help="Overwrite files in an existing --out folder.")
-@click.option("--time-limit", type=TIME_LIMIT, help="Seconds; overrides solver.time_limit.")
-@click.option("--gap", type=GAP, help="Relative MIP gap; overrides solver.mip_gap.")
-@click.option("--threads", type=click.IntRange(min=1), help="Solver threads; overrides solver.threads.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("plan.csv, outturn.csv, recovery.csv, months.csv, years.csv, summary.json, replan.xlsx "
+             "and replan.html")
+@options.force
+@options.time_limit
+@options.gap()
+@options.threads
+@options.quiet
 @guarded
 def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out, force, time_limit, gap, threads,
            quiet):
@@ -84,8 +85,7 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
     with steps.step("re-planning", limit=time_limit):
         result = run_replan(inst, tracker, approved, SolveOptions(time_limit=time_limit, mip_gap=gap, threads=threads),
                             given=given)
-    for line in show.lines(result):
-        click.echo(line)
+    terminal.show(show.lines(result))
     if out:
         files = {"summary.json": json_text(result.summary())}
         if result.schemes is not None:

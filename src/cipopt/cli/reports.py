@@ -9,15 +9,11 @@ from pathlib import Path
 
 import click
 
+from cipopt.cli import options
 from cipopt.cli.base import guarded, load, main
-from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.io.write import check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 
-EXIT_BAD_INPUT = 2
-
-
-class BadArguments(OutputExists):
-    """Arguments that cannot work together or name the wrong kind of file: like an existing
-    output, reported by `guarded` in one line with exit code 2, before any work."""
+from cipopt.errors import EXIT_BAD_INPUT, BadArguments  # noqa: F401  (BadArguments: importable from here)
 
 
 def _store_errors(command):
@@ -98,7 +94,7 @@ def record_run(outcome, source: str, store_path: str | None) -> int | None:
 
 @main.command()
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@options.force
 @guarded
 def template(out, force):
     """Write a blank, annotated instance workbook OUT (.xlsx) to fill in.
@@ -122,10 +118,10 @@ def template(out, force):
 
 @main.command()
 @click.argument("instance", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(), required=True,
-              help="An .xlsx file (the workbook form) or a folder (the folder form).")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("the instance", path="any", required=True,
+             where="an .xlsx file (the workbook form) or a folder (the folder form)")
+@options.force
+@options.quiet
 @guarded
 def convert(instance, out, force, quiet):
     """Convert INSTANCE between its forms: a folder to one workbook, or a workbook to a folder.
@@ -163,11 +159,11 @@ def convert(instance, out, force, quiet):
 @main.command()
 @click.argument("instance", type=click.Path())
 @click.argument("solution_dir", type=click.Path())
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), required=True, help="The .html file to write.")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@options.out("the report, an .html file", path="file", required=True)
+@options.force
 @click.option("--unit", "scale", type=click.Choice(["k", "m"]), default="k", show_default=True,
               help="Money in £k (thousands) or £m (millions), when the instance's money unit is pounds.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.quiet
 @guarded
 def report(instance, solution_dir, out, force, scale, quiet):
     """Write one self-contained HTML board paper of the plan in SOLUTION_DIR (from cipopt solve
@@ -278,9 +274,9 @@ def _objective(value) -> str:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
 @click.option("--all", "everything", is_flag=True, help="Every run (no --limit).")
 @click.option("--approved", is_flag=True, help="Only runs whose plan someone approved (cipopt runs approve).")
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the list as CSV here.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("the list as CSV as well", path="file")
+@options.force
+@options.quiet
 @guarded
 @_store_errors
 def runs_list(store, instance, status, limit, everything, approved, out, force, quiet):
@@ -340,12 +336,11 @@ def reproduce_command(run, folder: str) -> str:
 @runs.command("show")
 @click.argument("run_id")
 @_store_option
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write the run's solution folder here (plan.csv, years.csv, summary.json).")
+@options.out("the run's solution folder (plan.csv, years.csv, summary.json)")
 @click.option("--instance-out", type=click.Path(),
               help="Write the run's instance here, exactly as solved: a folder, or an .xlsx workbook.")
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.force
+@options.quiet
 @guarded
 @_store_errors
 def runs_show(run_id, store, out, instance_out, force, quiet):
@@ -413,9 +408,9 @@ def runs_show(run_id, store, out, instance_out, force, quiet):
 @click.argument("run_a")
 @click.argument("run_b")
 @_store_option
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Also write the differences as JSON here.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("the differences as JSON as well", path="file")
+@options.force
+@options.quiet
 @guarded
 @_store_errors
 def runs_diff(run_a, run_b, store, out, force, quiet):
@@ -512,9 +507,9 @@ def runs_approve(run_id, by, store):
 # -- the JSON Schema --------------------------------------------------------------------------
 
 @main.command()
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), help="Write the schema here instead of printing it.")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("the schema (instead of printing it)", path="file")
+@options.force
+@options.quiet
 @guarded
 def schema(out, force, quiet):
     """Print the JSON Schema of an instance (instance format v1), from cipopt's pydantic models.

@@ -6,9 +6,10 @@ import sys
 
 import click
 
-from cipopt.cli.base import SEED, guarded, load, load_plan, main, sweep_options
+from cipopt.cli import options
+from cipopt.cli.base import SEED, guarded, load, load_plan, main
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
-from cipopt.report.text import money
+from cipopt.report import terminal
 
 
 @main.command()
@@ -19,14 +20,13 @@ from cipopt.report.text import money
 @click.option("--seed", type=SEED, default=None,
               help="Seed of the draws (default: instance.yaml objective.seed, 0 unless set); the same seed "
                    "gives the same numbers.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
-              help="Write simulation.csv (per target and year), simulation_savings.csv (per year and "
-                   "organisation) and simulation_summary.json here: a folder of its own, or the --out "
-                   "folder of cipopt solve (its other files are kept), for the report's risk view.")
-@click.option("--force", is_flag=True, help="Write into an existing --out folder, replacing an earlier simulation there.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@options.out("simulation.csv (per target and year), simulation_savings.csv (per year and organisation) and "
+             "simulation_summary.json", where="a folder of its own, or the --out folder of cipopt solve (its other "
+             "files are kept), for the report's risk view")
+@options.force
+@options.quiet
 @guarded
-@sweep_options
+@options.workers
 def simulate(instance, plan, draws, seed, out, force, quiet, sweep):
     """Simulate how PLAN (a plan.csv) may deliver, under the schemes' delivery risk.
 
@@ -57,38 +57,11 @@ def simulate(instance, plan, draws, seed, out, force, quiet, sweep):
         result = simulate_plan(inst, chosen, draws=draws, seed=seed, sweep=sweep, progress=line)
     finally:
         line.close()
-    for message in result.summary["checker_messages"]:
-        click.echo(f"warning: the plan breaks a rule: {message}", err=True)
-    for line in _lines(result):
-        click.echo(line)
+    terminal.show((f"warning: the plan breaks a rule: {m}" for m in result.summary["checker_messages"]), err=True)
+    terminal.show(terminal.simulation_lines(result))
     if out:
         files = {"simulation.csv": csv_text(result.targets), "simulation_savings.csv": csv_text(result.savings),
                  "simulation_summary.json": json_text(result.summary)}
         write_folder(out, files, force=force, kind="simulate")
         click.echo(f"\nwrote {', '.join(files)} to {out}")
     sys.exit(0)
-
-
-def _lines(result) -> list[str]:
-    s = result.summary
-    unit = result.instance.money_unit
-    out = [f"{result.draws:,} draws, seed {result.seed} ({unit}); P10: 90% of draws deliver at least this"]
-    header = f"  {'year':>6} {'required':>10} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10} {'P(met)':>7} {'E[short]':>10}"
-    for tid, frame in result.targets.groupby("target", sort=False):
-        first = frame.iloc[0]
-        out.append(f"\ntarget {tid} ({first['basis']}, {first['org']}): met in every year in "
-                   f"{s['probability_met_every_year'][tid]:.1%} of draws")
-        out.append(header)
-        for r in frame.itertuples():
-            out.append(f"  {r.year:>6} {money(r.required):>10} {money(r.mean):>10} {money(r.p10):>10} "
-                       f"{money(r.p50):>10} {money(r.p90):>10} {r.probability_met:>7.1%} "
-                       f"{money(r.expected_shortfall):>10}")
-    out.append("\nnet savings (all organisations)")
-    out.append(f"  {'year':>6} {'measure':<22} {'mean':>10} {'P10':>10} {'P50':>10} {'P90':>10}")
-    for r in result.savings[result.savings["org"] == "all"].itertuples():
-        out.append(f"  {r.year:>6} {r.measure:<22} {money(r.mean):>10} {money(r.p10):>10} {money(r.p50):>10} "
-                   f"{money(r.p90):>10}")
-    if s["loss_targets"]:
-        out.append(f"\nshortfall of {', '.join(s['loss_targets'])}, discounted, over all years: mean "
-                   f"{money(s['loss_mean'])}, CVaR at alpha {s['alpha']:g} {money(s['loss_cvar'])}")
-    return out

@@ -10,6 +10,7 @@ import pandas as pd
 
 from cipopt.io.workbook_layout import Sheets, print_setup, put_cell
 from cipopt.schema.instance import Instance
+from cipopt.solve.result import SolveResult
 
 # -- the results workbook ---------------------------------------------------------------------
 # A workbook a finance team files: every table an Excel Table (filters, banding) under a frozen
@@ -187,7 +188,7 @@ def bottom_line_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["org", "measure", *instance.years])
 
 
-def results_workbook(outcome, reasons: pd.DataFrame | None = None) -> bytes:
+def results_workbook(outcome: SolveResult, reasons: pd.DataFrame | None = None) -> bytes:
     """The results of a solve as formatted sheets: summary, plan, targets, years, the bottom line
     (with `finance`), reasons."""
     from openpyxl.styles import Alignment, Font

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cipopt.report.charts import band_chart, esc
-from cipopt.report.html import (
+from cipopt.report.markup import (
     OBJECTIVE_NAMES, by_year, in_words, legend, org_name, rule_rows, scheme_names, table, target_label,
     target_title,
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from cipopt.report.charts import BAD, GOOD, WARN, esc, hbar_chart
-from cipopt.report.html import legend, org_name, scheme_names, table
+from cipopt.report.markup import legend, org_name, scheme_names, table
 from cipopt.report.inputs import ReportInputs
 from cipopt.report.units import Units, listing, plain, words
 

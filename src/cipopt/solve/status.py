@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from cipopt.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED  # noqa: F401  (kept importable from here)
+from cipopt.errors import (  # noqa: F401  (EXIT_BAD_INPUT, EXIT_INTERRUPTED: kept importable from here)
+    EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NO_PLAN, EXIT_OK,
+)
 
 
 class SolveStatus(str, Enum):
@@ -27,11 +29,11 @@ class SolveStatus(str, Enum):
 
 
 EXIT_CODES = {
-    SolveStatus.OPTIMAL: 0,
-    SolveStatus.FEASIBLE: 0,
-    SolveStatus.INFEASIBLE: 3,
-    SolveStatus.TIME_LIMIT_NO_SOLUTION: 4,
-    SolveStatus.ERROR: 1,
+    SolveStatus.OPTIMAL: EXIT_OK,
+    SolveStatus.FEASIBLE: EXIT_OK,
+    SolveStatus.INFEASIBLE: EXIT_INFEASIBLE,
+    SolveStatus.TIME_LIMIT_NO_SOLUTION: EXIT_NO_PLAN,
+    SolveStatus.ERROR: EXIT_INTERNAL,
 }
 
 

@@ -23,6 +23,10 @@ from cipopt.schema.instance import Instance
 from cipopt.solve.highs import StandardForm
 
 
+class NotInPlace(Exception):
+    """The variant changes the model's structure: it needs a fresh build (the message says why)."""
+
+
 @dataclass
 class Bounds:
     col_lower: np.ndarray
@@ -129,11 +133,11 @@ class Rebounds:
 
 def variant_bounds(
     built: BuiltModel, form: StandardForm, rows: dict, pair_columns: np.ndarray, variant: Instance
-) -> Bounds | str:
-    """The bounds and costs that make the built model the variant's, or why that is impossible."""
+) -> Bounds:
+    """The bounds and costs that make the built model the variant's; `NotInPlace` when none can."""
     why = structure_change(built.ctx, variant)
     if why:
-        return why
+        raise NotInPlace(why)
     b = Bounds.of(form)
     writer = Rebounds(b, rows, form, pair_columns, built.model, built.ctx.instance)
     ctx = ModelContext(instance=variant, coef=built.coef)
