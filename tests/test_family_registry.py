@@ -220,3 +220,22 @@ def test_rule_refs_round_trip_and_validate_bound_edits(instances):
     assert floored.quality.portfolio_min[domain] == -5.0
     with pytest.raises(ValueError, match="one value"):
         RuleRef("quality", domain).with_values(instance, {y: float(i) for i, y in enumerate(instance.years)})
+
+
+def test_years_rows_are_grouped_by_the_rule_they_measure():
+    import pandas as pd
+
+    years = pd.DataFrame({
+        "measure": ["target:underlying", "target:underlying", "limit:capital", "control_total:holby",
+                    "quality:experience", "recurrent_net_saving", "target:ct"],
+        "org": ["holby", "holby", "all", "holby", "all", "all", "all"],
+        "year": [2025, 2026, 2025, 2025, 2025, 2025, 2025],
+        "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+    })
+    targets = RuleRef.groups(years, "target")
+    assert list(targets) == [RuleRef("target", "underlying", org="holby"), RuleRef("target", "ct", org="all")]
+    assert targets[RuleRef("target", "underlying", org="holby")]["value"].tolist() == [1.0, 2.0]
+    assert list(RuleRef.groups(years, "quality")) == [RuleRef("quality", "experience", org="all")]
+    assert list(RuleRef.groups(years, "limit")) == [RuleRef("limit", "capital", org="all")]
+    with pytest.raises(ValueError):
+        RuleRef.groups(years, "control_total")

@@ -20,6 +20,7 @@ from cipopt.check.report import CheckReport, Violation, fmt, name_schemes
 from cipopt.check.risk import check_risk
 from cipopt.schema.instance import BUILTIN_METRICS, Instance
 from cipopt.schema.nominal import nominal_weights
+from cipopt.schema.rules import RuleRef
 
 # Tolerances, in the unit of the row (money rows: the instance's money unit). See docs/checker.md.
 ABS_TOL = 1e-6  # = HiGHS mip_feasibility_tolerance, which bounds the solver's own row violations
@@ -249,7 +250,7 @@ def check_targets(instance: Instance, fig: PlanFigures) -> tuple[Rows, dict[str,
         achieved = fig.net_saving_total(t.basis, t.org)
         bound = _bounds(instance, t.values)
         shortfall = np.where(np.isnan(bound), np.nan, np.maximum(0.0, bound - achieved))
-        rows.append((t.org or ALL, f"target:{t.id}", achieved, bound, shortfall))
+        rows.append((t.org or ALL, RuleRef("target", t.id).measure, achieved, bound, shortfall))
         if not t.hard:
             shortfalls[t.id] = np.nan_to_num(shortfall)
             continue
@@ -280,7 +281,7 @@ def check_limits(instance: Instance, fig: PlanFigures) -> tuple[Rows, list[Viola
         else:
             miss = np.abs(use - bound)
         miss = np.where(np.isnan(bound), np.nan, np.maximum(0.0, miss))
-        rows.append((lim.org or ALL, f"limit:{lim.id}", use, bound, miss))
+        rows.append((lim.org or ALL, RuleRef("limit", lim.id).measure, use, bound, miss))
         tol = tolerance(bound, fig.abs_total(lim.metric, lim.org) + receipts_raising(instance, fig, lim))
         who = f" for {lim.org}" if lim.org else ""
         for y in np.flatnonzero(miss > tol):
@@ -331,11 +332,11 @@ def check_quality_floor(instance: Instance, fig: PlanFigures) -> tuple[Rows, lis
         terms = fig.metric(d)
         total = terms.sum(axis=0)
         if d not in floors:
-            rows.append((ALL, f"quality:{d}", total, np.full(fig.horizon, np.nan), np.full(fig.horizon, np.nan)))
+            rows.append((ALL, RuleRef("quality", d).measure, total, np.full(fig.horizon, np.nan), np.full(fig.horizon, np.nan)))
             continue
         bound = np.full(fig.horizon, float(floors[d]))
         shortfall = np.maximum(0.0, bound - total)
-        rows.append((ALL, f"quality:{d}", total, bound, shortfall))
+        rows.append((ALL, RuleRef("quality", d).measure, total, bound, shortfall))
         tol = tolerance(bound, np.abs(terms).sum(axis=0))
         for y in np.flatnonzero(shortfall > tol):
             harm = tuple(ids[i] for i in np.flatnonzero(terms[:, y] < 0))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from cipopt.io.workbook_layout import Sheets, print_setup, put_cell
 from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 from cipopt.solve.result import SolveResult
 
 # -- the results workbook ---------------------------------------------------------------------
@@ -55,14 +56,15 @@ def measure_unit(measure: str, instance: Instance) -> str:
     from cipopt.schema.instance import BUILTIN_METRICS
 
     unit = money_label(instance.money_unit)
-    if measure.startswith("target:") or measure in _NET_MEASURES or measure in BUILTIN_METRICS:
+    ref = RuleRef.from_measure(measure)
+    if (ref is not None and ref.kind == "target") or measure in _NET_MEASURES or measure in BUILTIN_METRICS:
         return unit
-    if measure.startswith("limit:"):
-        limit = next((lim for lim in instance.limits if lim.id == measure.removeprefix("limit:")), None)
+    if ref is not None and ref.kind == "limit":
+        limit = next((lim for lim in instance.limits if lim.id == ref.id), None)
         if limit is not None:
             return unit if _is_money_metric(limit.metric) else limit.metric
         return ""
-    if measure.startswith("quality:"):
+    if ref is not None and ref.kind == "quality":
         return "QIA score"
     return measure  # a custom metric counts itself (pmo_days, wte_nursing)
 
@@ -118,12 +120,11 @@ def _write_frame(w: Sheets, title: str, frame: pd.DataFrame, money: set[str] = f
 
 def targets_frame(years: pd.DataFrame, instance: Instance) -> pd.DataFrame:
     """Targets as a board reads them: one row per target and line (achieved, required, shortfall)."""
-    targets = years[years["measure"].astype(str).str.startswith("target:")]
     rows = []
-    for (measure, org), group in targets.groupby(["measure", "org"], sort=False):
+    for ref, group in RuleRef.groups(years, "target").items():
         by_year = {int(r.year): r for r in group.itertuples()}
         for line, field in (("achieved", "value"), ("required", "bound"), ("shortfall", "shortfall")):
-            row = {"target": measure.removeprefix("target:"), "org": org, "line": line}
+            row = {"target": ref.id, "org": ref.org, "line": line}
             for y in instance.years:
                 r = by_year.get(y)
                 value = getattr(r, field) if r is not None else None

@@ -21,6 +21,7 @@ from cipopt.report.markup import (
 from cipopt.report.inputs import ReportInputs
 from cipopt.report.units import Units, fy, listing, plain, words
 from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 
 TIGHT = 1e-6  # a limit counts as reached when use is within this (relative) of its bound
 NAMES_SHOWN = 6  # names listed in a sentence before "and N more"
@@ -94,7 +95,7 @@ def _penalty_from_years(inst: Instance, years: pd.DataFrame) -> float:
     for t in inst.targets:
         if t.hard:
             continue
-        rows = years[years["measure"] == f"target:{t.id}"]
+        rows = years[years["measure"] == RuleRef("target", t.id).measure]
         for r in rows.itertuples():
             short = float(r.shortfall) if r.shortfall == r.shortfall else 0.0
             total += t.shortfall_penalty * short * (1.0 + inst.discount_rate) ** -(int(r.year) - inst.years[0])

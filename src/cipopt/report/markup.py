@@ -13,6 +13,7 @@ from cipopt.report.charts import esc
 from cipopt.report.inputs import ReportInputs
 from cipopt.report.units import fy, words
 from cipopt.schema.instance import Instance
+from cipopt.schema.rules import RuleRef
 
 
 OBJECTIVE_NAMES = {
@@ -62,10 +63,10 @@ def rule_rows(data: ReportInputs, kind: str, rule_id: str, org: str | None) -> p
     """The years.csv rows of one target or limit."""
     if data.years is None:
         return None
-    groups = rows_of(data.years, f"{kind}:")
-    group = groups.get((f"{kind}:{rule_id}", org or "all"))
+    groups = RuleRef.groups(data.years, kind)
+    group = groups.get(RuleRef(kind, rule_id, org=org or "all"))
     if group is None:
-        match = [g for (m, _), g in groups.items() if m == f"{kind}:{rule_id}"]
+        match = [g for ref, g in groups.items() if ref.id == rule_id]
         group = match[0] if match else None
     return group
 

@@ -18,6 +18,7 @@ from cipopt.report.reasons import plan_reasons
 from cipopt.report.text import BOTTOM_LINE_ROWS
 from cipopt.report.units import Units, fy, plain, words
 from cipopt.schema.instance import CATEGORIES
+from cipopt.schema.rules import RuleRef
 
 CATEGORY_COLOURS = dict(zip(CATEGORIES, (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
@@ -145,10 +146,10 @@ def quality_charts(data: ReportInputs) -> str:
     inst, years_list = data.instance, list(data.instance.years)
     if data.years is None:
         return ""
-    groups = rows_of(data.years, "quality:")
+    groups = RuleRef.groups(data.years, "quality")
     charts = []
     for domain in inst.quality.domains:
-        group = groups.get((f"quality:{domain}", "all"))
+        group = groups.get(RuleRef("quality", domain, org="all"))
         if group is None:
             continue
         values = by_year(group, "value", years_list)
@@ -223,14 +224,14 @@ def shortfall_section(data: ReportInputs, units: Units) -> str:
         return ""
     targets = {t.id: t for t in inst.targets}
     rows = []
-    for (measure, org), group in rows_of(data.years, "target:").items():
-        t = targets.get(measure.removeprefix("target:"))
+    for ref, group in RuleRef.groups(data.years, "target").items():
+        t, org = targets.get(ref.id), ref.org
         for _, r in group.iterrows():
             short = r.get("shortfall")
             if short is None or (isinstance(short, float) and math.isnan(short)) or short <= 1e-6:
                 continue
             penalty = "hard" if t is not None and t.hard else (plain(t.shortfall_penalty, 2) if t is not None else "")
-            rows.append([target_title(t) if t is not None else words(measure.removeprefix("target:")),
+            rows.append([target_title(t) if t is not None else words(ref.id),
                          org_name(inst, None if org == "all" else org), fy(r["year"]), units.number(r["value"]),
                          units.number(r["bound"]), (units.number(short), "bad"), penalty])
     if not rows:

@@ -64,16 +64,18 @@ def solve_summary(outcome) -> list[str]:
         lines.append(f"  start {year}: {', '.join(sorted(by_year[year]))}")
 
     years: pd.DataFrame = outcome.years
-    targets = years[years["measure"].str.startswith("target:")]
-    if not targets.empty:
+    from cipopt.schema.rules import RuleRef  # the summary's own import: --help loads this module
+
+    targets = RuleRef.groups(years, "target")
+    if targets:
         lines.append("")
         lines.append(f"savings against targets ({inst.money_unit}; achieved / required, shortfall):")
         header = ["target", "scope"] + [str(y) for y in inst.years]
         table = [header]
-        for (measure, org), group in targets.groupby(["measure", "org"], sort=False):
+        for ref, group in targets.items():
             cells = {int(r.year): f"{money(r.value)} / {money(r.bound)}" + (
                 f"  short {money(r.shortfall)}" if r.shortfall > 1e-6 else "") for r in group.itertuples()}
-            table.append([measure.removeprefix("target:"), org] + [cells.get(y, "") for y in inst.years])
+            table.append([ref.id, ref.org] + [cells.get(y, "") for y in inst.years])
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -134,13 +136,14 @@ def worst_shortfalls(years: pd.DataFrame) -> dict[str, tuple[int | None, float]]
 
     Shortfalls are never added across years (a cumulative target counts last year's gap again)
     nor across targets (recurrent and in-year bases measure the same schemes twice)."""
+    from cipopt.schema.rules import RuleRef
+
     out: dict[str, tuple[int | None, float]] = {}
-    rows = years[years["measure"].str.startswith("target:")]
-    for measure, group in rows.groupby("measure", sort=False):
+    for ref, group in RuleRef.groups(years, "target").items():
         short = group["shortfall"].fillna(0.0).to_numpy()
         k = int(short.argmax()) if len(short) else 0
         worst = float(short[k]) if len(short) else 0.0
-        out[measure.removeprefix("target:")] = (
+        out[ref.id] = (
             (int(group["year"].iloc[k]), worst) if worst > SHORTFALL_TOL else (None, 0.0))
     return out
 

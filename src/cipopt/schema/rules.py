@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 from cipopt.schema.instance import Instance
 
@@ -42,6 +43,19 @@ class RuleRef:
         if not sep or kind not in KINDS:
             return None
         return cls(kind, rule_id, year, org)
+
+    @classmethod
+    def groups(cls, years, kind: str) -> dict[RuleRef, Any]:
+        """years.csv's rows of one kind of rule, one group per rule and org (`all`: the system),
+        keyed by the rule they measure; `years` is the table as read (a DataFrame)."""
+        if kind not in KINDS:
+            raise ValueError(f"a rule is one of {', '.join(KINDS)}, not {kind!r}")
+        out: dict[RuleRef, Any] = {}
+        for (measure, org), group in years.groupby(["measure", "org"], sort=False):
+            ref = cls.from_measure(measure, org=str(org))
+            if ref is not None and ref.kind == kind:
+                out[ref] = group
+        return out
 
     def at(self, year: int | None) -> RuleRef:
         return replace(self, year=year)
