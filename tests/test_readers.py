@@ -20,7 +20,7 @@ from cipopt.schema.base import Word, Year
 from cipopt.schema.problems import ProblemLog
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = {"pandas", "pyomo", "highspy", "scipy", "sqlalchemy", "openpyxl", "dask", "distributed"}
+HEAVY = {"pandas", "numpy", "pyomo", "highspy", "scipy", "sqlalchemy", "openpyxl", "dask", "distributed"}
 
 PROBE = """
 import json, sys

@@ -19,33 +19,13 @@ import numpy as np
 if TYPE_CHECKING:  # scipy is imported by the methods that make matrices: `cipopt validate` needs none
     import scipy.sparse as sp
 
-from cipopt.schema.instance import (
-    BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, STANDARD_DOMAINS, Instance, Scheme,
+from cipopt.schema.instance import (  # qia_ineligibility: the model and reports import it from here
+    BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, STANDARD_DOMAINS, Instance, Scheme, qia_ineligibility,
 )
 
 ALL = None  # the whole system, in `org` arguments
 RECURRENT_TERMS = ((1.0, "saving"), (-1.0, "running_cost"))
 IN_YEAR_TERMS = RECURRENT_TERMS + ((1.0, "nonrecurrent_saving"), (-1.0, "one_off_cost"), (-1.0, "double_running_cost"))
-
-
-def qia_ineligibility(scheme: Scheme, instance: Instance) -> str | None:
-    """Why the QIA rules bar a scheme, in words, or None if it is eligible."""
-    q = instance.quality
-    if q.hard_max_risk is not None and scheme.qia_risk > q.hard_max_risk:
-        return (f"QIA risk {scheme.qia_risk:g} exceeds the hard maximum {q.hard_max_risk:g} "
-                "(not even an approved QIA can proceed)")
-    if scheme.qia_approved:
-        return None
-    reasons = []
-    for domain, minimum in q.scheme_min.items():
-        score = scheme.domain_score(domain)
-        if score < minimum:
-            reasons.append(f"{domain} score {score:g} is below the minimum {minimum:g}")
-    if q.max_risk is not None and scheme.qia_risk > q.max_risk:
-        reasons.append(f"QIA risk {scheme.qia_risk:g} exceeds the maximum {q.max_risk:g}")
-    if reasons:
-        return "; ".join(reasons) + " and the QIA is not approved"
-    return None
 
 
 def _builtin_profile(schemes: tuple[Scheme, ...], metric: str, horizon: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from cipopt.coefficients import qia_ineligibility
+from cipopt.schema.instance import qia_ineligibility
 from cipopt.schema.instance import Instance
 
 if TYPE_CHECKING:  # pandas only for `--out` (scheme_table): checking an instance needs none

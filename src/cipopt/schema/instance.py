@@ -399,3 +399,24 @@ class Instance(FromYaml):
 
 
 _SHA256: dict[int, str] = {}  # id of a live Instance -> its sha256 (dropped when it is freed)
+
+
+def qia_ineligibility(scheme: Scheme, instance: Instance) -> str | None:
+    """Why the QIA rules bar a scheme, in words, or None if it is eligible (here, with the rules,
+    so that `cipopt validate` can say it without the model's arrays)."""
+    q = instance.quality
+    if q.hard_max_risk is not None and scheme.qia_risk > q.hard_max_risk:
+        return (f"QIA risk {scheme.qia_risk:g} exceeds the hard maximum {q.hard_max_risk:g} "
+                "(not even an approved QIA can proceed)")
+    if scheme.qia_approved:
+        return None
+    reasons = []
+    for domain, minimum in q.scheme_min.items():
+        score = scheme.domain_score(domain)
+        if score < minimum:
+            reasons.append(f"{domain} score {score:g} is below the minimum {minimum:g}")
+    if q.max_risk is not None and scheme.qia_risk > q.max_risk:
+        reasons.append(f"QIA risk {scheme.qia_risk:g} exceeds the maximum {q.max_risk:g}")
+    if reasons:
+        return "; ".join(reasons) + " and the QIA is not approved"
+    return None
