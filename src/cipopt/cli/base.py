@@ -219,9 +219,9 @@ def main(debug: bool, allow_outside_links: bool) -> None:
 
 def exit_without_plan(headline: str, outcome) -> None:
     """An analysis had no plan to start from: say why (the solve's messages) and exit with its code."""
-    click.echo(f"{headline}: {outcome.status.value}")
-    for message in outcome.messages:
-        click.echo(f"  {message}")
+    from cipopt.report import terminal
+
+    terminal.show(terminal.no_plan_lines(headline, outcome))
     sys.exit(outcome.status.exit_code)
 
 

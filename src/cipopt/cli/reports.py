@@ -12,6 +12,7 @@ import click
 from cipopt.cli import options
 from cipopt.cli.base import guarded, load, main
 from cipopt.io.write import check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.report import terminal
 
 from cipopt.errors import EXIT_BAD_INPUT, BadArguments  # noqa: F401  (BadArguments: importable from here)
 
@@ -253,20 +254,6 @@ def runs():
     """
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
-def _when(created_at: str) -> str:
-    return created_at.replace("T", " ")[:16]
-
-
-def _objective(value) -> str:
-    from cipopt.report.text import money
-
-    return money(value) if value is not None else "-"
-
-
 @runs.command("list")
 @_store_option
 @click.option("--instance", "instance", help="Only runs of instances whose name contains this, or whose hash starts so.")
@@ -296,17 +283,7 @@ def runs_list(store, instance, status, limit, everything, approved, out, force, 
         _refuse_existing_file(out, force)
     with Steps(quiet).step("reading the run history"), _open_store(store) as db:
         found = db.runs(instance=instance, status=status, limit=None if everything else limit, approved=approved)
-    rows = [[str(r.id), _when(r.created_at), r.status, _objective(r.objective), str(r.selected),
-             r.instance_sha256[:12], _clip(r.instance_name, 48), ", ".join(a.approved_by for a in r.approvals),
-             r.note or ""] for r in found]
-    header = ["id", "time (UTC)", "status", "objective", "selected", "instance", "name", "approved by", "note"]
-    if not rows:
-        click.echo(("no approved runs recorded" if approved else "no runs recorded")
-                   + (" that match" if instance or status else ""))
-    else:
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    terminal.show(terminal.runs_table_lines(found, approved=approved, filtered=bool(instance or status)))
     if out:
         frame = pd.DataFrame([{"id": r.id, "created_at": r.created_at, "status": r.status, "objective": r.objective,
                                "mip_gap": r.mip_gap, "selected": r.selected, "instance_sha256": r.instance_sha256,
@@ -368,24 +345,7 @@ def runs_show(run_id, store, out, instance_out, force, quiet):
     with steps.step("reading the run history"), _open_store(store) as db:
         run = db.run(run_id)
         inst = db.instance(run_id) if (instance_out or out) else None
-    gap = f"   gap: {run.mip_gap:.4%}" if run.mip_gap is not None else ""
-    click.echo(f"run {run.id}   {_when(run.created_at)} UTC   status: {run.status}   "
-               f"objective: {_objective(run.objective)}{gap}")
-    click.echo(f"instance: {run.instance_name} (sha256 {run.instance_sha256[:12]})"
-               + (f", from {run.source}" if run.source else ""))
-    options = ", ".join(f"{k}={v}" for k, v in run.options.items())
-    click.echo(f"solver: {run.solver} {run.solver_version}; options: {options}; cipopt {run.cipopt_version}")
-    for approval in run.approvals:
-        click.echo(f"approved by {approval.approved_by} at {_when(approval.approved_at)} UTC")
-    if run.note:
-        click.echo(f"note: {run.note}")
-    for message in run.summary.get("messages", []):
-        click.echo(f"  {message}")
-    if run.plan:
-        chosen = {s: y for s, y in run.plan.items() if y is not None}
-        click.echo(f"\nschemes selected: {len(chosen)} of {len(run.plan)}")
-        for year in sorted(set(chosen.values())):
-            click.echo(f"  start {year}: {', '.join(sorted(s for s, y in chosen.items() if y == year))}")
+    terminal.show(terminal.run_lines(run))
     if out:
         files = {"summary.json": json_text(run.summary)}
         if run.plan_csv or run.plan:
@@ -430,28 +390,7 @@ def runs_diff(run_a, run_b, store, out, force, quiet):
     with Steps(quiet).step("reading the run history"), _open_store(store) as db:
         a, b = db.run(run_a), db.run(run_b)
     d = diff_runs(a, b)
-    click.echo(f"run {a.id} -> run {b.id}")
-    click.echo("instance: " + ("the same" if d["same_instance"] else
-                               f"changed ({a.instance_sha256[:12]} -> {b.instance_sha256[:12]})"))
-    if a.status != b.status:
-        click.echo(f"status: {a.status} -> {b.status}")
-    else:
-        click.echo(f"status: {a.status} (both)")
-    oa, ob, delta = d["objective"]
-    change = f" ({delta:+,.1f})" if delta is not None else ""
-    click.echo(f"objective: {_objective(oa)} -> {_objective(ob)}{change}")
-    for key, (va, vb) in d["options"].items():
-        click.echo(f"option {key}: {va} -> {vb}")
-    if a.solver_version != b.solver_version:
-        click.echo(f"solver version: {a.solver_version} -> {b.solver_version}")
-    click.echo(f"schemes: {len(d['added'])} in, {len(d['removed'])} out, {len(d['moved'])} moved, "
-               f"{d['unchanged']} unchanged")
-    for sid, year in d["added"]:
-        click.echo(f"  + {sid} (starts {year})")
-    for sid, year in d["removed"]:
-        click.echo(f"  - {sid} (started {year})")
-    for sid, ya, yb in d["moved"]:
-        click.echo(f"  ~ {sid}: {ya} -> {yb}")
+    terminal.show(terminal.run_diff_lines(a, b, d))
     if out:
         write_file(out, json_text(d), force=force)
         click.echo(f"wrote {out}")
@@ -498,10 +437,10 @@ def runs_approve(run_id, by, store):
     with _open_store(store) as db:
         approval, new = db.approve(run_id, by)
     if new:
-        click.echo(f"run {run_id}: approved by {approval.approved_by} at {_when(approval.approved_at)} UTC")
+        click.echo(f"run {run_id}: approved by {approval.approved_by} at {terminal.when(approval.approved_at)} UTC")
     else:
         click.echo(f"run {run_id}: already approved by {approval.approved_by} at "
-                   f"{_when(approval.approved_at)} UTC (kept)")
+                   f"{terminal.when(approval.approved_at)} UTC (kept)")
 
 
 # -- the JSON Schema --------------------------------------------------------------------------

@@ -113,3 +113,81 @@ def simulation_lines(result) -> list[str]:
         out.append(f"\nshortfall of {', '.join(s['loss_targets'])}, discounted, over all years: mean "
                    f"{money(s['loss_mean'])}, CVaR at alpha {s['alpha']:g} {money(s['loss_cvar'])}")
     return out
+
+
+def no_plan_lines(headline: str, outcome) -> list[str]:
+    """An analysis had no plan to start from: the headline with the solve's status, then its messages."""
+    return [f"{headline}: {outcome.status.value}", *(f"  {message}" for message in outcome.messages)]
+
+
+# -- the run history (`cipopt runs`) --------------------------------------------------------------
+
+def clip(text: str, width: int) -> str:
+    """Text cut to `width` characters, an ellipsis marking the cut (a long instance name in a table)."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def when(created_at: str) -> str:
+    """A recorded ISO time to the minute, as people read it (the tables say UTC)."""
+    return created_at.replace("T", " ")[:16]
+
+
+def run_objective(value) -> str:
+    """A run's objective, or '-' for a run without a plan."""
+    return money(value) if value is not None else "-"
+
+
+RUNS_HEADER = ["id", "time (UTC)", "status", "objective", "selected", "instance", "name", "approved by", "note"]
+
+
+def runs_table_lines(runs, *, approved: bool = False, filtered: bool = False) -> list[str]:
+    """`cipopt runs list`: one row per run, columns as wide as their widest cell; or why none is listed
+    (`approved`: only approved runs were asked for; `filtered`: an instance or status narrowed the list)."""
+    rows = [[str(r.id), when(r.created_at), r.status, run_objective(r.objective), str(r.selected),
+             r.instance_sha256[:12], clip(r.instance_name, 48), ", ".join(a.approved_by for a in r.approvals),
+             r.note or ""] for r in runs]
+    if not rows:
+        return [("no approved runs recorded" if approved else "no runs recorded") + (" that match" if filtered else "")]
+    widths = [max(len(row[i]) for row in [RUNS_HEADER, *rows]) for i in range(len(RUNS_HEADER))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [RUNS_HEADER, *rows]]
+
+
+def run_lines(run) -> list[str]:
+    """`cipopt runs show`: a run's status, instance, solver and options, approvals, note, messages and plan."""
+    gap = f"   gap: {run.mip_gap:.4%}" if run.mip_gap is not None else ""
+    options = ", ".join(f"{k}={v}" for k, v in run.options.items())
+    out = [f"run {run.id}   {when(run.created_at)} UTC   status: {run.status}   "
+           f"objective: {run_objective(run.objective)}{gap}",
+           f"instance: {run.instance_name} (sha256 {run.instance_sha256[:12]})"
+           + (f", from {run.source}" if run.source else ""),
+           f"solver: {run.solver} {run.solver_version}; options: {options}; cipopt {run.cipopt_version}"]
+    out += [f"approved by {a.approved_by} at {when(a.approved_at)} UTC" for a in run.approvals]
+    if run.note:
+        out.append(f"note: {run.note}")
+    out += [f"  {message}" for message in run.summary.get("messages", [])]
+    if run.plan:
+        chosen = {s: y for s, y in run.plan.items() if y is not None}
+        out.append(f"\nschemes selected: {len(chosen)} of {len(run.plan)}")
+        out += [f"  start {year}: {', '.join(sorted(s for s, y in chosen.items() if y == year))}"
+                for year in sorted(set(chosen.values()))]
+    return out
+
+
+def run_diff_lines(a, b, diff: dict) -> list[str]:
+    """`cipopt runs diff`: what changed from run `a` to run `b`, `diff` being store.diff_runs(a, b)."""
+    out = [f"run {a.id} -> run {b.id}",
+           "instance: " + ("the same" if diff["same_instance"] else
+                           f"changed ({a.instance_sha256[:12]} -> {b.instance_sha256[:12]})"),
+           f"status: {a.status} -> {b.status}" if a.status != b.status else f"status: {a.status} (both)"]
+    oa, ob, delta = diff["objective"]
+    change = f" ({delta:+,.1f})" if delta is not None else ""
+    out.append(f"objective: {run_objective(oa)} -> {run_objective(ob)}{change}")
+    out += [f"option {key}: {va} -> {vb}" for key, (va, vb) in diff["options"].items()]
+    if a.solver_version != b.solver_version:
+        out.append(f"solver version: {a.solver_version} -> {b.solver_version}")
+    out.append(f"schemes: {len(diff['added'])} in, {len(diff['removed'])} out, {len(diff['moved'])} moved, "
+               f"{diff['unchanged']} unchanged")
+    out += [f"  + {sid} (starts {year})" for sid, year in diff["added"]]
+    out += [f"  - {sid} (started {year})" for sid, year in diff["removed"]]
+    out += [f"  ~ {sid}: {ya} -> {yb}" for sid, ya, yb in diff["moved"]]
+    return out
