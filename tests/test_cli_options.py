@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -79,14 +80,67 @@ def test_no_command_declares_a_shared_option_itself():
                     f"{path.name}:{node.lineno} declares {flags}"
 
 
+# What a command may print on standard output itself: where it wrote, where it recorded the run, how
+# to re-create a plan, what a run command did to run N. Results go through report/terminal.py.
+STATUS_LINES = re.compile(r"\n?wrote |recorded as run |to re-create the plan: |run \{\}: ")
+PRINTS_A_DOCUMENT = {("reports.py", "schema")}  # the JSON Schema, printed as it is
+
+
+def _echoes_to_stdout(tree: ast.AST):
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("click.echo", "echo")
+                and not any(k.arg == "err" and ast.unparse(k.value) == "True" for k in node.keywords)):
+            yield node
+
+
+def _message_shape(node: ast.expr) -> str | None:
+    """The start of an echoed message with each {value} as '{}', or None when it is not worded in place."""
+    while isinstance(node, ast.BinOp):
+        node = node.left
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def rendering_in_place(source: str, file: str = "cli.py") -> list[str]:
+    """Where a CLI module renders a result itself: a stdout echo in a loop, or one that is not a status line."""
+    found = []
+    tree = ast.parse(source)
+    for loop in ast.walk(tree):
+        if isinstance(loop, (ast.For, ast.While, ast.comprehension)):
+            found += [f"{file}:{e.lineno} echoes in a loop" for e in _echoes_to_stdout(loop)]
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        for echo in _echoes_to_stdout(function):
+            shape = _message_shape(echo.args[0]) if echo.args else None
+            if (file, function.name) in PRINTS_A_DOCUMENT or (shape is not None and STATUS_LINES.match(shape)):
+                continue
+            found.append(f"{file}:{echo.lineno} prints {shape!r} itself")
+    return sorted(set(found))
+
+
 def test_commands_print_results_through_the_one_terminal_renderer():
-    """No command words a result line by line itself: `for line in ...: click.echo(line)` is
-    report/terminal.py's `show`."""
-    for path in sorted(CLI.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "line":
-                body = node.body
-                assert not (len(body) == 1 and "echo" in ast.unparse(body[0])), f"{path.name}:{node.lineno}"
+    """No command words a result itself, line by line or not: report/terminal.py builds the lines and
+    `terminal.show` prints them; the CLI prints only status lines (and errors on stderr)."""
+    found = [f for path in sorted(CLI.glob("*.py")) for f in rendering_in_place(path.read_text(), path.name)]
+    assert not found, found
+
+
+def test_the_renderer_check_finds_a_result_worded_in_the_cli():
+    wording = (
+        "import click\n"
+        "def show_run(run):\n"
+        "    click.echo(f'run {run.id}   status: {run.status}')\n"
+        "    for approval in run.approvals:\n"
+        "        click.echo(f'approved by {approval}', err=False)\n"
+        "    click.echo(f'run {run.id}: note set')\n"
+        "    click.echo(f'warning: {run.id}', err=True)\n"
+        "    click.echo(f'\\nwrote {run.id} to here')\n")
+    assert rendering_in_place(wording) == ["cli.py:3 prints 'run {}   status: {}' itself",
+                                           "cli.py:5 echoes in a loop", "cli.py:5 prints 'approved by {}' itself"]
 
 
 def test_the_renderer_words_each_kind_of_result():
