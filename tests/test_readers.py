@@ -3,9 +3,6 @@ by the pydantic row models, which give the CSV readers their column types (issue
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -19,31 +16,14 @@ from cipopt.io.text import (
 from cipopt.schema.base import Word, Year
 from cipopt.schema.problems import ProblemLog
 
+import probe
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"pandas", "numpy", "pyomo", "highspy", "scipy", "sqlalchemy", "openpyxl", "dask", "distributed"}
 
-PROBE = """
-import json, sys
-sys.argv = ["cipopt"] + json.loads(sys.argv[1])
-from cipopt.__main__ import run
-try:
-    run()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-sys.stdout.flush()
-print("\\nMODULES " + json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
-"""
-
 
 def imported_by(*args: str) -> tuple[int, set[str], str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    line = [ln for ln in done.stdout.splitlines() if ln.startswith("MODULES ")]
-    assert line, done.stdout + done.stderr
-    found = json.loads(line[-1][len("MODULES "):])
-    return found["code"], set(found["modules"]), done.stdout + done.stderr
+    return probe.imported_by(*args, stderr=True)
 
 
 def test_validate_reads_an_instance_without_pandas():
