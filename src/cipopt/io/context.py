@@ -102,23 +102,22 @@ class Context:
         self.log.error(self.label, message, key=key)
 
     # lenient readings, each warned ------------------------------------------------------------
-    def _number(self, value: Any, key: str) -> Any:
+    def _lenient(self, parse, value: Any, key: str) -> Any:
+        """A text value read by `parse` (parse_number, parse_year), warned as it was read; any
+        other value, or text `parse` cannot read, is left for pydantic to judge."""
         if isinstance(value, str):
-            number, warning = parse_number(value)
-            if number is not None:
+            read, warning = parse(value)
+            if read is not None:
                 if warning:
                     self.warn(warning, key)
-                return number
+                return read
         return value
 
+    def _number(self, value: Any, key: str) -> Any:
+        return self._lenient(parse_number, value, key)
+
     def _year(self, value: Any, key: str) -> Any:
-        if isinstance(value, str):
-            year, warning = parse_year(value)
-            if year is not None:
-                if warning:
-                    self.warn(warning, key)
-                return year
-        return value
+        return self._lenient(parse_year, value, key)
 
     def _text(self, value: Any) -> Any:
         """Ids and names written as numbers (id: 2025) are text."""
