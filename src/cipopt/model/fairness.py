@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from cipopt.coefficients import ALL
 from cipopt.model.context import BuildNotes, ModelContext, add_rows, fmt, row_is_empty, stack_rows
-from cipopt.model.family import Family, Proof, fields, no_rule_rows, no_rules, nothing, proof_suffix
+from cipopt.model.family import Family, Proof, fields, missed_by, no_rule_rows, no_rules, nothing, proof_suffix
 from cipopt.model.selection import same_figures
 from cipopt.schema.instance import FairShare, Instance
 
@@ -55,8 +55,7 @@ def _price(name: str, bound: float, scale: float) -> float | None:
 
 
 def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
-    words = f"fair share {index}"
-    return words if amount is None else f"{words} by {fmt(amount)}"
+    return missed_by(f"fair share {index}", amount)
 
 
 def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from cipopt.model.context import fmt
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
 
@@ -114,3 +115,14 @@ def fields(*names: str) -> Callable[[Instance], frozenset[str]]:
 
 def proof_suffix(side: str) -> str:
     return f" (a solve {'maximising' if side == '>=' else 'minimising'} it alone proved this)"
+
+
+def per_unit_of_bound(name: str, bound: float, scale: float) -> float:
+    """A relaxation price per unit of the row's own bound: missing 4,000 by 400 costs as much as
+    missing -3 by 0.3 (targets, limits, quality floors)."""
+    return 1.0 / max(1.0, abs(bound))
+
+
+def missed_by(words: str, amount: float | None) -> str:
+    """A row in words, with the amount it is missed by when the diagnosis knows it."""
+    return words if amount is None else f"{words} by {fmt(amount)}"

@@ -12,7 +12,7 @@ import numpy as np
 import pyomo.core as pyo
 import scipy.sparse as sp
 
-from cipopt.model.family import Family, hard, no_rule_rows, no_rules, not_relaxed, nothing
+from cipopt.model.family import Family, hard, missed_by, no_rule_rows, no_rules, not_relaxed, nothing
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, extend_objective, fmt, row_is_empty, stack_rows,
 )
@@ -280,8 +280,7 @@ FINANCE_ROWS = ("c_control_total", "c_incentive_condition", "c_cost_baseline")
 def _words(name: str, index, instance, amount: float | None = None) -> str:
     what = {"c_control_total": "control total", "c_incentive_condition": "incentive fund",
             "c_cost_baseline": "cost baseline"}[name]
-    words = f"{what} {index[0]} in {index[-1]}"
-    return words if amount is None else f"{words} by {fmt(amount)}"
+    return missed_by(f"{what} {index[0]} in {index[-1]}", amount)
 
 
 # -- the figures of a plan -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
-from cipopt.model.family import Family, Proof, fields, proof_suffix
+from cipopt.model.family import Family, Proof, fields, missed_by, per_unit_of_bound, proof_suffix
 from cipopt.model.finance import limit_matrix
 from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance
@@ -65,13 +65,9 @@ def _rebound(ctx: ModelContext, rows) -> None:
             rows.set_row(LIMIT, (lim.id, y), lower, upper, f"limit {lim.id} in {y}")
 
 
-def _price(name: str, bound: float, scale: float) -> float | None:
-    return 1.0 / max(1.0, abs(bound))
-
 
 def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
-    words = f"limit {index[0]} in {index[1]}"
-    return words if amount is None else f"{words} by {fmt(amount)}"
+    return missed_by(f"limit {index[0]} in {index[1]}", amount)
 
 
 def _names(ids: list[str], limit: int = 6) -> str:
@@ -113,5 +109,5 @@ FAMILY = Family(
     name="limits", add_to=add_to, rows=(LIMIT,),
     reads=fields("limits", "finance", "schemes", "shares", "organisations", "profiles"),
     rebounds=frozenset({"limits", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
-    price=_price, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
+    price=per_unit_of_bound, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
 )

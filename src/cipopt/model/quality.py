@@ -12,7 +12,7 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
-from cipopt.model.family import Family, Proof, fields, proof_suffix
+from cipopt.model.family import Family, Proof, fields, missed_by, per_unit_of_bound, proof_suffix
 from cipopt.model.limits import _names
 from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance
@@ -59,13 +59,9 @@ def _rebound(ctx: ModelContext, rows) -> None:
             rows.set_row(FLOOR, (d, y), value, np.inf, f"the {d} floor in {y}")
 
 
-def _price(name: str, bound: float, scale: float) -> float | None:
-    return 1.0 / max(1.0, abs(bound))
-
 
 def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
-    words = f"the {index[0]} quality floor in {index[1]}"
-    return words if amount is None else f"{words} by {fmt(amount)}"
+    return missed_by(f"the {index[0]} quality floor in {index[1]}", amount)
 
 
 def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
@@ -90,5 +86,5 @@ FAMILY = Family(
     name="quality", add_to=add_to, rows=(FLOOR,),
     reads=fields("quality", "schemes", "years"),
     rebounds=frozenset({"quality", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
-    price=_price, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
+    price=per_unit_of_bound, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
 )

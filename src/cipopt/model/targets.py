@@ -12,7 +12,7 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, row_is_empty, stack_rows,
 )
-from cipopt.model.family import Family, Proof, fields, proof_suffix
+from cipopt.model.family import Family, Proof, fields, missed_by, per_unit_of_bound, proof_suffix
 from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
@@ -86,14 +86,9 @@ def _rebound(ctx: ModelContext, rows) -> None:
             rows.set_row(name, (t.id, y), value, np.inf, f"target {t.id} in {y}")
 
 
-def _price(name: str, bound: float, scale: float) -> float | None:
-    """Per unit of the row's own bound: missing 4,000 by 400 costs as much as missing -3 by 0.3."""
-    return 1.0 / max(1.0, abs(bound))
-
 
 def _words(name: str, index, instance: Instance, amount: float | None = None) -> str:
-    words = f"hard target {index[0]} in {index[1]}"
-    return words if amount is None else f"{words} by {fmt(amount)}"
+    return missed_by(f"hard target {index[0]} in {index[1]}", amount)
 
 
 def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
@@ -120,5 +115,5 @@ FAMILY = Family(
     name="targets", add_to=add_to, rows=tuple(ROW_OF_BASIS.values()),
     reads=fields("targets", "objective", "schemes", "shares", "organisations"),
     rebounds=frozenset({"targets", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
-    price=_price, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
+    price=per_unit_of_bound, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
 )
