@@ -15,9 +15,10 @@ Writers return bytes for an atomic `write_file`.
 
 from __future__ import annotations
 
+from cipopt.io.folder import is_workbook_path
 from cipopt.io.workbook_layout import (
     BOOLEAN_COLUMNS, COLUMN_CHOICES, COLUMN_NOTES, CONTEXT_SHEET, README_SHEET, SECTION_COLUMNS, SECTIONS,
-    SETTINGS_KEYS, is_workbook_path,
+    SETTINGS_KEYS,
 )
 from cipopt.io.workbook_read import (
     MAX_UNPACKED_BYTES, SheetUnreadable, load_workbook_instance, read_workbook,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -101,11 +100,6 @@ COLUMN_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     **{section: _block_choices(model, model.model_fields) for section, model in SECTION_MODELS.items()},
 }
 
-_EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-
-
-def is_workbook_path(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in (*_EXCEL_SUFFIXES, ".xls")
 
 
 # -- writing -----------------------------------------------------------------------------------
