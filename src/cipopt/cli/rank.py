@@ -8,9 +8,10 @@ import click
 
 from cipopt.cli import options
 from cipopt.cli.base import SEED, guarded, load, main
-from cipopt.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_NO_PLAN
+from cipopt.errors import EXIT_INTERNAL
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report import terminal
+from cipopt.solve.status import SolveStatus
 
 
 @main.command()
@@ -66,7 +67,7 @@ def rank(instance, fund, steps, samples, seed, time_limit, out, force, quiet, sw
     if full["plan"] is None and full["status"] != "error":
         terminal.show([f"rank: at the full fund no portfolio keeps the rules ({full['status']})",
                        *(f"  {message}" for message in full["messages"])])
-        sys.exit(EXIT_INFEASIBLE if full["status"] == "infeasible" else EXIT_NO_PLAN)
+        sys.exit(SolveStatus(full["status"]).exit_code)
     terminal.show(result)
     if out:
         files = {"bids.csv": csv_text(result.bids()), "budget_levels.csv": csv_text(result.levels_table()),
