@@ -35,7 +35,10 @@ def test_every_field_of_the_tracker_models_is_described():
 
 def test_descriptions_are_the_field_docstrings():
     props = instance_json_schema()["$defs"]["Scheme"]["properties"]
-    assert props["confidence"]["description"] == docs.description(Scheme, "confidence")
+    # the docstring under the field in schema/instance.py, as written there
+    assert props["confidence"]["description"] == "Probability of delivery, 0 to 1."
+    assert docs.description(Scheme, "confidence") == "Probability of delivery, 0 to 1."
+    assert Scheme.model_config["use_attribute_docstrings"]
     assert props["category"]["enum"][-1] == "other"  # the stated choices reach front ends
 
 
