@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from cipopt.check import check_plan
 from cipopt.cli import main
 from cipopt.io.load import load_instance
-from cipopt.report.html import target_label
+from cipopt.report.markup import target_label
 from cipopt.report.units import Units, fy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from cipopt.cli import main
 from cipopt.io.load import load_instance
-from cipopt.report.html import category_contributions, target_parts, target_title
+from cipopt.report.contributions import category_contributions, target_parts
+from cipopt.report.markup import target_title
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"

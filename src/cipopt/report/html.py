@@ -20,22 +20,16 @@ import datetime as dt
 from pathlib import Path
 
 from cipopt.report.charts import ACCENT, BAD, GOOD, GRID, INK, MUTED, WARN, esc
-from cipopt.report.contributions import category_contributions, target_parts  # noqa: F401  (importable from here)
 from cipopt.report.inputs import ReportInputs, read_solution
-from cipopt.report.markup import (  # noqa: F401  (importable from here, as before the split)
-    OBJECTIVE_NAMES, by_year, in_words, legend, org_name, rows_of, rule_rows, scheme_names, table, target_label,
-    target_title,
-)
-from cipopt.report.sections import (  # noqa: F401  (CATEGORY_COLOURS, TIMELINE_ROWS: importable from here)
-    CATEGORY_COLOURS, TIMELINE_ROWS, alternatives_section, bottom_line_section, limits_section, quality_charts,
+from cipopt.report.sections import (
+    alternatives_section, bottom_line_section, limits_section, quality_charts,
     schemes_section, shortfall_section, targets_section, timeline_section,
 )
 from cipopt.report.units import Units, fy, plain
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import ProblemLog
 
-__all__ = ["ReportInputs", "read_solution", "render_report", "build_report", "category_contributions",
-           "target_parts"]
+__all__ = ["ReportInputs", "read_solution", "render_report", "build_report"]
 
 CSS = """
 *{box-sizing:border-box}
