@@ -15,7 +15,6 @@ import scipy.sparse as sp
 from cipopt.coefficients import ALL
 from cipopt.model.context import BuildNotes, ModelContext, add_rows, fmt, row_is_empty, stack_rows
 from cipopt.model.family import Family, Proof, fields, missed_by, no_rule_rows, no_rules, nothing, proof_suffix
-from cipopt.model.selection import same_figures
 from cipopt.schema.instance import FairShare, Instance
 
 FAIR_SHARE = "c_fair_share"
@@ -65,14 +64,9 @@ def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
             f"other rules (short by at least {fmt(-proof.bound)}){proof_suffix(proof.side)}")
 
 
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
-    """The rows are over the base model's starts: a variant may only narrow them (selection)."""
-    return same_figures(base.instance, variant)
-
-
 FAMILY = Family(
     name="fairness", add_to=add_to, rows=(FAIR_SHARE,),
     reads=fields("fair_shares", "organisations", "schemes", "shares", "years", "profiles"),
-    rebounds=frozenset({"schemes"}), keeps_rows=_keeps_rows, rebound=nothing,
+    rebounds=frozenset({"schemes"}), keeps_rows=nothing, rebound=nothing,
     price=_price, words=_words, proved=_proved, rules=no_rules, rule_rows=no_rule_rows,
 )

@@ -8,8 +8,9 @@ and never name a row:
 - `rows`: the constraint components it adds (their names are the LP file's);
 - `reads(instance)`: the instance fields its rows are made from (coefficients included). A variant
   that changes a field a family reads keeps the built model only if the family `rebounds` that
-  field and its `keeps_rows` agrees; so a field nobody listed can never leave stale rows
-  (tests/test_family_registry.py records the reads while building);
+  field and its `keeps_rows` agrees (the schemes' figures, which every family's coefficients are
+  made from, are compared once for all, by cipopt.solve.variant); so a field nobody listed can
+  never leave stale rows (tests/test_family_registry.py records the reads while building);
 - `rebound(ctx, rows)`: the bounds and costs of its rows for a variant (ctx is the variant's);
 - `price(name, bound, scale)`: its relaxation price per unit in the diagnosis (None: stays hard);
 - `words(name, index, instance)`: a row in the user's words; `proved(...)`: what a solve that

@@ -16,7 +16,6 @@ import scipy.sparse as sp
 
 from cipopt.model.context import BuildNotes, ModelContext, add_rows
 from cipopt.model.family import Family, fields, hard, no_rule_rows, no_rules, not_relaxed, nothing
-from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance
 
 KIND_ROWS = {"requires": "c_requires", "precedes": "c_precedes", "excludes": "c_excludes", "together": "c_together"}
@@ -115,14 +114,9 @@ def _words(name: str, index, instance: Instance, amount: float | None = None) ->
     return f"{a} {kind} {b}{by}"
 
 
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
-    """The rows are over the base model's starts: a variant may only narrow them (selection)."""
-    return same_figures(base.instance, variant)
-
-
 FAMILY = Family(
     name="relations", add_to=add_to, rows=tuple(KIND_ROWS.values()),
     reads=fields("relations", "schemes", "years"),
-    rebounds=frozenset({"schemes"}), keeps_rows=_keeps_rows, rebound=nothing,
+    rebounds=frozenset({"schemes"}), keeps_rows=nothing, rebound=nothing,
     price=hard, words=_words, proved=not_relaxed, rules=no_rules, rule_rows=no_rule_rows,
 )

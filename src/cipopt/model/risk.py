@@ -21,7 +21,6 @@ import scipy.sparse as sp
 
 from cipopt.model.context import BuildNotes, ModelContext, add_rows, extend_objective, fmt
 from cipopt.model.family import Family, Proof, no_rule_rows, no_rules, nothing, proof_suffix
-from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance, Target
 from cipopt.uncertainty import Draws, cvar, net_terms, sample
 
@@ -183,10 +182,6 @@ def _reads(instance: Instance) -> frozenset[str]:
                       "years", "discount_rate", "finance"})
 
 
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
-    return same_figures(base.instance, variant)
-
-
 def _price(name: str, bound: float, scale: float) -> float | None:
     if name in (CVAR_MAX, CHANCE_COUNT):
         return RISK_PENALTY / max(1.0, abs(bound))
@@ -222,6 +217,6 @@ def _proved(name: str, index, proof: Proof, instance: Instance) -> str | None:
 
 FAMILY = Family(
     name="risk", add_to=add_to, rows=(SHORTFALL, EXCESS, CVAR_MAX, CHANCE_TARGET, CHANCE_COUNT), reads=_reads,
-    rebounds=frozenset({"schemes"}), keeps_rows=_keeps_rows, rebound=nothing,
+    rebounds=frozenset({"schemes"}), keeps_rows=nothing, rebound=nothing,
     price=_price, words=_words, proved=_proved, rules=no_rules, rule_rows=no_rule_rows,
 )

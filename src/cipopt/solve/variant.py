@@ -19,6 +19,7 @@ import numpy as np
 
 from cipopt.model.build import FAMILIES, BuiltModel
 from cipopt.model.context import ModelContext
+from cipopt.model.selection import same_figures
 from cipopt.schema.instance import Instance
 from cipopt.solve.highs import StandardForm
 
@@ -70,6 +71,10 @@ def structure_change(base: ModelContext, variant: Instance) -> str | None:
     changed = changed_fields(base.instance, variant)
     if not changed:
         return None
+    if "schemes" in changed:  # every family's coefficients are made from the schemes' figures: compared once
+        why = same_figures(base.instance, variant)
+        if why:
+            return why
     for family in FAMILIES:
         touched = changed & family.reads(base.instance)
         if not touched:
