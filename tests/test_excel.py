@@ -604,3 +604,17 @@ def test_the_template_has_a_risk_groups_block_for_its_risk_group_column(tmp_path
     inst = load_workbook_instance(book)
     assert [(g.id, g.correlation) for g in inst.risk_groups] == [("workforce", 0.5)]
     assert inst.schemes[0].risk_group == "workforce"
+
+
+def test_a_header_below_blank_rows_is_named_at_its_own_row(holby_book):
+    """Blank rows above a sheet's header count as spreadsheet rows: a header problem names the row
+    the header is on, as for a CSV file."""
+    wb = openpyxl.load_workbook(holby_book)
+    schemes = wb["schemes"]
+    schemes.insert_rows(1, amount=2)
+    assert schemes.cell(row=3, column=1).value == "id"
+    schemes.cell(row=3, column=1, value="ident")
+    wb.save(holby_book)
+    messages = _refusal_messages(holby_book)
+    assert any(m.startswith(f"error: {holby_book}, sheet schemes, row 3") and "'id'" in m for m in messages), messages
+    assert not any(", sheet schemes, row 1" in m for m in messages), messages

@@ -227,6 +227,23 @@ class Table:
                    {str(c): table[c].tolist() for c in table.columns}, int(table.attrs.get("header_row", 1)))
 
 
+def header_is_sound(header: list[str], label: str, log: ProblemLog, row: int, column_name=str, quote=None) -> bool:
+    """Every column of a header named, and once (a CSV file's columns by number, a sheet's by
+    letter: `column_name`); each problem logged at the header's row."""
+    quote = quote or show
+    ok = True
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if name == "":
+            log.error(label, f"column {column_name(position)} has no name in the header", row=row)
+            ok = False
+        elif name in seen:
+            log.error(label, f"column {quote(name)} appears twice in the header", row=row, column=name)
+            ok = False
+        seen.add(name)
+    return ok
+
+
 def read_csv_table(text: str, label: str, log: ProblemLog) -> "pd.DataFrame | None":
     """`read_table` as a pandas frame of strings indexed by spreadsheet row number."""
     table = read_table(text, label, log)
@@ -259,16 +276,7 @@ def read_table(text: str, label: str, log: ProblemLog) -> Table | None:
     header = [_clean_header(c) for c in records[first]]
     while header and header[-1] == "":
         header.pop()
-    ok = True
-    seen: set[str] = set()
-    for position, c in enumerate(header, start=1):
-        if c == "":
-            log.error(label, f"column {position} has no name in the header", row=head_row)
-            ok = False
-        elif c in seen:
-            log.error(label, f"column {show(c)} appears twice in the header", row=head_row, column=c)
-            ok = False
-        seen.add(c)
+    ok = header_is_sound(header, label, log, head_row)
     width = len(header)
     body = records[first + 1:]
     for i, record in enumerate(body):

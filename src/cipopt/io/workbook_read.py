@@ -15,10 +15,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
-from cipopt.io.load import TABLES, RawInstance, parse_raw, suggestion_text, _bulk
-from cipopt.io.text import parse_bool, parse_year, regular_file_problem
+from cipopt.bulk import no_cyclic_gc
+from cipopt.io.folder import RawInstance
+from cipopt.io.load import parse_raw
+from cipopt.io.messages import suggestion_text
+from cipopt.io.tables import TABLES
+from cipopt.io.text import Table, header_is_sound, parse_bool, parse_year, regular_file_problem
 from cipopt.io.workbook_layout import (
     BOOLEAN_COLUMNS, CONTEXT_SHEET, LIST_SETTINGS, NOTE, README_SHEET, SECTION_COLUMNS, SECTIONS, YEAR_SECTIONS,
 )
@@ -178,23 +181,15 @@ def _sheet_rows(sheet) -> list[tuple[int, list[Any]]]:
     return rows
 
 
-def _table_frame(rows: list[tuple[int, list[Any]]], label: str, log: ProblemLog) -> pd.DataFrame | None:
-    """A sheet as read_csv_table gives a CSV file: stripped strings, spreadsheet row numbers."""
+def _sheet_table(rows: list[tuple[int, list[Any]]], label: str, log: ProblemLog) -> Table | None:
+    """A sheet as read_table gives a CSV file: stripped strings, spreadsheet row numbers, and the
+    header's own row (blank rows above it count)."""
     if not rows:
         log.error(label, "is empty: expected a header row", row=1)
         return None
     header_row, header_cells = rows[0]
     header = [_cell_text(c) for c in header_cells]
-    ok = True
-    seen: set[str] = set()
-    for position, name in enumerate(header, start=1):
-        if name == "":
-            log.error(label, f"column {_column_letter(position)} has no name in the header", row=header_row)
-            ok = False
-        elif name in seen:
-            log.error(label, f"column {name!r} appears twice in the header", row=header_row, column=name)
-            ok = False
-        seen.add(name)
+    ok = header_is_sound(header, label, log, header_row, column_name=_column_letter, quote=repr)
     width = len(header)
     body: list[list[str]] = []
     numbers: list[int] = []
@@ -215,9 +210,8 @@ def _table_frame(rows: list[tuple[int, list[Any]]], label: str, log: ProblemLog)
         numbers.append(number)
     if not ok:
         return None
-    frame = pd.DataFrame(body, columns=header, dtype=object)
-    frame.index = pd.Index(numbers, dtype="int64")
-    return frame
+    columns = [list(cells) for cells in zip(*body)] if body else [[] for _ in header]
+    return Table(header, numbers, dict(zip(header, columns)), header_row)
 
 
 def _column_letter(position: int) -> str:
@@ -475,11 +469,11 @@ def read_workbook(path: str | Path, log: ProblemLog) -> tuple[RawInstance, dict]
                     raw.unreadable.add(name)
                 continue
             rows = _sheet_rows_checked(sheets[name], formula_sheets.get(name), label, log)
-            frame = _table_frame(rows, label, log) if rows is not None else None
-            if frame is None:
+            table = _sheet_table(rows, label, log) if rows is not None else None
+            if table is None:
                 raw.unreadable.add(name)
             else:
-                raw.tables[name] = frame
+                raw.tables[name] = table
         known = {CONTEXT_SHEET, README_SHEET.lower(), *TABLES}
         for name in book.sheetnames:
             if name.strip().lower() not in known:
@@ -496,7 +490,7 @@ def load_workbook_instance(path: str | Path, log: ProblemLog | None = None) -> I
     """Read and validate an instance workbook; raise `InputError` listing every problem."""
     log = log if log is not None else ProblemLog()
     inner = ProblemLog()
-    with _bulk():
+    with no_cyclic_gc():
         read = read_workbook(path, inner)
         parsed = None
         if read is not None:
