@@ -460,7 +460,8 @@ def cipopt_stages(folder: Path, plan_csv: Path, scratch: Path, threads: int) -> 
     """Load, validate, build, hand-off, check and write once more in this process, each timed."""
     from cipopt.check import check_plan
     from cipopt.coefficients import build_coefficients
-    from cipopt.io.load import parse_raw, read_folder
+    from cipopt.io.folder import read_folder
+    from cipopt.io.load import parse_raw
     from cipopt.io.plan import read_plan
     from cipopt.io.write import csv_text, json_text, write_folder
     from cipopt.model.build import build_model

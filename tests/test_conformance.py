@@ -156,7 +156,7 @@ def test_no_document_links_outside_the_repository():
 def test_the_format_page_documents_every_column_and_key():
     import re
 
-    from cipopt.io.load import TABLES
+    from cipopt.io.tables import TABLES
     from cipopt.schema.instance import Instance, Objective, Quality, SolverOptions
 
     text = (ROOT / "docs" / "format.md").read_text()

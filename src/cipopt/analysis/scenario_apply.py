@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from cipopt.analysis.scenario_read import _hint, _kind
 from cipopt.coefficients import qia_ineligibility
-from cipopt.io.load import describe_error
+from cipopt.io.messages import describe_error
 from cipopt.schema.instance import (
     STANDARD_DOMAINS, Criterion, Instance, Limit, Objective, Organisation, Quality, Scheme, SolverOptions,
     Target,

@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cipopt.io.load import describe_error, load_yaml, outside_link_problem
+from cipopt.io.folder import outside_link_problem
+from cipopt.io.messages import describe_error
+from cipopt.io.yaml_files import load_yaml
 from cipopt.io.text import MAX_YAML_BYTES, read_text
 from cipopt.schema.instance import CATEGORIES
 from cipopt.schema.problems import ProblemLog

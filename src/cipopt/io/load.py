@@ -19,20 +19,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cipopt.bulk import no_cyclic_gc
-from cipopt.io.context import (  # noqa: F401  (re-exported: the readers' one import place)
-    CONTEXT_FILE, FORMAT_VERSION, Context, check_format_version, first_org, referenced_metrics, strip_unknown_keys,
+from cipopt.io.context import (
+    CONTEXT_FILE, Context, check_format_version, first_org, referenced_metrics, strip_unknown_keys,
 )
-from cipopt.io.folder import (  # noqa: F401
-    RawInstance, outside_link_problem, present, read_folder, read_input_text,
-)
-from cipopt.io.messages import (  # noqa: F401
-    describe_error, loc_to_key, normalise_header, suggestion_text,
-)
-from cipopt.io.tables import (  # noqa: F401
-    MONEY_COLUMNS, ROW_ID, TABLES, Column, TableSpec, TypedTable, typed_rows,
-)
+from cipopt.io.folder import RawInstance, read_folder
+from cipopt.io.messages import describe_error, loc_to_key, normalise_header
+from cipopt.io.tables import ROW_ID, TABLES, TypedTable, typed_rows
 from cipopt.io.text import Table
-from cipopt.io.yaml_files import MAX_YAML_VALUES, load_yaml, parse_yaml  # noqa: F401
 from cipopt.schema.instance import Instance, Scheme
 from cipopt.schema.problems import InputError, ProblemLog
 from cipopt.schema.validate import Gaps, SourceRows, canonical_metric, validate_instance
@@ -42,7 +35,6 @@ def parse_raw(raw: RawInstance, log: ProblemLog) -> tuple[Instance, SourceRows] 
     """Type and validate a raw instance; None when there are errors (all logged). Each problem at
     a row of a table keyed by scheme names that scheme's id too ("row 4 (S02)")."""
     first = len(log.problems)
-    raw.tables = {name: Table.of(table) for name, table in raw.tables.items()}  # a workbook's are frames
     try:
         return _parse_raw(raw, log)
     finally:
@@ -175,15 +167,12 @@ def _note_rejected(name: str, table: TypedTable, gaps: Gaps) -> None:
         gaps.metrics.update(canonical_metric(normalise_header(m)) for m in rejected["metric"] if m)
 
 
-# No cyclic garbage collection while hundreds of thousands of rows are built: the collector
-# would walk every live row again and again (several times slower on 50,000 schemes).
-_bulk = no_cyclic_gc
-
-
 def load_instance(path: str | Path, log: ProblemLog | None = None, *, allow_outside_links: bool = False) -> Instance:
     """Read and validate an instance folder; raise `InputError` listing every problem."""
     log = log if log is not None else ProblemLog()
-    with _bulk():
+    # No cyclic garbage collection while hundreds of thousands of rows are built: the collector
+    # would walk every live row again and again (several times slower on 50,000 schemes).
+    with no_cyclic_gc():
         raw = read_folder(path, log, allow_outside_links=allow_outside_links)
         parsed = parse_raw(raw, log) if raw is not None else None
     if parsed is None:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from cipopt.io.export import SCHEME_COLUMNS, TABLE_COLUMNS, instance_context, instance_tables
-from cipopt.io.load import TABLES
+from cipopt.io.tables import TABLES
 from cipopt.io.workbook_layout import (
     COLUMN_CHOICES, COLUMN_NOTES, CONTEXT_SHEET, NOTE, README_SHEET, SECTION_COLUMNS, SECTIONS, SETTINGS_CHOICES,
     SETTINGS_KEYS, YEAR_SECTIONS, Sheets, excel_value, print_setup, put_cell,
