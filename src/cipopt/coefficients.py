@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:  # scipy is imported by the methods that make matrices: `cipopt validate` needs none
     import scipy.sparse as sp
 
-from cipopt.schema.instance import (  # qia_ineligibility: the model and reports import it from here
+from cipopt.schema.instance import (
     BUILTIN_METRICS, COST_METRICS, SAVING_METRICS, STANDARD_DOMAINS, Instance, Scheme, qia_ineligibility,
 )
 

@@ -10,11 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cipopt.analysis.scenario_read import _hint, _kind
-from cipopt.coefficients import qia_ineligibility
 from cipopt.io.messages import describe_error
 from cipopt.schema.instance import (
     STANDARD_DOMAINS, Criterion, Instance, Limit, Objective, Organisation, Quality, Scheme, SolverOptions,
-    Target,
+    Target, qia_ineligibility,
 )
 from cipopt.schema.problems import ProblemLog
 from cipopt.schema.scenario import DelayRule, ScaleRule, Scenario, Selector

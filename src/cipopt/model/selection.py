@@ -10,10 +10,9 @@ import numpy as np
 import pyomo.core as pyo
 import scipy.sparse as sp
 
-from cipopt.coefficients import qia_ineligibility
 from cipopt.model.context import BuildNotes, Infeasibility, ModelContext, add_rows
 from cipopt.model.family import Family, Proof, fields, no_rule_rows, no_rules, proof_suffix
-from cipopt.schema.instance import Instance
+from cipopt.schema.instance import Instance, qia_ineligibility
 
 # Scheme fields a variant may change in place: they only narrow or widen what the rows allow.
 SCHEME_FIELDS_IN_PLACE = frozenset({"mandatory", "earliest_start", "latest_start", "qia_approved", "excluded"})

@@ -150,7 +150,7 @@ def facts(data: ReportInputs) -> Facts:
                 if p == p and p is not None:
                     out.probability.append((str(r.target), int(float(r.year)), float(p)))
     if data.plan is not None:
-        from cipopt.coefficients import qia_ineligibility
+        from cipopt.schema.instance import qia_ineligibility
 
         for s in inst.schemes:
             if plan.get(s.id) is not None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cipopt.coefficients import qia_ineligibility
-from cipopt.schema.instance import Instance
+from cipopt.schema.instance import Instance, qia_ineligibility
 
 REASON_COLUMNS = ["scheme", "selected", "start_year", "reason"]
 
