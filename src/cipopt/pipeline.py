@@ -30,12 +30,11 @@ from cipopt.results import (
     Plan, objective_parts, plan_from_starts, plan_table, starts_from_plan, years_table,
 )
 from cipopt.schema.instance import Instance
-from cipopt.schema.problems import InputError, Problem
 from cipopt.solve.diagnose import diagnose
 from cipopt.solve.heuristic import first_plan
 from cipopt.solve.probe import Probe, probe_rows
 from cipopt.solve.highs import HIGHS_VERSION, HighsSession, StandardForm, compile_model
-from cipopt.solve.result import MODE_WORDS, SolveResult, objective_words  # noqa: F401  (importable from here)
+from cipopt.solve.result import SolveResult
 from cipopt.solve.result import json_number as _json_number
 from cipopt.solve.status import SolveStatus
 from cipopt.solve.variant import Bounds, NotInPlace, row_index, variant_bounds
@@ -90,17 +89,12 @@ def solve(planner: "Planner", options: SolveOptions = SolveOptions(), **kw) -> S
 def extract(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[int] | None = None) -> Plan:
     """Stage extract: the plan in the solver's columns (starts the compiled model dropped but the
     variant forces are put back)."""
-    return plan_from_starts(coef, _chosen(coef, pair_columns, x, forced_pairs))
-
-
-def _chosen(coef, pair_columns: np.ndarray, x: np.ndarray, forced_pairs: list[int] | None = None) -> np.ndarray:
-    """Per allowed start (pair), the solver's value of its column."""
-    chosen = np.zeros(coef.n_pairs)
+    chosen = np.zeros(coef.n_pairs)  # per allowed start (pair), the solver's value of its column
     present = pair_columns >= 0
     chosen[present] = x[pair_columns[present]]
     if forced_pairs:
         chosen[list(forced_pairs)] = 1.0
-    return chosen
+    return plan_from_starts(coef, chosen)
 
 
 def solver_messages(raw, time_limit: float | None, *, with_cuts: bool,
@@ -339,9 +333,7 @@ class Planner:
                               solver_abandoned=abandoned)
             if finished is None:
                 return self._finish(outcome, self.ctx, plan_from_starts(self.coef, x_fallback))
-            if outcome.dual_bound is not None:
-                outcome = replace(outcome, mip_gap=_gap(outcome))
-            return outcome
+            return with_gap(outcome)  # the plan checked ahead: feasible, and only its gap is new
         messages = [*notes, *solver_messages(
             raw, time_limit, with_cuts=bool(extra_rows),
             diagnosis=lambda: diagnose(self.session, instance, self.coef, self.pair_columns, time_limit))]
@@ -351,10 +343,9 @@ class Planner:
                                 start=start_info, solver_abandoned=raw.abandoned)
         if raw.x is None or not raw.status.has_plan:
             return outcome
-        chosen = _chosen(self.coef, self.pair_columns, raw.x, target.forced_pairs)
-        plan = plan_from_starts(self.coef, chosen)  # the extract stage
+        plan = extract(self.coef, self.pair_columns, raw.x, target.forced_pairs)
         source = "solver"
-        if fallback is not None and np.array_equal(chosen > 0.5, fallback[1] > 0.5):
+        if fallback is not None and plan == plan_from_starts(self.coef, fallback[1]):
             source = fallback[0]  # HiGHS kept the start it was given
         ctx = self.ctx if instance is self.instance else ModelContext(instance=instance, coef=self.coef)
         return self._finish(replace(outcome, plan_source=source), ctx, plan, **finish)

@@ -46,12 +46,13 @@ from cipopt.analysis.whatif import compare_plans
 from cipopt.coefficients import build_coefficients
 from cipopt.model.context import ModelContext
 from cipopt.model.finance import limit_matrix
-from cipopt.pipeline import Planner, SolveOptions, SolveOutcome, objective_words
+from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.report.text import OBJECTIVE_WORDS, money
 from cipopt.results import starts_from_plan
 from cipopt.schema.instance import Instance
 from cipopt.schema.problems import InputError, Problem
 from cipopt.schema.rules import RuleRef
+from cipopt.solve.result import objective_words
 
 DEFAULT_POINTS = 11
 BISECTION_TOL = 1e-3

@@ -21,10 +21,11 @@ from cipopt.analysis.scenario import Applied
 from cipopt.analysis.sweep import (
     IN_PROCESS, Sweep, VariantTask, planner_setup, run_sweep, solve_variant, solver_threads,
 )
-from cipopt.pipeline import Planner, SolveOptions, SolveOutcome, objective_words
+from cipopt.pipeline import Planner, SolveOptions, SolveOutcome
 from cipopt.report.text import OBJECTIVE_WORDS, describe_worst, money, worst_shortfalls
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
+from cipopt.solve.result import objective_words
 
 BASE = "base"
 Progress = Callable[[int, int, str], None]

@@ -37,7 +37,8 @@ def alternatives(instance, count, within, min_difference, out, force, time_limit
       cipopt alternatives instances/holby --count 3 --within 2 --min-difference 3 --out out/holby-alt
     """
     from cipopt.analysis.alternatives import NoOptimum, find_alternatives
-    from cipopt.pipeline import Planner, SolveOptions, objective_words
+    from cipopt.pipeline import Planner, SolveOptions
+    from cipopt.solve.result import objective_words
     from cipopt.report.progress import ProgressLine
 
     if out:

@@ -40,7 +40,8 @@ def explain(instance, plan, out, force, time_limit, gap, quiet, sweep):
     from cipopt.analysis.explain import NothingToExplain
     from cipopt.analysis.explain import explain as run_explain
     from cipopt.io.plan import read_plan
-    from cipopt.pipeline import Planner, SolveOptions, objective_words
+    from cipopt.pipeline import Planner, SolveOptions
+    from cipopt.solve.result import objective_words
     from cipopt.report.progress import ProgressLine
 
     if out:
