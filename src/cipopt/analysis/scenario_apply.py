@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cipopt.analysis.scenario_read import _hint, _kind
+from cipopt.analysis.scenario_read import did_you_mean, kind_of
 from cipopt.io.messages import describe_error
 from cipopt.schema.instance import (
     STANDARD_DOMAINS, Criterion, Instance, Limit, Objective, Organisation, Quality, Scheme, SolverOptions,
@@ -68,12 +68,12 @@ def apply_scenario(instance: Instance, scenario: Scenario, log: ProblemLog,
     # check every reference before changing anything, so that all problems are reported together
     for sid in scenario.schemes:
         if sid not in ids:
-            log.error(file, f"unknown scheme {sid!r}{_hint(sid, ids)}: no scheme of the instance has this id",
+            log.error(file, f"unknown scheme {sid!r}{did_you_mean(sid, ids)}: no scheme of the instance has this id",
                       key=f"schemes.{sid}")
     for key, sids in (("force_in", scenario.force_in), ("force_out", scenario.force_out)):
         for i, sid in enumerate(sids):
             if sid not in ids:
-                log.error(file, f"unknown scheme {sid!r}{_hint(sid, ids)}: no scheme of the instance has this id",
+                log.error(file, f"unknown scheme {sid!r}{did_you_mean(sid, ids)}: no scheme of the instance has this id",
                           key=f"{key}[{i}]")
     for rule in (*scenario.scale, *scenario.delay):
         _check_selector(rule.select, rule.key, inst, file, log)
@@ -109,11 +109,11 @@ def _check_selector(select: Selector, key: str, inst: Instance, file: str, log: 
     orgs = set(inst.org_ids)
     for i, sid in enumerate(select.schemes or ()):
         if sid not in ids:
-            log.error(file, f"unknown scheme {sid!r}{_hint(sid, ids)}: no scheme of the instance has this id",
+            log.error(file, f"unknown scheme {sid!r}{did_you_mean(sid, ids)}: no scheme of the instance has this id",
                       key=f"{key}.schemes" + (f"[{i}]" if len(select.schemes) > 1 else ""))
     for i, org in enumerate(select.orgs or ()):
         if org not in orgs:
-            log.error(file, f"unknown organisation {org!r}{_hint(org, orgs)}: expected {', '.join(sorted(orgs))}",
+            log.error(file, f"unknown organisation {org!r}{did_you_mean(org, orgs)}: expected {', '.join(sorted(orgs))}",
                       key=f"{key}.org" + (f"[{i}]" if len(select.orgs) > 1 else ""))
 
 
@@ -126,14 +126,14 @@ def _check_scale(rule: ScaleRule, inst: Instance, metrics: set[str], file: str, 
                             "change a scheme's score under schemes", key=f"{rule.key}.metric")
         elif m != "confidence" and m not in metrics:
             known = sorted((metrics - domains) | {"confidence"})
-            log.error(file, f"unknown metric {m!r}{_hint(m, known)}: expected one of {', '.join(known)}",
+            log.error(file, f"unknown metric {m!r}{did_you_mean(m, known)}: expected one of {', '.join(known)}",
                       key=f"{rule.key}.metric")
         return
     kind = "limit" if rule.limit is not None else "target"
     rid = rule.limit if rule.limit is not None else rule.target
     rules = {r.id: r for r in (inst.limits if kind == "limit" else inst.targets)}
     if rid not in rules:
-        log.error(file, f"unknown {kind} {rid!r}{_hint(rid, rules)}: expected "
+        log.error(file, f"unknown {kind} {rid!r}{did_you_mean(rid, rules)}: expected "
                         f"{', '.join(rules) if rules else 'none (the instance has no ' + kind + 's)'}",
                   key=f"{rule.key}.{kind}")
         return
@@ -174,7 +174,7 @@ def _strip(model: type[BaseModel], entry: dict, key: str, file: str, log: Proble
         if k in fixed:
             log.error(file, f"{k} cannot be changed here", key=f"{key}.{k}")
         elif k not in known:
-            log.warn(file, f"is not a key of instance.yaml and is ignored{_hint(k, known)}", key=f"{key}.{k}")
+            log.warn(file, f"is not a key of instance.yaml and is ignored{did_you_mean(k, known)}", key=f"{key}.{k}")
         else:
             out[k] = v
     return out
@@ -190,7 +190,7 @@ def _apply_context(inst: Instance, changes: dict, file: str, log: ProblemLog, ou
     for key, value in changes.items():
         path = f"context.{key}"
         if not isinstance(key, str):
-            log.error(file, f"a key must be text, not {_kind(key)}", key=path)
+            log.error(file, f"a key must be text, not {kind_of(key)}", key=path)
         elif key in FIXED_CONTEXT_KEYS:
             log.error(file, f"{FIXED_CONTEXT_KEYS[key]} cannot be changed by a scenario (every scheme's "
                             "window and profile refers to them)", key=path)
@@ -198,7 +198,7 @@ def _apply_context(inst: Instance, changes: dict, file: str, log: ProblemLog, ou
             hint = " (per-scheme changes go under the scenario's top-level schemes key)" if key == "schemes" else ""
             log.warn(file, f"is a table, not a key of instance.yaml, and is ignored{hint}", key=path)
         elif key not in CONTEXT_FIELDS:
-            log.warn(file, f"is not a key of instance.yaml and is ignored{_hint(key, CONTEXT_FIELDS)}", key=path)
+            log.warn(file, f"is not a key of instance.yaml and is ignored{did_you_mean(key, CONTEXT_FIELDS)}", key=path)
         elif key in ID_LISTS:
             merged[key] = _merge_rules(key, base[key], value, file, log, where, out)
         elif key in NESTED:
@@ -206,7 +206,7 @@ def _apply_context(inst: Instance, changes: dict, file: str, log: ProblemLog, ou
                 merged.pop(key, None)
                 out.changes.append(f"{key}: back to its defaults")
             elif not isinstance(value, dict):
-                log.error(file, f"expected a mapping, not {_kind(value)}", key=path)
+                log.error(file, f"expected a mapping, not {kind_of(value)}", key=path)
             else:
                 merged[key] = _merge_dict(base[key], _strip(NESTED[key], value, path, file, log))
                 out.changes.append(f"{key}: {_words(value)}")
@@ -260,7 +260,7 @@ def _merge_rules(section: str, base: list[dict], value: Any, file: str, log: Pro
         entries = []
         for i, e in enumerate(value):
             if not isinstance(e, dict):
-                log.error(file, f"expected a mapping (a {word}), not {_kind(e)}", key=f"{path}[{i}]")
+                log.error(file, f"expected a mapping (a {word}), not {kind_of(e)}", key=f"{path}[{i}]")
                 continue
             where[section, len(entries)] = f"{path}[{i}]"
             entries.append(_strip(model, e, f"{path}[{i}]", file, log))
@@ -268,7 +268,7 @@ def _merge_rules(section: str, base: list[dict], value: Any, file: str, log: Pro
         return entries
     if not isinstance(value, dict):
         log.error(file, f"expected a mapping from {word} id to the keys to change (or a list replacing all "
-                        f"{section}), not {_kind(value)}", key=path)
+                        f"{section}), not {kind_of(value)}", key=path)
         return base
     merged = [dict(e) for e in base]
     index = {e["id"]: i for i, e in enumerate(merged)}
@@ -278,13 +278,13 @@ def _merge_rules(section: str, base: list[dict], value: Any, file: str, log: Pro
         rid = str(rid)
         if change is None:
             if rid not in index:
-                log.error(file, f"there is no {word} {rid!r} to remove{_hint(rid, index)}", key=key)
+                log.error(file, f"there is no {word} {rid!r} to remove{did_you_mean(rid, index)}", key=key)
             else:
                 removed.add(rid)
                 out.changes.append(f"{word} {rid}: removed")
             continue
         if not isinstance(change, dict):
-            log.error(file, f"expected a mapping of the {word}'s keys to change, not {_kind(change)}", key=key)
+            log.error(file, f"expected a mapping of the {word}'s keys to change, not {kind_of(change)}", key=key)
             continue
         change = _strip(model, change, key, file, log)
         if "id" in change and str(change["id"]) != rid:
@@ -296,7 +296,7 @@ def _merge_rules(section: str, base: list[dict], value: Any, file: str, log: Pro
             out.changes.append(f"{word} {rid}: {_words(change)}")
         else:
             log.warn(file, f"adds a new {word} {rid!r}: instance.yaml has no {word} with this id"
-                           f"{_hint(rid, index)}", key=key)
+                           f"{did_you_mean(rid, index)}", key=key)
             index[rid] = len(merged)
             merged.append({"id": rid, **change})
             out.changes.append(f"{word} {rid}: added ({_words(change)})")
@@ -347,7 +347,7 @@ def _apply_scheme_changes(inst: Instance, changes: dict[str, dict[str, Any]], fi
                 if name in ("earliest_start", "latest_start") and value is not None and value not in years:
                     log.error(file, f"{value!r} is outside the plan years {inst.years[0]}-{inst.years[-1]}", key=key)
                 if name == "org" and value not in orgs:
-                    log.error(file, f"unknown organisation {value!r}{_hint(value, orgs)}: expected "
+                    log.error(file, f"unknown organisation {value!r}{did_you_mean(value, orgs)}: expected "
                                     f"{', '.join(sorted(orgs))}", key=key)
                 data[name] = value
                 metric = {v: k for k, v in METRIC_FIELDS.items()}.get(name)
@@ -364,7 +364,7 @@ def _apply_scheme_changes(inst: Instance, changes: dict[str, dict[str, Any]], fi
                 data["labels"] = {**data["labels"], name: "" if value is None else str(value)}
             else:
                 known = sorted(fields - {"id"} | metric_columns | label_columns)
-                log.error(file, f"unknown field or metric {name!r}{_hint(name, known)}: expected a column of "
+                log.error(file, f"unknown field or metric {name!r}{did_you_mean(name, known)}: expected a column of "
                                 "schemes.csv", key=key)
         if len(log.errors) > errors_before:
             continue

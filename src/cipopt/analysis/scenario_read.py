@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cipopt.io.folder import outside_link_problem
-from cipopt.io.messages import describe_error
+from cipopt.io.messages import describe_error, suggestion_text
 from cipopt.io.yaml_files import load_yaml
 from cipopt.io.text import MAX_YAML_BYTES, read_text
 from cipopt.schema.instance import CATEGORIES
@@ -82,24 +82,24 @@ def parse_scenario(data: Any, name: str, file: str, log: ProblemLog) -> Scenario
         log.error(file, "is empty: expected a mapping with some of " + ", ".join(SCENARIO_KEYS))
         return None
     if not isinstance(data, dict):
-        log.error(file, f"must be a mapping of keys ({', '.join(SCENARIO_KEYS)}), not {_kind(data)}")
+        log.error(file, f"must be a mapping of keys ({', '.join(SCENARIO_KEYS)}), not {kind_of(data)}")
         return None
     errors_before = len(log.errors)
     for key in data:
         if key not in SCENARIO_KEYS:
-            log.warn(file, f"is not a scenario key and is ignored{_hint(key, SCENARIO_KEYS)}; expected "
+            log.warn(file, f"is not a scenario key and is ignored{did_you_mean(key, SCENARIO_KEYS)}; expected "
                            f"{', '.join(SCENARIO_KEYS)}", key=str(key))
     description = data.get("description")
     if description is None:
         description = ""
     elif not isinstance(description, str):
-        log.error(file, f"expected text, not {_kind(description)}", key="description")
+        log.error(file, f"expected text, not {kind_of(description)}", key="description")
         description = ""
     context = data.get("context")
     if context is None:
         context = {}
     elif not isinstance(context, dict):
-        log.error(file, f"expected a mapping of instance.yaml keys, not {_kind(context)}", key="context")
+        log.error(file, f"expected a mapping of instance.yaml keys, not {kind_of(context)}", key="context")
         context = {}
     schemes = _parse_scheme_changes(data.get("schemes"), file, log)
     scale = tuple(r for r in (_parse_scale(e, f"scale[{i}]", file, log)
@@ -152,16 +152,17 @@ def _error_key(loc: tuple) -> str:
     return key
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in words (a key that is not text)."""
     if value is None:
         return "nothing (null)"
     return {list: "a list", dict: "a mapping", str: f"the text {value!r}", bool: f"{value}",
             int: f"the number {value}", float: f"the number {value}"}.get(type(value), type(value).__name__)
 
 
-def _hint(value: Any, known) -> str:
-    close = difflib.get_close_matches(str(value), [str(k) for k in known], n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def did_you_mean(value: Any, known) -> str:
+    """io/messages.suggestion_text for a value and names of any type (scheme ids, years, keys)."""
+    return suggestion_text(str(value), {str(k) for k in known})
 
 
 def _list(data: dict, key: str, file: str, log: ProblemLog) -> list:
@@ -171,7 +172,7 @@ def _list(data: dict, key: str, file: str, log: ProblemLog) -> list:
     if isinstance(value, dict):
         return [value]  # one entry written without the list
     if not isinstance(value, list):
-        log.error(file, f"expected a list of entries, not {_kind(value)}", key=key)
+        log.error(file, f"expected a list of entries, not {kind_of(value)}", key=key)
         return []
     return value
 
@@ -182,12 +183,12 @@ def _ids(value: Any, key: str, file: str, log: ProblemLog) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        log.error(file, f"expected a list of scheme ids, not {_kind(value)}", key=key)
+        log.error(file, f"expected a list of scheme ids, not {kind_of(value)}", key=key)
         return ()
     out = []
     for i, v in enumerate(value):
         if not isinstance(v, str) or not v.strip():
-            log.error(file, f"expected a scheme id, not {_kind(v)}", key=f"{key}[{i}]")
+            log.error(file, f"expected a scheme id, not {kind_of(v)}", key=f"{key}[{i}]")
         elif v.strip() in out:
             log.warn(file, f"scheme {v!r} is listed twice", key=f"{key}[{i}]")
         else:
@@ -200,16 +201,16 @@ def _parse_scheme_changes(value: Any, file: str, log: ProblemLog) -> dict[str, d
         return {}
     if not isinstance(value, dict):
         log.error(file, "expected a mapping from scheme id to the fields to change "
-                        f"(e.g. epr: {{confidence: 0.6}}), not {_kind(value)}", key="schemes")
+                        f"(e.g. epr: {{confidence: 0.6}}), not {kind_of(value)}", key="schemes")
         return {}
     out = {}
     for sid, changes in value.items():
         key = f"schemes.{sid}"
         if not isinstance(sid, str):
-            log.error(file, f"a scheme id must be text, not {_kind(sid)}", key=key)
+            log.error(file, f"a scheme id must be text, not {kind_of(sid)}", key=key)
         elif not isinstance(changes, dict) or not changes:
             log.error(file, f"expected a mapping of fields to change (e.g. confidence: 0.6), not "
-                            f"{_kind(changes) if changes != {} else 'an empty mapping'}", key=key)
+                            f"{kind_of(changes) if changes != {} else 'an empty mapping'}", key=key)
         elif any(not isinstance(k, str) for k in changes):
             log.error(file, "field names must be text", key=key)
         else:
@@ -219,7 +220,7 @@ def _parse_scheme_changes(value: Any, file: str, log: ProblemLog) -> dict[str, d
 
 def _number(value: Any, key: str, file: str, log: ProblemLog) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        log.error(file, f"expected a number, not {_kind(value)}", key=key)
+        log.error(file, f"expected a number, not {kind_of(value)}", key=key)
         return None
     return float(value)
 
@@ -228,11 +229,11 @@ def _texts(value: Any, key: str, file: str, log: ProblemLog, what: str) -> tuple
     """One text or a list of texts (a selector's categories, organisations or scheme ids)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
-        log.error(file, f"expected {what} or a list of them, not {_kind(value)}", key=key)
+        log.error(file, f"expected {what} or a list of them, not {kind_of(value)}", key=key)
         return None
     bad = [i for i, v in enumerate(items) if not isinstance(v, str) or not v.strip()]
     for i in bad:
-        log.error(file, f"expected {what}, not {_kind(items[i])}", key=f"{key}[{i}]" if not isinstance(value, str) else key)
+        log.error(file, f"expected {what}, not {kind_of(items[i])}", key=f"{key}[{i}]" if not isinstance(value, str) else key)
     return None if bad else tuple(v.strip() for v in items)
 
 
@@ -250,7 +251,7 @@ def _selector(entry: dict, key: str, file: str, log: ProblemLog) -> Selector | N
     if ok and parts.get("categories"):
         for i, c in enumerate(parts["categories"]):
             if c not in CATEGORIES:
-                log.error(file, f"unknown category {c!r}{_hint(c, CATEGORIES)}: expected one of "
+                log.error(file, f"unknown category {c!r}{did_you_mean(c, CATEGORIES)}: expected one of "
                                 f"{', '.join(CATEGORIES)}", key=f"{key}.category" + (f"[{i}]" if isinstance(entry['category'], list) else ""))
                 ok = False
     return Selector(**parts) if ok else None
@@ -259,14 +260,14 @@ def _selector(entry: dict, key: str, file: str, log: ProblemLog) -> Selector | N
 def _unknown_keys(entry: dict, known: tuple[str, ...], key: str, file: str, log: ProblemLog) -> None:
     for k in entry:
         if k not in known:
-            log.warn(file, f"is not a key of this entry and is ignored{_hint(k, known)}; expected "
+            log.warn(file, f"is not a key of this entry and is ignored{did_you_mean(k, known)}; expected "
                            f"{', '.join(known)}", key=f"{key}.{k}")
 
 
 def _parse_scale(entry: Any, key: str, file: str, log: ProblemLog) -> ScaleRule | None:
     if not isinstance(entry, dict):
         log.error(file, "expected a mapping such as {metric: saving, category: agency, factor: 0.8}, "
-                        f"not {_kind(entry)}", key=key)
+                        f"not {kind_of(entry)}", key=key)
         return None
     _unknown_keys(entry, SCALE_KEYS, key, file, log)
     what = [k for k in ("metric", "limit", "target") if entry.get(k) is not None]
@@ -278,7 +279,7 @@ def _parse_scale(entry: Any, key: str, file: str, log: ProblemLog) -> ScaleRule 
     name = entry[kind]
     ok = True
     if not isinstance(name, str) or not name.strip():
-        log.error(file, f"expected a {kind} name, not {_kind(name)}", key=f"{key}.{kind}")
+        log.error(file, f"expected a {kind} name, not {kind_of(name)}", key=f"{key}.{kind}")
         ok = False
     if "factor" not in entry:
         log.error(file, "is required: the factor to multiply by (0.8 for 80%)", key=f"{key}.factor")
@@ -318,7 +319,7 @@ def _year_list(value: Any, key: str, file: str, log: ProblemLog) -> tuple[int, .
         if isinstance(v, str) and v.strip().isdigit():
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int):
-            log.error(file, f"expected a year such as 2026, not {_kind(v)}",
+            log.error(file, f"expected a year such as 2026, not {kind_of(v)}",
                       key=f"{key}[{i}]" if isinstance(value, list) else key)
             return None
         out.append(v)
@@ -327,7 +328,7 @@ def _year_list(value: Any, key: str, file: str, log: ProblemLog) -> tuple[int, .
 
 def _parse_delay(entry: Any, key: str, file: str, log: ProblemLog) -> DelayRule | None:
     if not isinstance(entry, dict):
-        log.error(file, f"expected a mapping such as {{category: agency, years: 1}}, not {_kind(entry)}", key=key)
+        log.error(file, f"expected a mapping such as {{category: agency, years: 1}}, not {kind_of(entry)}", key=key)
         return None
     _unknown_keys(entry, DELAY_KEYS, key, file, log)
     years = entry.get("years")
@@ -335,7 +336,7 @@ def _parse_delay(entry: Any, key: str, file: str, log: ProblemLog) -> DelayRule 
         log.error(file, "is required: how many years later the selected schemes may start (1 for a "
                         "year's delay; negative brings them forward)", key=f"{key}.years")
     elif isinstance(years, bool) or not isinstance(years, int):
-        log.error(file, f"expected a whole number of years, not {_kind(years)}", key=f"{key}.years")
+        log.error(file, f"expected a whole number of years, not {kind_of(years)}", key=f"{key}.years")
         years = None
     elif years == 0:
         log.warn(file, "a delay of 0 years changes nothing", key=f"{key}.years")

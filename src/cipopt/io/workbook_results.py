@@ -23,8 +23,6 @@ from cipopt.solve.result import SolveResult
 ACCOUNTING_FORMAT = '_(#,##0_);(#,##0);_("-"_);_(@_)'
 ACCOUNTING_FORMAT_1 = '_(#,##0.0_);(#,##0.0);_("-"_);_(@_)'
 NUMBER_FORMAT = '_(#,##0.0_);(#,##0.0);_("-"_);_(@_)'  # other quantities (days, WTE, QIA scores)
-_MONEY_FORMAT = ACCOUNTING_FORMAT  # names kept for callers of the earlier formats
-_MONEY_FORMAT_1 = ACCOUNTING_FORMAT_1
 
 _UNIT_LABELS = {"gbp": "£", "gbp thousand": "£000", "gbp thousands": "£000", "gbp k": "£000", "£000": "£000",
                 "gbp million": "£m", "gbp millions": "£m", "gbp m": "£m", "£m": "£m", "£": "£"}
