@@ -7,7 +7,8 @@ import sys
 import click
 
 from cipopt.cli import options
-from cipopt.cli.base import EXIT_INTERNAL, Finite, echo_problems, guarded, load, main
+from cipopt.cli.base import Finite, echo_problems, guarded, load, main
+from cipopt.errors import EXIT_INTERNAL
 from cipopt.io.write import check_output_dir, csv_text, json_text, write_folder
 from cipopt.report import terminal
 from cipopt.schema.problems import InputError, Problem, ProblemLog

@@ -19,9 +19,8 @@ import click
 
 from cipopt import __version__
 from cipopt.analysis.sweep import NOTES, Sweep, address_problem, usable_cores
-from cipopt.errors import (  # noqa: F401  (the exit codes are imported from here by the commands)
-    EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, OutputExists, SolveInterrupted,
-    SweepUnavailable,
+from cipopt.errors import (
+    EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, OutputExists, SolveInterrupted, SweepUnavailable,
 )
 from cipopt.schema.problems import InputError, Problem, ProblemLog
 
@@ -255,23 +254,3 @@ def sweep_of(workers: int | None, scheduler: str | None) -> Sweep:
                    f"here: using {cores} worker{'s' if cores != 1 else ''}", err=True)
         workers = cores
     return Sweep(workers=workers, scheduler=scheduler)
-
-
-def sweep_options(command):
-    """--workers and --scheduler, handed to the command as one `sweep` argument (a `Sweep`).
-
-    Put it below @guarded, so that a bad value is reported like any bad input."""
-
-    @functools.wraps(command)
-    def wrapper(*args, workers=None, scheduler=None, **kwargs):
-        return command(*args, sweep=sweep_of(workers, scheduler), **kwargs)
-
-    wrapper = click.option(
-        "--scheduler", metavar="ADDRESS",
-        help="Run the solves on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (docs/sweeps.md).")(wrapper)
-    wrapper = click.option(
-        "--workers", type=click.IntRange(min=1), metavar="N",
-        help="Run the solves on a local Dask cluster of N worker processes, one solver thread each, "
-             "at most one per core; a sweep of fewer than 4 solves per worker runs here instead "
-             "(default: in this process, the fastest on a laptop). Results are the same.")(wrapper)
-    return wrapper

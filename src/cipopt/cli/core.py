@@ -12,8 +12,9 @@ import click
 
 from cipopt.bulk import loading_modules
 from cipopt.cli import options
-from cipopt.cli.base import EXIT_CHECK_FAILED, guarded, load, load_plan, main
-from cipopt.io.write import OutputExists, check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
+from cipopt.cli.base import guarded, load, load_plan, main
+from cipopt.errors import EXIT_CHECK_FAILED, BadArguments
+from cipopt.io.write import check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 from cipopt.report import terminal
 
 
@@ -60,7 +61,7 @@ def solve(instance, out, force, time_limit, gap, threads, start, no_first_plan, 
     """
     began = time.perf_counter()
     with loading_modules():  # the collector paused, what they make frozen (cipopt.bulk)
-        from cipopt.cli.reports import BadArguments, check_excel_out, record_run, write_excel_results
+        from cipopt.cli.reports import check_excel_out, record_run, write_excel_results
         from cipopt.pipeline import SolveOptions, result_files, solve_instance
         from cipopt.report.progress import Steps
 

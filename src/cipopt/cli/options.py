@@ -6,9 +6,11 @@ same option reads and behaves the same in every command (tests/test_cli_options.
 
 from __future__ import annotations
 
+import functools
+
 import click
 
-from cipopt.cli.base import GAP, SEED, TIME_LIMIT, sweep_options
+from cipopt.cli.base import GAP, SEED, TIME_LIMIT, sweep_of
 
 time_limit = click.option(
     "--time-limit", type=TIME_LIMIT,
@@ -23,7 +25,26 @@ quiet = click.option("--quiet", "-q", is_flag=True, help="No progress display on
 
 verbose = click.option("--verbose", is_flag=True, help="Show the HiGHS log.")
 
-workers = sweep_options  # --workers and --scheduler, handed to the command as `sweep` (put below @guarded)
+
+def workers(command):
+    """--workers and --scheduler, handed to the command as one `sweep` argument (a `Sweep`).
+
+    Put it below @guarded, so that a bad value is reported like any bad input."""
+
+    @functools.wraps(command)
+    def wrapper(*args, workers=None, scheduler=None, **kwargs):
+        return command(*args, sweep=sweep_of(workers, scheduler), **kwargs)
+
+    wrapper = click.option(
+        "--scheduler", metavar="ADDRESS",
+        help="Run the solves on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (docs/sweeps.md).")(wrapper)
+    wrapper = click.option(
+        "--workers", type=click.IntRange(min=1), metavar="N",
+        help="Run the solves on a local Dask cluster of N worker processes, one solver thread each, "
+             "at most one per core; a sweep of fewer than 4 solves per worker runs here instead "
+             "(default: in this process, the fastest on a laptop). Results are the same.")(wrapper)
+    return wrapper
+
 
 GAP_HELP = "Relative MIP gap; overrides solver.mip_gap."
 

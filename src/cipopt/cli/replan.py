@@ -61,7 +61,7 @@ def replan(instance, actuals, as_at, against, store, phasing, bridges, plan, out
           --as-at 2025-06 --bridges examples/holby-q1-recovery/bridges.csv --against N \\
           --out out/holby-q1
     """
-    from cipopt.analysis.replan import Approved, replan as run_replan
+    from cipopt.analysis.replan import replan as run_replan
     from cipopt.io.actuals import as_at_month, read_actuals, read_bridges, read_phasing
     from cipopt.pipeline import SolveOptions
     from cipopt.report import replan as show

@@ -11,10 +11,9 @@ import click
 
 from cipopt.cli import options
 from cipopt.cli.base import guarded, load, main
+from cipopt.errors import EXIT_BAD_INPUT, BadArguments
 from cipopt.io.write import check_file_out, check_output_dir, csv_text, json_text, write_file, write_folder
 from cipopt.report import terminal
-
-from cipopt.errors import EXIT_BAD_INPUT, BadArguments  # noqa: F401  (BadArguments: importable from here)
 
 
 def _store_errors(command):
