@@ -17,6 +17,8 @@ from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, extend_objective, fmt, row_is_empty, stack_rows,
 )
 
+CONTROL_TOTAL, INCENTIVE, BASELINE = FINANCE_ROWS = ("c_control_total", "c_incentive_condition", "c_cost_baseline")
+
 DO_NOTHING_LINES = ("income", "pay", "non_pay", "capital_charges", "surplus")
 MET_ABS_TOL, MET_REL_TOL = 1e-6, 1e-9  # a condition counts as met within the checker's tolerance
 
@@ -204,7 +206,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             if ct.hard and row_is_empty(matrix, year_of[int(y)]):
                 if need > 0:
                     notes.infeasibilities.append(Infeasibility(
-                        FINANCE_ROWS[0], f"hard control total {ct.id} needs {fmt(need)} of net saving in {y} "
+                        CONTROL_TOTAL, f"hard control total {ct.id} needs {fmt(need)} of net saving in {y} "
                                            "but no eligible scheme can contribute to it"))
                 continue
             if not ct.hard:
@@ -214,7 +216,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             years.append(year_of[int(y)])
         matrices.append(matrix)
         chosen.append(np.array(years, dtype=np.int64))
-    add_rows(m, FINANCE_ROWS[0], keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf, extra=extra,
+    add_rows(m, CONTROL_TOTAL, keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf, extra=extra,
              index=[(ct.id, int(y)) for ct in fin.control_totals for y in sorted(ct.values)])
 
     # incentive funds: v_incentive[f, y] = 1 only if each condition naming y holds:
@@ -237,7 +239,7 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             lower.append(required[y] - big_m)
             matrices.append(matrix)
             chosen.append(np.array([yi], dtype=np.int64))
-    add_rows(m, FINANCE_ROWS[1], keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf,
+    add_rows(m, INCENTIVE, keys, stack_rows(matrices, chosen, coef.n_pairs), lower, np.inf,
              extra=extra)
 
     # shared cost baselines: the listed schemes' recurrent savings (plan values) <= the base
@@ -249,13 +251,13 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
             if row_is_empty(matrix, yi):
                 if base.values[y] < 0:
                     notes.infeasibilities.append(Infeasibility(
-                        FINANCE_ROWS[2], f"cost baseline {base.id} is {fmt(base.values[y])} in {y}, below 0"))
+                        BASELINE, f"cost baseline {base.id} is {fmt(base.values[y])} in {y}, below 0"))
                 continue
             keys.append((base.id, int(y)))
             upper.append(base.values[y])
             matrices.append(matrix)
             chosen.append(np.array([yi], dtype=np.int64))
-    add_rows(m, FINANCE_ROWS[2], keys, stack_rows(matrices, chosen, coef.n_pairs), -np.inf, upper,
+    add_rows(m, BASELINE, keys, stack_rows(matrices, chosen, coef.n_pairs), -np.inf, upper,
              index=[(b.id, int(y)) for b in fin.cost_baselines for y in sorted(b.values)])
 
     money = ctx.instance.objective.mode != "weighted_score"
@@ -274,12 +276,10 @@ def _reads(instance) -> frozenset[str]:
     return frozenset(type(instance).model_fields)
 
 
-FINANCE_ROWS = ("c_control_total", "c_incentive_condition", "c_cost_baseline")
 
 
 def _words(name: str, index, instance, amount: float | None = None) -> str:
-    what = {"c_control_total": "control total", "c_incentive_condition": "incentive fund",
-            "c_cost_baseline": "cost baseline"}[name]
+    what = {CONTROL_TOTAL: "control total", INCENTIVE: "incentive fund", BASELINE: "cost baseline"}[name]
     return missed_by(f"{what} {index[0]} in {index[-1]}", amount)
 
 
