@@ -118,6 +118,12 @@ def proof_suffix(side: str) -> str:
     return f" (a solve {'maximising' if side == '>=' else 'minimising'} it alone proved this)"
 
 
+def keeps_shape(shape: Callable[[Instance], object], why: str) -> Callable:
+    """`keeps_rows` of a family whose rows fit any variant with the same `shape` (which rules
+    there are, and the years they name): only their values, bounds and costs may change."""
+    return lambda base, variant: why if shape(base.instance) != shape(variant) else None
+
+
 def per_unit_of_bound(name: str, bound: float, scale: float) -> float:
     """A relaxation price per unit of the row's own bound: missing 4,000 by 400 costs as much as
     missing -3 by 0.3 (targets, limits, quality floors)."""

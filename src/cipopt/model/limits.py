@@ -8,7 +8,7 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
-from cipopt.model.family import Family, Proof, fields, missed_by, per_unit_of_bound, proof_suffix
+from cipopt.model.family import Family, Proof, fields, keeps_shape, missed_by, per_unit_of_bound, proof_suffix
 from cipopt.model.finance import limit_matrix
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
@@ -46,14 +46,9 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
 
 
 def _shape(instance: Instance) -> tuple:
+    """What the rows are built on: values may change in place; ids, organisations, metrics, senses
+    and years not."""
     return tuple((lim.id, lim.org, lim.metric, lim.sense, tuple(sorted(lim.values))) for lim in instance.limits)
-
-
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
-    """Values may change in place; ids, organisations, metrics, senses and years not."""
-    if _shape(base.instance) != _shape(variant):
-        return "the variant changes which limits there are or the years they name"
-    return None
 
 
 def _rebound(ctx: ModelContext, rows) -> None:
@@ -107,6 +102,8 @@ def _rule_rows(ref: RuleRef, instance: Instance) -> list:
 FAMILY = Family(
     name="limits", add_to=add_to, rows=(LIMIT,),
     reads=fields("limits", "finance", "schemes", "shares", "organisations", "profiles"),
-    rebounds=frozenset({"limits", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
+    rebounds=frozenset({"limits", "schemes"}),
+    keeps_rows=keeps_shape(_shape, "the variant changes which limits there are or the years they name"),
+    rebound=_rebound,
     price=per_unit_of_bound, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
 )

@@ -8,7 +8,7 @@ import pyomo.core as pyo
 
 from cipopt.coefficients import Coefficients
 from cipopt.model.context import BuildNotes, ModelContext, set_objective
-from cipopt.model.family import Family, fields, hard, no_rule_rows, no_rules, not_relaxed, nothing
+from cipopt.model.family import Family, fields, hard, keeps_shape, no_rule_rows, no_rules, not_relaxed, nothing
 from cipopt.model.finance import receipts, terminal_value
 from cipopt.schema.instance import Instance
 from cipopt.schema.nominal import nominal_weights
@@ -63,14 +63,10 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
 
 
 def _soft(instance: Instance) -> list[tuple[str, int]]:
+    """The shortfall columns: weights, scores' weights and penalties are costs, changed in place;
+    which soft targets and years there are, not."""
     return [(t.id, int(y)) for t in instance.targets if not t.hard for y in sorted(t.values)]
 
-
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
-    """Weights, scores' weights and penalties are costs, changed in place; the shortfall columns not."""
-    if _soft(base.instance) != _soft(variant):
-        return "the variant changes which soft targets there are"
-    return None
 
 
 def _rebound(ctx: ModelContext, rows) -> None:
@@ -86,6 +82,7 @@ FAMILY = Family(
     name="objective", add_to=add_to, rows=(),
     reads=fields("objective", "targets", "criteria", "criteria_order", "scores", "finance", "discount_rate",
                  "years", "schemes", "shares", "organisations", "profiles"),
-    rebounds=frozenset({"criteria", "criteria_order", "targets", "schemes"}), keeps_rows=_keeps_rows,
+    rebounds=frozenset({"criteria", "criteria_order", "targets", "schemes"}),
+    keeps_rows=keeps_shape(_soft, "the variant changes which soft targets there are"),
     rebound=_rebound, price=hard, words=nothing, proved=not_relaxed, rules=no_rules, rule_rows=no_rule_rows,
 )

@@ -12,7 +12,7 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, stack_rows,
 )
-from cipopt.model.family import Family, Proof, fields, missed_by, per_unit_of_bound, proof_suffix
+from cipopt.model.family import Family, Proof, fields, keeps_shape, missed_by, per_unit_of_bound, proof_suffix
 from cipopt.model.limits import _names
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
@@ -44,12 +44,9 @@ def add_to(m: pyo.ConcreteModel, ctx: ModelContext, notes: BuildNotes) -> None:
              index=[(d, y) for d in floors for y in years])
 
 
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
+def _shape(instance: Instance) -> tuple:
     """Floors may change in place; which domains have one, and the domains, not."""
-    q, v = base.instance.quality, variant.quality
-    if q.domains != v.domains or sorted(q.portfolio_min) != sorted(v.portfolio_min):
-        return "the variant changes which quality floors there are"
-    return None
+    return tuple(instance.quality.domains), tuple(sorted(instance.quality.portfolio_min))
 
 
 def _rebound(ctx: ModelContext, rows) -> None:
@@ -84,6 +81,8 @@ def _rule_rows(ref: RuleRef, instance: Instance) -> list:
 FAMILY = Family(
     name="quality", add_to=add_to, rows=(FLOOR,),
     reads=fields("quality", "schemes", "years"),
-    rebounds=frozenset({"quality", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
+    rebounds=frozenset({"quality", "schemes"}),
+    keeps_rows=keeps_shape(_shape, "the variant changes which quality floors there are"),
+    rebound=_rebound,
     price=per_unit_of_bound, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
 )

@@ -12,7 +12,7 @@ import pyomo.core as pyo
 from cipopt.model.context import (
     BuildNotes, Infeasibility, ModelContext, add_rows, fmt, row_is_empty, stack_rows,
 )
-from cipopt.model.family import Family, Proof, fields, missed_by, per_unit_of_bound, proof_suffix
+from cipopt.model.family import Family, Proof, fields, keeps_shape, missed_by, per_unit_of_bound, proof_suffix
 from cipopt.schema.instance import Instance
 from cipopt.schema.rules import RuleRef
 
@@ -68,14 +68,9 @@ BASIS_OF_ROW = {name: basis for basis, name in TARGET_ROWS}
 
 
 def _shape(instance: Instance) -> tuple:
+    """What the rows are built on: values and penalties may change in place; ids, organisations,
+    bases, hardness and years not."""
     return tuple((t.id, t.org, t.basis, t.hard, tuple(sorted(t.values))) for t in instance.targets)
-
-
-def _keeps_rows(base: ModelContext, variant: Instance) -> str | None:
-    """Values and penalties may change in place; ids, organisations, bases, hardness and years not."""
-    if _shape(base.instance) != _shape(variant):
-        return "the variant changes which targets there are or the years they name"
-    return None
 
 
 def _rebound(ctx: ModelContext, rows) -> None:
@@ -113,6 +108,8 @@ def _rule_rows(ref: RuleRef, instance: Instance) -> list:
 FAMILY = Family(
     name="targets", add_to=add_to, rows=tuple(ROW_OF_BASIS.values()),
     reads=fields("targets", "objective", "schemes", "shares", "organisations"),
-    rebounds=frozenset({"targets", "schemes"}), keeps_rows=_keeps_rows, rebound=_rebound,
+    rebounds=frozenset({"targets", "schemes"}),
+    keeps_rows=keeps_shape(_shape, "the variant changes which targets there are or the years they name"),
+    rebound=_rebound,
     price=per_unit_of_bound, words=_words, proved=_proved, rules=_rules, rule_rows=_rule_rows,
 )
