@@ -26,13 +26,6 @@ def imported_by(*args: str) -> tuple[int, set[str], str]:
     return probe.imported_by(*args, stderr=True)
 
 
-def test_validate_reads_an_instance_without_pandas():
-    code, modules, out = imported_by("validate", "instances/holby")
-    assert code == 0, out
-    assert "sound" in out
-    assert not modules & HEAVY, f"`cipopt validate` imported {sorted(modules & HEAVY)}"
-
-
 def test_validate_reports_bad_input_without_pandas(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
