@@ -114,6 +114,15 @@ class ReplanFigures:
             out += value * (b.confidence if counts else 1.0)
         return out
 
+    def delivered(self, basis: str, org: str | None) -> float:
+        """The net saving delivered to date on a basis: the savings, and for in-year (a control
+        total too) the one-off savings less the one-off costs."""
+        done = self.to_date("saving_to_date", "saving", org)
+        if basis == "in_year":
+            done += (self.to_date("nonrecurrent_to_date", "nonrecurrent_saving", org)
+                     - self.to_date("cost_to_date", "one_off_cost", org))
+        return done
+
     def to_date(self, column: str, metric: str, org: str | None) -> float:
         weight = self.fig.org_weight(metric, org)
         return float(sum(getattr(r, column) * weight[self.fig.index[r.scheme]] for r in self.actuals.rows))
@@ -148,10 +157,7 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
     rows, shortfalls = [], {}
     for t in instance.targets:
         bounds = np.array([t.values.get(int(y), np.nan) for y in figs.years])
-        done = figs.to_date("saving_to_date", "saving", t.org)
-        if t.basis == "in_year":
-            done += (figs.to_date("nonrecurrent_to_date", "nonrecurrent_saving", t.org)
-                     - figs.to_date("cost_to_date", "one_off_cost", t.org))
+        done = figs.delivered(t.basis, t.org)
         rec_all, non_all = figs.net(t.basis, t.org)
         achieved = rec_all + non_all
         achieved[0] += done
@@ -162,34 +168,19 @@ def check_replan(instance: Instance, actuals: Actuals, plan: dict[str, int | Non
                 report.problems.append(f"hard target {t.id} in {int(figs.years[j])}: forecast outturn "
                                        f"{achieved[j]:,.1f} is below the required {bounds[j]:,.1f}")
         if not np.isnan(bounds[0]):
-            rec_s, non_s = figs.net(t.basis, t.org, started, bridges=False)
-            rec_n, non_n = figs.net(t.basis, t.org, new)
-            gap = float(bounds[0] - done - rec_s[0] - non_s[0])
-            recurrently = min(max(gap, 0.0), max(float(rec_n[0]), 0.0))
-            rows.append({"target": t.id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
-                         "gap_before_recovery": gap, "recovery_recurrent": float(rec_n[0]),
-                         "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
-                         "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
-                         "forecast_outturn": float(achieved[0]), "shortfall": float(short[0])})
+            rows.append(_recovery_row(t.id, float(bounds[0]), done, figs, t.basis, t.org, started, new,
+                                      float(achieved[0]), float(short[0])))
     bottom = _bottom_line(instance, actuals, figs, plan, shortfalls, report.problems)
     for ct in (instance.finance.control_totals if instance.finance is not None else ()):
         if Y not in ct.values:
             continue
         # the in-year net saving the control total needs: less the do-nothing surplus and the year's gains
         required = ct.values[Y] - bottom.do_nothing_surplus(ct.org)[0] - bottom.gains(ct.org)[0]
-        done = (figs.to_date("saving_to_date", "saving", ct.org) + figs.to_date("nonrecurrent_to_date",
-                "nonrecurrent_saving", ct.org) - figs.to_date("cost_to_date", "one_off_cost", ct.org))
+        done = figs.delivered("in_year", ct.org)
         rec_all, non_all = figs.net("in_year", ct.org)
-        rec_s, non_s = figs.net("in_year", ct.org, started, bridges=False)
-        rec_n, non_n = figs.net("in_year", ct.org, new)
         achieved = float(done + rec_all[0] + non_all[0])
-        gap = float(required - done - rec_s[0] - non_s[0])
-        recurrently = min(max(gap, 0.0), max(float(rec_n[0]), 0.0))
-        rows.append({"target": ct.id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
-                     "gap_before_recovery": gap, "recovery_recurrent": float(rec_n[0]),
-                     "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
-                     "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
-                     "forecast_outturn": achieved, "shortfall": max(0.0, required - achieved)})
+        rows.append(_recovery_row(ct.id, required, done, figs, "in_year", ct.org, started, new,
+                                  achieved, max(0.0, required - achieved)))
     for lim in instance.limits:
         use = figs.total(lim.metric, lim.org)
         if instance.finance is not None and lim.id in instance.finance.receipts_raise:
@@ -259,6 +250,21 @@ class _BottomLine:
         return out
 
 
+def _recovery_row(rule_id: str, required: float, done: float, figs: ReplanFigures, basis: str,
+                  org: str | None, started: np.ndarray, new: np.ndarray, outturn: float, shortfall: float) -> dict:
+    """recovery.csv's row of a target or control total this year: delivered, forecast from the
+    schemes started, and how far the new and moved schemes close the gap."""
+    rec_s, non_s = figs.net(basis, org, started, bridges=False)
+    rec_n, non_n = figs.net(basis, org, new)
+    gap = float(required - done - rec_s[0] - non_s[0])
+    recurrently = min(max(gap, 0.0), max(float(rec_n[0]), 0.0))
+    return {"target": rule_id, "delivered_to_date": done, "forecast_started": float(rec_s[0] + non_s[0]),
+            "gap_before_recovery": gap, "recovery_recurrent": float(rec_n[0]),
+            "recovery_nonrecurrent": float(non_n[0]), "gap_closed_recurrent": recurrently,
+            "gap_closed_nonrecurrent": min(max(gap, 0.0) - recurrently, max(float(non_n[0]), 0.0)),
+            "forecast_outturn": outturn, "shortfall": shortfall}
+
+
 def _bottom_line(instance: Instance, actuals: Actuals, figs: ReplanFigures, plan: dict[str, int | None],
                  shortfalls: dict[str, np.ndarray], problems: list[str]) -> _BottomLine:
     """Control totals and incentive funds of the re-plan's years; `value` is what they add to the
@@ -277,9 +283,7 @@ def _bottom_line(instance: Instance, actuals: Actuals, figs: ReplanFigures, plan
     for ct in fin.control_totals:
         rec, non = figs.net("in_year", ct.org)
         surplus = bottom.do_nothing_surplus(ct.org) + rec + non + bottom.gains(ct.org)
-        done = (figs.to_date("saving_to_date", "saving", ct.org) + figs.to_date("nonrecurrent_to_date",
-                "nonrecurrent_saving", ct.org) - figs.to_date("cost_to_date", "one_off_cost", ct.org))
-        surplus[0] += done
+        surplus[0] += figs.delivered("in_year", ct.org)
         bounds = np.array([ct.values.get(int(y), np.nan) for y in figs.years])
         short = np.where(np.isnan(bounds), 0.0, np.maximum(0.0, np.nan_to_num(bounds) - surplus))
         slack = np.array([tolerance(b, abs(v)) for b, v in zip(np.nan_to_num(bounds), surplus)])
